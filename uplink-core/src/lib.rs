@@ -1,0 +1,13 @@
+//! The client side of the network, and everything the three parties share.
+//!
+//! - [`protocol`]: wire types, identities, signatures (shared with satellite and nodes).
+//! - [`crypto`]: key derivation, object key and content encryption.
+//! - [`erasure`]: the erasure codec and the stripe layout of segments.
+//! - [`access`]: API keys (macaroons), caveats and access grants.
+//! - [`client`]: the uplink library that stores and fetches objects.
+
+pub mod access;
+pub mod client;
+pub mod crypto;
+pub mod erasure;
+pub mod protocol;

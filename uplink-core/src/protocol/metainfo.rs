@@ -1,0 +1,322 @@
+//! Request and response bodies of the satellite's metainfo API (JSON over HTTP).
+//!
+//! Every call carries the API key as `Authorization: Bearer <key>`. Object keys only
+//! ever appear encrypted (`encrypted_key`, `prefix`, `cursor`): the satellite lists and
+//! compares ciphertext and never learns a name.
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::PublicKey;
+use super::ids::PieceId;
+use super::order::AddressedOrderLimit;
+use super::piece::PieceHash;
+use super::redundancy::RedundancyScheme;
+
+pub const PROJECT_INFO_PATH: &str = "/v1/project/info";
+pub const BUCKET_CREATE_PATH: &str = "/v1/buckets/create";
+pub const BUCKET_GET_PATH: &str = "/v1/buckets/get";
+pub const BUCKET_LIST_PATH: &str = "/v1/buckets/list";
+pub const BUCKET_DELETE_PATH: &str = "/v1/buckets/delete";
+pub const OBJECT_BEGIN_PATH: &str = "/v1/objects/begin";
+pub const OBJECT_COMMIT_PATH: &str = "/v1/objects/commit";
+pub const OBJECT_GET_PATH: &str = "/v1/objects/get";
+pub const OBJECT_DOWNLOAD_PATH: &str = "/v1/objects/download";
+pub const OBJECT_LIST_PATH: &str = "/v1/objects/list";
+pub const OBJECT_DELETE_PATH: &str = "/v1/objects/delete";
+pub const SEGMENT_BEGIN_PATH: &str = "/v1/segments/begin";
+pub const SEGMENT_COMMIT_PATH: &str = "/v1/segments/commit";
+pub const SEGMENT_INLINE_PATH: &str = "/v1/segments/inline";
+pub const SEGMENT_DOWNLOAD_PATH: &str = "/v1/segments/download";
+
+/// Serde helper: `Vec<u8>` as standard base64 in JSON.
+pub mod b64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        STANDARD
+            .decode(s.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde helper: `Option<Vec<u8>>` as base64 or null.
+pub mod b64_opt {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_some(&STANDARD.encode(v)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| {
+                STANDARD
+                    .decode(s.as_bytes())
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+    }
+}
+
+/// Ciphertext plus the nonce it was sealed with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Sealed {
+    #[serde(with = "b64")]
+    pub ciphertext: Vec<u8>,
+    #[serde(with = "b64")]
+    pub nonce: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectInfoResponse {
+    pub project_id: String,
+    /// Salt for deriving a root encryption key from a passphrase.
+    #[serde(with = "b64")]
+    pub salt: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRequest {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketInfo {
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ListBucketsRequest {
+    /// List buckets whose name sorts after this one.
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListBucketsResponse {
+    pub items: Vec<BucketInfo>,
+    pub more: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteBucketRequest {
+    pub name: String,
+    /// Delete the bucket's objects too.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteBucketResponse {
+    pub deleted_objects: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeginObjectRequest {
+    pub bucket: String,
+    pub encrypted_key: String,
+    /// Unix seconds at which the object disappears, if any.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeginObjectResponse {
+    /// Opaque, satellite-signed handle of the pending object.
+    pub stream_id: String,
+    /// The scheme this object's remote segments will use.
+    pub redundancy: RedundancyScheme,
+    /// Largest plaintext segment the satellite accepts.
+    pub max_segment_size: u64,
+    /// Largest object stored inline in the satellite database.
+    pub max_inline_size: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeginSegmentRequest {
+    pub stream_id: String,
+    /// Index of the segment within the object.
+    pub position: u32,
+    /// Upper bound of the segment's plaintext size; sizes the order limits.
+    pub max_plain_size: u64,
+    /// The uplink's fresh per-segment key; piece hashes must be signed by it.
+    pub piece_public_key: PublicKey,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeginSegmentResponse {
+    /// Opaque, satellite-signed handle of the pending segment.
+    pub segment_id: String,
+    pub root_piece_id: PieceId,
+    pub redundancy: RedundancyScheme,
+    /// One PUT limit per selected node (`redundancy.total`, or fewer but at least
+    /// `redundancy.optimal` when the network is small).
+    pub limits: Vec<AddressedOrderLimit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PieceReceipt {
+    pub piece_num: u16,
+    /// The node-signed piece hash returned by the node.
+    pub receipt: PieceHash,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitSegmentRequest {
+    pub segment_id: String,
+    pub plain_size: u64,
+    /// The segment's content key, sealed under a key derived from the object's path.
+    pub encrypted_key: Sealed,
+    pub receipts: Vec<PieceReceipt>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InlineSegmentRequest {
+    pub stream_id: String,
+    pub position: u32,
+    pub plain_size: u64,
+    pub encrypted_key: Sealed,
+    #[serde(with = "b64")]
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitObjectRequest {
+    pub stream_id: String,
+    /// Content type and user metadata, sealed by the uplink.
+    pub encrypted_metadata: Option<Sealed>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectStatus {
+    Pending,
+    Committed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectInfo {
+    pub bucket: String,
+    pub encrypted_key: String,
+    /// Identifies this version of the object (changes when it is overwritten).
+    pub object_id: String,
+    pub status: ObjectStatus,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub plain_size: u64,
+    pub segment_count: u32,
+    pub encrypted_metadata: Option<Sealed>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRequest {
+    pub bucket: String,
+    pub encrypted_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadObjectRequest {
+    pub bucket: String,
+    pub encrypted_key: String,
+    /// Return segments from this position on.
+    #[serde(default)]
+    pub segment_cursor: u32,
+    pub segment_limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    pub position: u32,
+    pub plain_offset: u64,
+    pub plain_size: u64,
+    pub inline: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadObjectResponse {
+    pub object: ObjectInfo,
+    /// Opaque, satellite-signed handle for `segments/download`.
+    pub stream_id: String,
+    pub segments: Vec<SegmentInfo>,
+    /// More segments follow after the last one listed.
+    pub more: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadSegmentRequest {
+    pub stream_id: String,
+    pub position: u32,
+    /// Pieces already tried and failed; the satellite returns limits for others.
+    #[serde(default)]
+    pub exclude: Vec<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadSegmentResponse {
+    pub info: SegmentInfo,
+    pub encrypted_key: Sealed,
+    pub redundancy: RedundancyScheme,
+    pub piece_size: u64,
+    /// Set for inline segments; then there are no limits.
+    #[serde(default, with = "b64_opt")]
+    pub inline_data: Option<Vec<u8>>,
+    /// GET limits for `k + extra` pieces, healthiest first.
+    pub limits: Vec<AddressedOrderLimit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListObjectsRequest {
+    pub bucket: String,
+    /// Encrypted prefix: empty, or ending in `/`.
+    #[serde(default)]
+    pub prefix: String,
+    /// Continue after this encrypted key (exclusive).
+    pub cursor: Option<String>,
+    /// List every key under the prefix instead of collapsing at the next `/`.
+    #[serde(default)]
+    pub recursive: bool,
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub include_metadata: bool,
+    /// List pending (uncommitted) objects instead of committed ones.
+    #[serde(default)]
+    pub pending: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListItem {
+    /// Full encrypted key, or for a prefix, the encrypted prefix ending in `/`.
+    pub encrypted_key: String,
+    pub is_prefix: bool,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub plain_size: u64,
+    pub encrypted_metadata: Option<Sealed>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListObjectsResponse {
+    pub items: Vec<ListItem>,
+    pub more: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteObjectResponse {
+    pub deleted: Option<ObjectInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
