@@ -1,1 +1,19 @@
+//! The satellite's database schema.
+//!
+//! One migration set serves SQLite (the embedded default) and PostgreSQL (production and
+//! scale-out); the satellite applies pending migrations at start-up. Keys and hashes are
+//! stored as binary, timestamps as unix seconds, so both engines compare them the same
+//! way (encrypted object keys must sort bytewise for listing).
 
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_initial::Migration)]
+    }
+}

@@ -1,1 +1,210 @@
+//! The satellite: the network's coordinator.
+//!
+//! It holds accounts, API keys, bucket and object metadata (all object keys and metadata
+//! encrypted by uplinks), the node registry, and the signing key that authorises every
+//! piece transfer. It never sees plaintext data or names.
+//!
+//! - [`config`]: one configuration struct, from file, environment and flags.
+//! - [`db`]: SQLite or PostgreSQL through sea-orm; schema in the `migrations` crate.
+//! - [`auth`]: API keys (macaroons) checked on every call.
+//! - [`overlay`]: node check-ins and node selection.
+//! - [`orders`]: signed order limits; [`tokens`]: signed upload/download handles.
+//! - [`metainfo`]: buckets, objects, segments.
+//! - [`workers`]: background jobs (expiry, piece deletion, selection refresh).
+//! - [`api`]: the HTTP edge.
 
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod metainfo;
+pub mod metrics;
+pub mod orders;
+pub mod overlay;
+pub mod tokens;
+pub mod workers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use sea_orm::DatabaseConnection;
+use uplink_core::protocol::{Identity, NodeId, NodeUrl};
+
+pub use config::SatelliteConfig;
+pub use error::SatelliteError;
+
+use crate::api::AppState;
+use crate::auth::Authenticator;
+use crate::metainfo::{Metainfo, MetainfoConfig};
+use crate::metrics::Metrics;
+use crate::orders::OrderSigner;
+use crate::overlay::{Overlay, OverlayConfig};
+use crate::tokens::TokenSigner;
+use crate::workers::{ExpiryWorker, PieceDeleter, SelectionRefresh, WorkerGroup};
+
+/// A satellite running in this process.
+pub struct RunningSatellite {
+    pub url: NodeUrl,
+    pub db: DatabaseConnection,
+    pub metrics: Metrics,
+    pub overlay: Arc<Overlay>,
+    workers: WorkerGroup,
+    server: actix_web::dev::ServerHandle,
+    server_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for RunningSatellite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningSatellite")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningSatellite {
+    pub fn id(&self) -> NodeId {
+        self.url.id
+    }
+
+    /// `host:port` of the HTTP API.
+    pub fn address(&self) -> &str {
+        &self.url.address
+    }
+
+    pub fn workers(&self) -> &WorkerGroup {
+        &self.workers
+    }
+
+    /// Stops serving and lets the background workers finish their current run.
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        let _ = self.server_task.await;
+        self.workers.shutdown().await;
+    }
+
+    /// Runs until the server stops (for the binary).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let result = match self.server_task.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        self.workers.shutdown().await;
+        result
+    }
+}
+
+/// Starts a satellite with `config`: identity, database (migrated), workers, HTTP API.
+pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, SatelliteError> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        SatelliteError::Config(format!("creating {}: {e}", config.data_dir.display()))
+    })?;
+    let identity = Identity::load_or_create(&config.identity_path(), config.identity_difficulty)
+        .map_err(|e| SatelliteError::Config(e.to_string()))?;
+    let db = db::connect(&config.resolved_database_url()?).await?;
+    let metrics = Metrics::new();
+
+    let overlay = Arc::new(
+        Overlay::new(
+            db.clone(),
+            OverlayConfig {
+                online_window: config.node_online_window,
+                identity_difficulty: config.identity_difficulty,
+                checkin_ping: config.checkin_ping,
+                max_clock_skew: Duration::from_secs(600),
+            },
+            (identity.node_id(), identity.public_key()),
+        )
+        .await?,
+    );
+    let orders = OrderSigner::new(identity.clone(), config.order_expiration);
+    let metainfo = Arc::new(Metainfo::new(
+        db.clone(),
+        overlay.clone(),
+        orders.clone(),
+        TokenSigner::new(identity.clone()),
+        MetainfoConfig {
+            redundancy: config.redundancy_scheme()?,
+            max_segment_size: config.max_segment_size,
+            max_inline_size: config.max_inline_size,
+            pending_object_expiration: config.pending_object_expiration,
+            token_expiration: config.order_expiration,
+            download_extra: config.download_extra_pieces,
+        },
+        metrics.clone(),
+    ));
+
+    let mut workers = WorkerGroup::new(metrics.clone());
+    workers.spawn(Arc::new(SelectionRefresh {
+        overlay: overlay.clone(),
+        interval: config.selection_refresh_interval,
+        metrics: metrics.clone(),
+    }));
+    workers.spawn(Arc::new(ExpiryWorker {
+        db: db.clone(),
+        interval: config.expiry_interval,
+        batch: 500,
+    }));
+    workers.spawn(Arc::new(PieceDeleter {
+        db: db.clone(),
+        overlay: overlay.clone(),
+        orders,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SatelliteError::Internal(e.to_string()))?,
+        interval: config.piece_deletion_interval,
+        max_attempts: config.piece_deletion_max_attempts,
+        batch: 1000,
+        metrics: metrics.clone(),
+    }));
+
+    let listener = std::net::TcpListener::bind(&config.listen_addr).map_err(|e| {
+        SatelliteError::Config(format!("cannot listen on {}: {e}", config.listen_addr))
+    })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| SatelliteError::Internal(e.to_string()))?;
+    let address = config
+        .external_address
+        .clone()
+        .unwrap_or_else(|| bound.to_string());
+    let url = NodeUrl {
+        id: identity.node_id(),
+        address,
+    };
+    let state = web::Data::new(AppState {
+        metainfo,
+        auth: Authenticator::new(db.clone()),
+        overlay: overlay.clone(),
+        metrics: metrics.clone(),
+        satellite: url.clone(),
+        workers: workers.status_handle(),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(actix_web::middleware::from_fn(api::observe))
+            .configure(api::configure(state.clone()))
+    })
+    .workers(config.http_workers.max(1))
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)
+    .map_err(|e| SatelliteError::Config(format!("cannot serve on {bound}: {e}")))?
+    .run();
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+    tracing::info!(satellite = %url, "satellite started");
+    Ok(RunningSatellite {
+        url,
+        db,
+        metrics,
+        overlay,
+        workers,
+        server: handle,
+        server_task,
+    })
+}

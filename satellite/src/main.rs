@@ -1,1 +1,233 @@
-fn main() {}
+//! `satellite`: set up, run and administer a satellite.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use satellite::config::{CONFIG_FILE, SatelliteConfig};
+use uplink_core::protocol::Identity;
+
+#[derive(Parser)]
+#[command(
+    name = "satellite",
+    version,
+    about = "The coordinator of a storage network"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Directory holding identity, config.toml and the SQLite database.
+    #[arg(long, env = "SATELLITE_DATA_DIR", default_value = "satellite-data")]
+    data_dir: PathBuf,
+    /// Database URL (PostgreSQL: postgres://user:pass@host/db); default SQLite in the data dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the identity and a config.toml with every setting at its default.
+    Setup {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Erasure scheme k/repair/optimal/total.
+        #[arg(long)]
+        redundancy: Option<String>,
+        /// Overwrite an existing config.toml.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the satellite until interrupted.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (overrides config).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Address to advertise to nodes and in grants.
+        #[arg(long)]
+        external_address: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the satellite's node URL (id@address).
+    Id {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Operator commands on projects and API keys.
+    Admin {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create a project and print an API key for it.
+    CreateProject {
+        /// Project name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Create another API key for a project.
+    CreateApiKey {
+        /// Project id.
+        #[arg(long)]
+        project: String,
+        /// Key name.
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// List projects.
+    ListProjects,
+}
+
+fn load(common: &Common) -> Result<SatelliteConfig> {
+    let mut config = SatelliteConfig::load(&common.data_dir)?;
+    if common.database_url.is_some() {
+        config.database_url = common.database_url.clone();
+    }
+    Ok(config)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,actix_server=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Setup {
+            common,
+            listen,
+            redundancy,
+            force,
+        } => {
+            let mut config = load(&common)?;
+            if let Some(l) = listen {
+                config.listen_addr = l;
+            }
+            if let Some(r) = redundancy {
+                config.redundancy = r;
+            }
+            config.validate()?;
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("creating {}", config.data_dir.display()))?;
+            let path = config.data_dir.join(CONFIG_FILE);
+            if path.exists() && !force {
+                anyhow::bail!(
+                    "{} already exists; pass --force to overwrite it",
+                    path.display()
+                );
+            }
+            std::fs::write(&path, config.to_toml())
+                .with_context(|| format!("writing {}", path.display()))?;
+            let identity =
+                Identity::load_or_create(&config.identity_path(), config.identity_difficulty)?;
+            println!("satellite id: {}", identity.node_id());
+            println!("config:       {}", path.display());
+            println!(
+                "start it with: satellite run --data-dir {}",
+                config.data_dir.display()
+            );
+        }
+        Command::Run {
+            common,
+            listen,
+            external_address,
+        } => {
+            let mut config = load(&common)?;
+            if let Some(l) = listen {
+                config.listen_addr = l;
+            }
+            if external_address.is_some() {
+                config.external_address = external_address;
+            }
+            let running = satellite::start(config).await?;
+            println!("satellite running at {}", running.url);
+            println!(
+                "nodes join with: node-sim nodes --satellite {}",
+                running.url
+            );
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => {
+                    r?;
+                    eprintln!("shutting down");
+                    running.stop().await;
+                }
+            }
+        }
+        Command::Migrate { common } => {
+            let config = load(&common)?;
+            satellite::db::connect(&config.resolved_database_url()?).await?;
+            println!("database is up to date");
+        }
+        Command::Id { common } => {
+            let config = load(&common)?;
+            let identity = Identity::load(&config.identity_path())
+                .context("no identity yet: run `satellite setup` first")?;
+            let address = config
+                .external_address
+                .clone()
+                .unwrap_or(config.listen_addr.clone());
+            println!("{}@{}", identity.node_id(), address);
+        }
+        Command::Admin { common, action } => {
+            let config = load(&common)?;
+            let db = satellite::db::connect(&config.resolved_database_url()?).await?;
+            match action {
+                AdminAction::CreateProject { name } => {
+                    let project = satellite::admin::create_project(&db, &name).await?;
+                    let key = satellite::admin::create_api_key(&db, &project.id, "default").await?;
+                    println!("project id: {}", project.id);
+                    println!("api key:    {}", key.serialized);
+                    println!();
+                    println!("Create an access grant with:");
+                    let url = Identity::load(&config.identity_path())
+                        .map(|i| {
+                            format!(
+                                "{}@{}",
+                                i.node_id(),
+                                config
+                                    .external_address
+                                    .clone()
+                                    .unwrap_or(config.listen_addr.clone())
+                            )
+                        })
+                        .unwrap_or_else(|_| "<satellite id@address>".into());
+                    println!(
+                        "  uplink access create --satellite {url} --api-key {} --passphrase <passphrase>",
+                        key.serialized
+                    );
+                }
+                AdminAction::CreateApiKey { project, name } => {
+                    let key = satellite::admin::create_api_key(&db, &project, &name).await?;
+                    println!("{}", key.serialized);
+                }
+                AdminAction::ListProjects => {
+                    for p in satellite::admin::list_projects(&db).await? {
+                        println!("{}  {}", p.id, p.name);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

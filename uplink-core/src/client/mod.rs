@@ -1,1 +1,120 @@
-//! (in progress)
+//! The uplink library: store and fetch objects on the network.
+//!
+//! A [`Project`] is opened from an [`AccessGrant`]. Everything the satellite sees is
+//! encrypted here first: object keys (per path component, so listing by prefix still
+//! works), metadata, and content. Pieces move directly between this process and the
+//! nodes; the satellite only hands out metadata and signed order limits.
+
+mod download;
+pub mod error;
+mod input;
+mod metainfo;
+mod objects;
+mod pieces;
+mod upload;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use download::ByteRange;
+pub use error::{PieceError, Result, Subject, UplinkError};
+pub use metainfo::MetainfoClient;
+pub use objects::{ListOptions, ObjectEntry, ObjectPage};
+pub use upload::UploadOptions;
+
+use crate::access::AccessGrant;
+
+/// Called with the number of bytes just transferred (for progress bars).
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Tunables of the client. Defaults suit both a local network and the Internet.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Plaintext bytes per segment (capped by the satellite's maximum).
+    pub segment_size: u64,
+    /// Plaintext bytes encrypted and erasure coded per step of an upload.
+    pub upload_batch_size: usize,
+    /// Batches queued per piece upload before it counts as lagging.
+    pub piece_queue: usize,
+    /// Verified chunks queued per piece download.
+    pub download_queue: usize,
+    /// Decoded chunks queued between the decoder and the writer.
+    pub output_queue: usize,
+    pub connect_timeout: Duration,
+    /// A piece transfer with no progress for this long is abandoned.
+    pub idle_timeout: Duration,
+    /// How long to wait for a node's health answer before an upload.
+    pub ping_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            segment_size: 64 << 20,
+            upload_batch_size: 256 << 10,
+            piece_queue: 8,
+            download_queue: 8,
+            output_queue: 8,
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            ping_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+struct Inner {
+    access: AccessGrant,
+    metainfo: MetainfoClient,
+    http: reqwest::Client,
+    config: ClientConfig,
+}
+
+/// A project on a satellite, as reachable with one access grant. Cheap to clone.
+#[derive(Clone)]
+pub struct Project {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Project {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Project")
+            .field("satellite", &self.inner.access.satellite.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Project {
+    pub fn open(access: AccessGrant, config: ClientConfig) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(16)
+            .build()
+            .map_err(|e| UplinkError::InvalidArgument(format!("HTTP client: {e}")))?;
+        let metainfo = MetainfoClient::new(
+            http.clone(),
+            access.satellite.address.clone(),
+            access.api_key.serialize(),
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                access,
+                metainfo,
+                http,
+                config,
+            }),
+        })
+    }
+
+    pub fn access(&self) -> &AccessGrant {
+        &self.inner.access
+    }
+
+    pub fn metainfo(&self) -> &MetainfoClient {
+        &self.inner.metainfo
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+}

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::identity::PublicKey;
-use super::ids::PieceId;
+use super::ids::{NodeId, PieceId};
 use super::order::AddressedOrderLimit;
 use super::piece::PieceHash;
 use super::redundancy::RedundancyScheme;
@@ -154,6 +154,9 @@ pub struct BeginSegmentRequest {
     pub max_plain_size: u64,
     /// The uplink's fresh per-segment key; piece hashes must be signed by it.
     pub piece_public_key: PublicKey,
+    /// Nodes not to select (they just failed this uplink).
+    #[serde(default)]
+    pub exclude_nodes: Vec<NodeId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +278,9 @@ pub struct DownloadSegmentResponse {
     pub inline_data: Option<Vec<u8>>,
     /// GET limits for `k + extra` pieces, healthiest first.
     pub limits: Vec<AddressedOrderLimit>,
+    /// The satellite's public key (it must hash to the satellite id in the access grant);
+    /// used to verify the PUT limits that nodes present with each piece.
+    pub satellite_public_key: PublicKey,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

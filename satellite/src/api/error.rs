@@ -1,0 +1,39 @@
+//! The one place where satellite errors become HTTP statuses and wire codes.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use uplink_core::protocol::{ErrorBody, ErrorCode};
+
+use crate::error::SatelliteError;
+
+impl ResponseError for SatelliteError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            // Do not leak database details to clients; they are logged instead.
+            SatelliteError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                "internal database error".to_string()
+            }
+            SatelliteError::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                "internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        HttpResponse::build(self.status_code()).json(ErrorBody::new(self.code(), message))
+    }
+}
+
+/// Turns body-parsing failures into the same JSON error shape.
+pub fn json_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
+    let body = ErrorBody::new(
+        ErrorCode::BadRequest,
+        format!("invalid request body: {err}"),
+    );
+    actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().json(body))
+        .into()
+}

@@ -1,0 +1,100 @@
+//! The satellite's HTTP API: metainfo, node check-in, health and metrics.
+//!
+//! Every request passes one middleware that records metrics and a tracing span labelled
+//! by the matched route, so endpoints need no instrumentation of their own.
+
+mod error;
+mod metainfo;
+mod nodes;
+mod status;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, web};
+use tracing::Instrument;
+use uplink_core::protocol::NodeUrl;
+
+use crate::auth::{Authenticator, Caller};
+use crate::error::{Result, SatelliteError};
+use crate::metainfo::Metainfo;
+use crate::metrics::Metrics;
+use crate::overlay::Overlay;
+use crate::workers::StatusHandle;
+
+/// Shared by all HTTP workers.
+pub struct AppState {
+    pub metainfo: Arc<Metainfo>,
+    pub auth: Authenticator,
+    pub overlay: Arc<Overlay>,
+    pub metrics: Metrics,
+    pub satellite: NodeUrl,
+    pub workers: StatusHandle,
+}
+
+impl AppState {
+    /// The caller named by the request's bearer API key.
+    pub async fn caller(&self, req: &HttpRequest) -> Result<Caller> {
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                SatelliteError::Unauthenticated("missing API key (Authorization header)".into())
+            })?
+            .to_str()
+            .map_err(|_| {
+                SatelliteError::Unauthenticated("malformed Authorization header".into())
+            })?;
+        let key = header.strip_prefix("Bearer ").ok_or_else(|| {
+            SatelliteError::Unauthenticated("Authorization must be 'Bearer <API key>'".into())
+        })?;
+        self.auth.authenticate(key).await
+    }
+}
+
+/// Registers every route on an actix `App`.
+pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(state)
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(4 << 20)
+                    .error_handler(|err, _| error::json_error(err)),
+            )
+            .configure(metainfo::routes)
+            .configure(nodes::routes)
+            .configure(status::routes);
+    }
+}
+
+/// Metrics and a tracing span for every request, labelled by route pattern.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> std::result::Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let endpoint = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
+    let span = tracing::info_span!("request", method = %req.method(), %endpoint);
+    let started = Instant::now();
+    let res = next.call(req).instrument(span).await;
+    if let Some(metrics) = metrics {
+        let status = match &res {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        metrics
+            .http_requests
+            .with_label_values(&[endpoint.as_str(), status.to_string().as_str()])
+            .inc();
+        metrics
+            .http_duration
+            .with_label_values(&[endpoint.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    res
+}

@@ -1,0 +1,239 @@
+//! The satellite's configuration: one documented struct with defaults.
+//!
+//! Sources, later ones winning: built-in defaults, `<data dir>/config.toml` (written by
+//! `satellite setup`), environment variables `SATELLITE_<FIELD>` (and `DATABASE_URL`),
+//! then command-line flags. Secrets (database passwords) belong in the environment or in
+//! the database URL file, never in logs: `Debug` of this struct redacts the URL.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use uplink_core::protocol::RedundancyScheme;
+
+use crate::error::SatelliteError;
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SatelliteConfig {
+    /// Directory for the identity, the SQLite database and config.toml.
+    pub data_dir: PathBuf,
+    /// Address the HTTP API listens on.
+    pub listen_addr: String,
+    /// Address advertised in access grants (default: the bound listen address).
+    pub external_address: Option<String>,
+    /// Database URL; default `sqlite://<data_dir>/satellite.db`. PostgreSQL:
+    /// `postgres://user:pass@host/db`.
+    pub database_url: Option<String>,
+    /// File holding the database URL (keeps passwords out of config and process lists).
+    pub database_url_file: Option<PathBuf>,
+    /// Proof-of-work difficulty of the satellite identity and required of nodes.
+    pub identity_difficulty: u32,
+    /// Erasure scheme for new segments, `k/repair/optimal/total[@share_size]`.
+    pub redundancy: String,
+    /// Largest plaintext segment accepted.
+    pub max_segment_size: u64,
+    /// Largest object stored inline in the database instead of on nodes.
+    pub max_inline_size: u64,
+    /// How long signed order limits stay valid.
+    #[serde(with = "humantime_serde")]
+    pub order_expiration: Duration,
+    /// A node counts as online if it checked in within this window.
+    #[serde(with = "humantime_serde")]
+    pub node_online_window: Duration,
+    /// Refresh interval of the in-memory node selection cache.
+    #[serde(with = "humantime_serde")]
+    pub selection_refresh_interval: Duration,
+    /// Check that a node answers at the address it claims before accepting its check-in.
+    pub checkin_ping: bool,
+    /// Extra download order limits beyond `k` (long tail); `None` = `max(2, k/3)`.
+    pub download_extra_pieces: Option<u16>,
+    /// Pending objects never committed are removed after this long.
+    #[serde(with = "humantime_serde")]
+    pub pending_object_expiration: Duration,
+    /// How often expired and abandoned objects are removed.
+    #[serde(with = "humantime_serde")]
+    pub expiry_interval: Duration,
+    /// How often queued piece deletions are sent to nodes.
+    #[serde(with = "humantime_serde")]
+    pub piece_deletion_interval: Duration,
+    /// Give up deleting a piece after this many failed attempts (garbage collection
+    /// removes it later).
+    pub piece_deletion_max_attempts: u32,
+    /// HTTP worker threads.
+    pub http_workers: usize,
+}
+
+impl std::fmt::Debug for SatelliteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SatelliteConfig")
+            .field("data_dir", &self.data_dir)
+            .field("listen_addr", &self.listen_addr)
+            .field("external_address", &self.external_address)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|u| redact_url(u)),
+            )
+            .field("redundancy", &self.redundancy)
+            .field("max_segment_size", &self.max_segment_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password of a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Default for SatelliteConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("satellite-data"),
+            listen_addr: "127.0.0.1:7777".into(),
+            external_address: None,
+            database_url: None,
+            database_url_file: None,
+            identity_difficulty: 0,
+            redundancy: "4/6/8/10".into(),
+            max_segment_size: 64 << 20,
+            max_inline_size: 4 << 10,
+            order_expiration: Duration::from_secs(3600),
+            node_online_window: Duration::from_secs(5 * 60),
+            selection_refresh_interval: Duration::from_secs(30),
+            checkin_ping: true,
+            download_extra_pieces: None,
+            pending_object_expiration: Duration::from_secs(24 * 3600),
+            expiry_interval: Duration::from_secs(60),
+            piece_deletion_interval: Duration::from_secs(10),
+            piece_deletion_max_attempts: 5,
+            http_workers: 2,
+        }
+    }
+}
+
+pub const CONFIG_FILE: &str = "config.toml";
+
+impl SatelliteConfig {
+    /// Defaults, then `<data_dir>/config.toml` if present, then the environment.
+    pub fn load(data_dir: &Path) -> Result<Self, SatelliteError> {
+        let defaults = SatelliteConfig {
+            data_dir: data_dir.to_path_buf(),
+            ..Default::default()
+        };
+        let figment = Figment::from(Serialized::defaults(defaults))
+            .merge(Toml::file(data_dir.join(CONFIG_FILE)))
+            .merge(Env::prefixed("SATELLITE_"))
+            .merge(Env::raw().only(&["DATABASE_URL"]));
+        let mut config: SatelliteConfig = figment
+            .extract()
+            .map_err(|e| SatelliteError::Config(e.to_string()))?;
+        config.data_dir = data_dir.to_path_buf();
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), SatelliteError> {
+        let scheme = self.redundancy_scheme()?;
+        if self.max_segment_size < scheme.stripe_size() {
+            return Err(SatelliteError::Config(format!(
+                "max_segment_size {} is smaller than one stripe ({} bytes)",
+                self.max_segment_size,
+                scheme.stripe_size()
+            )));
+        }
+        if self.max_inline_size > 64 << 10 {
+            return Err(SatelliteError::Config(
+                "max_inline_size above 64 KiB would bloat the database".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn redundancy_scheme(&self) -> Result<RedundancyScheme, SatelliteError> {
+        self.redundancy
+            .parse()
+            .map_err(|e| SatelliteError::Config(format!("redundancy: {e}")))
+    }
+
+    /// The database URL from the configuration, the URL file, or the SQLite default.
+    pub fn resolved_database_url(&self) -> Result<String, SatelliteError> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        if let Some(file) = &self.database_url_file {
+            let url = std::fs::read_to_string(file)
+                .map_err(|e| SatelliteError::Config(format!("reading {}: {e}", file.display())))?;
+            return Ok(url.trim().to_string());
+        }
+        Ok(format!(
+            "sqlite://{}?mode=rwc",
+            self.data_dir.join("satellite.db").display()
+        ))
+    }
+
+    pub fn identity_path(&self) -> PathBuf {
+        self.data_dir.join("identity.key")
+    }
+
+    /// The config file with every field at its current value, for `satellite setup`.
+    pub fn to_toml(&self) -> String {
+        let mut doc = toml::to_string_pretty(self).expect("config serializes");
+        doc.insert_str(
+            0,
+            "# Satellite configuration. Every field can also be set with an environment\n\
+             # variable SATELLITE_<FIELD> (upper case), and the database with DATABASE_URL.\n\n",
+        );
+        doc
+    }
+
+    pub fn download_extra(&self, k: u16) -> u16 {
+        self.download_extra_pieces.unwrap_or((k / 3).max(2))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_round_trip_through_toml() {
+        let config = SatelliteConfig::default();
+        config.validate().unwrap();
+        let text = config.to_toml();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), text).unwrap();
+        let loaded = SatelliteConfig::load(dir.path()).unwrap();
+        assert_eq!(loaded.redundancy, "4/6/8/10");
+        assert_eq!(loaded.order_expiration, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn bad_redundancy_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "redundancy = \"4/6\"\n").unwrap();
+        let err = SatelliteConfig::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("redundancy"), "{err}");
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://sat:hunter2@db:5432/sat"),
+            "postgres://sat:***@db:5432/sat"
+        );
+        let config = SatelliteConfig {
+            database_url: Some("postgres://sat:hunter2@db/sat".into()),
+            ..Default::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

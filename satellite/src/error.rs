@@ -1,0 +1,57 @@
+//! The satellite's error type. Mapped to HTTP status and wire code only in `api::error`.
+
+use uplink_core::protocol::ErrorCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SatelliteError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    #[error("bucket {0:?} does not exist")]
+    BucketNotFound(String),
+    #[error("bucket {0:?} already exists")]
+    BucketExists(String),
+    #[error("bucket {0:?} is not empty (delete its objects first, or force the deletion)")]
+    BucketNotEmpty(String),
+    #[error("object not found")]
+    ObjectNotFound,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    TooFewNodes(String),
+    #[error("{0}")]
+    SegmentUnavailable(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SatelliteError {
+    pub fn code(&self) -> ErrorCode {
+        use SatelliteError::*;
+        match self {
+            Config(_) | Internal(_) | Db(_) => ErrorCode::Internal,
+            BadRequest(_) => ErrorCode::BadRequest,
+            Unauthenticated(_) => ErrorCode::Unauthenticated,
+            PermissionDenied(_) => ErrorCode::PermissionDenied,
+            BucketNotFound(_) => ErrorCode::BucketNotFound,
+            BucketExists(_) => ErrorCode::BucketExists,
+            BucketNotEmpty(_) => ErrorCode::BucketNotEmpty,
+            ObjectNotFound => ErrorCode::ObjectNotFound,
+            NotFound(_) => ErrorCode::NotFound,
+            TooFewNodes(_) => ErrorCode::TooFewNodes,
+            SegmentUnavailable(_) => ErrorCode::SegmentUnavailable,
+            LimitExceeded(_) => ErrorCode::LimitExceeded,
+        }
+    }
+}
+
+pub type Result<T, E = SatelliteError> = std::result::Result<T, E>;

@@ -1,0 +1,122 @@
+//! Bucket creation, lookup, listing and deletion.
+
+use sea_orm::{
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uplink_core::access::caveat::Operation;
+use uplink_core::protocol::metainfo::{
+    BucketInfo, DeleteBucketRequest, DeleteBucketResponse, ListBucketsRequest, ListBucketsResponse,
+};
+use uplink_core::protocol::now_unix;
+
+use super::{Metainfo, validate_bucket_name};
+use crate::auth::Caller;
+use crate::db::entities::{bucket, object};
+use crate::error::{Result, SatelliteError};
+
+const MAX_BUCKET_LIST: u32 = 1000;
+
+fn info(b: &bucket::Model) -> BucketInfo {
+    BucketInfo {
+        name: b.name.clone(),
+        created_at: b.created_at,
+    }
+}
+
+impl Metainfo {
+    pub async fn create_bucket(&self, caller: &Caller, name: &str) -> Result<BucketInfo> {
+        validate_bucket_name(name)?;
+        caller.authorize(Operation::Write, Some(name), None, None)?;
+        if bucket::Entity::find_by_id((caller.project_id.clone(), name.to_string()))
+            .one(&self.db)
+            .await?
+            .is_some()
+        {
+            return Err(SatelliteError::BucketExists(name.to_string()));
+        }
+        let model = bucket::ActiveModel {
+            project_id: Set(caller.project_id.clone()),
+            name: Set(name.to_string()),
+            created_at: Set(now_unix()),
+        };
+        let row = bucket::Entity::insert(model)
+            .exec_with_returning(&self.db)
+            .await
+            .map_err(|e| match e {
+                // A concurrent creation of the same bucket.
+                sea_orm::DbErr::Query(_) | sea_orm::DbErr::Exec(_) => {
+                    SatelliteError::BucketExists(name.to_string())
+                }
+                other => other.into(),
+            })?;
+        Ok(info(&row))
+    }
+
+    pub async fn get_bucket(&self, caller: &Caller, name: &str) -> Result<BucketInfo> {
+        caller.authorize(Operation::Read, Some(name), None, None)?;
+        Ok(info(&self.require_bucket(&caller.project_id, name).await?))
+    }
+
+    pub async fn list_buckets(
+        &self,
+        caller: &Caller,
+        req: &ListBucketsRequest,
+    ) -> Result<ListBucketsResponse> {
+        caller.authorize(Operation::List, None, None, None)?;
+        let limit = req
+            .limit
+            .unwrap_or(MAX_BUCKET_LIST)
+            .clamp(1, MAX_BUCKET_LIST);
+        let mut query = bucket::Entity::find()
+            .filter(bucket::Column::ProjectId.eq(caller.project_id.clone()))
+            .order_by_asc(bucket::Column::Name);
+        if let Some(cursor) = &req.cursor {
+            query = query.filter(bucket::Column::Name.gt(cursor.clone()));
+        }
+        if let Some(allowed) = caller.allowed_buckets() {
+            query = query.filter(bucket::Column::Name.is_in(allowed));
+        }
+        let mut rows = query.limit(limit as u64 + 1).all(&self.db).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok(ListBucketsResponse {
+            items: rows.iter().map(info).collect(),
+            more,
+        })
+    }
+
+    pub async fn delete_bucket(
+        &self,
+        caller: &Caller,
+        req: &DeleteBucketRequest,
+    ) -> Result<DeleteBucketResponse> {
+        caller.authorize(Operation::Delete, Some(&req.name), None, None)?;
+        self.require_bucket(&caller.project_id, &req.name).await?;
+        let in_bucket = || {
+            object::Entity::find()
+                .filter(object::Column::ProjectId.eq(caller.project_id.clone()))
+                .filter(object::Column::BucketName.eq(req.name.clone()))
+        };
+        let count = in_bucket().count(&self.db).await?;
+        let mut deleted = 0;
+        if count > 0 {
+            if !req.force {
+                return Err(SatelliteError::BucketNotEmpty(req.name.clone()));
+            }
+            loop {
+                let batch = in_bucket().limit(500).all(&self.db).await?;
+                if batch.is_empty() {
+                    break;
+                }
+                deleted += super::delete_objects(&self.db, &batch).await? as u64;
+            }
+            self.metrics.objects_deleted.inc_by(deleted);
+        }
+        bucket::Entity::delete_by_id((caller.project_id.clone(), req.name.clone()))
+            .exec(&self.db)
+            .await?;
+        Ok(DeleteBucketResponse {
+            deleted_objects: deleted,
+        })
+    }
+}

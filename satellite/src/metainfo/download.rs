@@ -1,0 +1,197 @@
+//! The download half: object info, the segment list, and per-segment GET limits.
+
+use rand::seq::SliceRandom;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uplink_core::access::caveat::Operation;
+use uplink_core::protocol::metainfo::{
+    DownloadObjectRequest, DownloadObjectResponse, DownloadSegmentRequest, DownloadSegmentResponse,
+    ObjectInfo, Sealed, SegmentInfo,
+};
+use uplink_core::protocol::{PieceAction, PieceId, now_unix};
+
+use super::{Metainfo, object_info};
+use crate::auth::Caller;
+use crate::db::entities::{object, segment};
+use crate::error::{Result, SatelliteError};
+use crate::orders::LimitTarget;
+use crate::tokens::DownloadToken;
+
+const MAX_SEGMENT_LIST: u32 = 1000;
+
+fn segment_info(s: &segment::Model) -> SegmentInfo {
+    SegmentInfo {
+        position: s.position as u32,
+        plain_offset: s.plain_offset as u64,
+        plain_size: s.plain_size as u64,
+        inline: s.is_inline(),
+    }
+}
+
+impl Metainfo {
+    pub async fn get_object(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        encrypted_key: &str,
+    ) -> Result<ObjectInfo> {
+        caller.authorize(Operation::Read, Some(bucket), Some(encrypted_key), None)?;
+        self.require_bucket(&caller.project_id, bucket).await?;
+        let obj = self
+            .committed_object(&caller.project_id, bucket, encrypted_key)
+            .await?;
+        Ok(object_info(&obj))
+    }
+
+    pub async fn download_object(
+        &self,
+        caller: &Caller,
+        req: &DownloadObjectRequest,
+    ) -> Result<DownloadObjectResponse> {
+        caller.authorize(
+            Operation::Read,
+            Some(&req.bucket),
+            Some(&req.encrypted_key),
+            None,
+        )?;
+        self.require_bucket(&caller.project_id, &req.bucket).await?;
+        let obj = self
+            .committed_object(&caller.project_id, &req.bucket, &req.encrypted_key)
+            .await?;
+        let limit = req
+            .segment_limit
+            .unwrap_or(MAX_SEGMENT_LIST)
+            .clamp(1, MAX_SEGMENT_LIST);
+        let mut segments = segment::Entity::find()
+            .filter(segment::Column::ObjectId.eq(obj.id.clone()))
+            .filter(segment::Column::Position.gte(req.segment_cursor as i32))
+            .order_by_asc(segment::Column::Position)
+            .limit(limit as u64 + 1)
+            .all(&self.db)
+            .await?;
+        let more = segments.len() > limit as usize;
+        segments.truncate(limit as usize);
+        let token = DownloadToken {
+            object_id: obj.id.clone(),
+            project_id: caller.project_id.clone(),
+            bucket: req.bucket.clone(),
+            encrypted_key: req.encrypted_key.clone(),
+            token_expiration: self.token_expiration(),
+        };
+        Ok(DownloadObjectResponse {
+            object: object_info(&obj),
+            stream_id: self.tokens.seal_download(&token),
+            segments: segments.iter().map(segment_info).collect(),
+            more,
+        })
+    }
+
+    pub async fn download_segment(
+        &self,
+        caller: &Caller,
+        req: &DownloadSegmentRequest,
+    ) -> Result<DownloadSegmentResponse> {
+        let token = self.tokens.open_download(&req.stream_id)?;
+        if token.project_id != caller.project_id {
+            return Err(SatelliteError::PermissionDenied(
+                "the download belongs to another project".into(),
+            ));
+        }
+        caller.authorize(
+            Operation::Read,
+            Some(&token.bucket),
+            Some(&token.encrypted_key),
+            None,
+        )?;
+        // The object may have been deleted or replaced since the download began.
+        let obj = object::Entity::find_by_id(token.object_id.clone())
+            .one(&self.db)
+            .await?
+            .filter(|o| o.status == object::STATUS_COMMITTED)
+            .filter(|o| o.expires_at.is_none_or(|t| t > now_unix()))
+            .ok_or(SatelliteError::ObjectNotFound)?;
+        let seg = segment::Entity::find_by_id((obj.id.clone(), req.position as i32))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| {
+                SatelliteError::NotFound(format!("segment {} does not exist", req.position))
+            })?;
+        let encrypted_key = Sealed {
+            ciphertext: seg.encrypted_key.clone(),
+            nonce: seg.encrypted_key_nonce.clone(),
+        };
+        if let Some(data) = &seg.inline_data {
+            return Ok(DownloadSegmentResponse {
+                info: segment_info(&seg),
+                encrypted_key,
+                redundancy: seg.redundancy(),
+                piece_size: 0,
+                inline_data: Some(data.clone()),
+                limits: Vec::new(),
+                satellite_public_key: self.orders.public_key(),
+            });
+        }
+        let scheme = seg.redundancy();
+        let root = seg
+            .root_piece_id
+            .as_deref()
+            .and_then(|r| PieceId::from_slice(r).ok())
+            .ok_or_else(|| SatelliteError::Internal("remote segment without root piece".into()))?;
+        let nodes = self.overlay.snapshot();
+        let now = now_unix();
+        let mut online = Vec::new();
+        let mut doubtful = Vec::new();
+        for piece in seg.remote_pieces() {
+            if req.exclude.contains(&piece.num) {
+                continue;
+            }
+            let Some(node) = nodes.get(&piece.node) else {
+                continue;
+            };
+            if node.disqualified {
+                continue;
+            }
+            let target = LimitTarget {
+                piece_num: piece.num,
+                node_id: node.id,
+                address: node.address.clone(),
+            };
+            if self.overlay.is_online(node, now) {
+                online.push(target);
+            } else {
+                doubtful.push(target);
+            }
+        }
+        let available = online.len() + doubtful.len();
+        // A first request must be able to decode; a follow-up (with exclusions) only
+        // tops up pieces that failed, so any remaining piece helps.
+        if available == 0 || (req.exclude.is_empty() && available < scheme.k as usize) {
+            return Err(SatelliteError::SegmentUnavailable(format!(
+                "segment {} cannot be downloaded: {} of its pieces remain on usable nodes and {} \
+                 are needed",
+                req.position, available, scheme.k
+            )));
+        }
+        let mut rng = rand::thread_rng();
+        online.shuffle(&mut rng);
+        doubtful.shuffle(&mut rng);
+        online.extend(doubtful);
+        online.truncate(scheme.k as usize + self.config.download_extra(scheme.k) as usize);
+        let limits = self.orders.limits(
+            PieceAction::Get,
+            root,
+            &online,
+            seg.piece_size as u64,
+            self.orders.public_key(),
+            None,
+        );
+        Ok(DownloadSegmentResponse {
+            info: segment_info(&seg),
+            encrypted_key,
+            redundancy: scheme,
+            piece_size: seg.piece_size as u64,
+            inline_data: None,
+            limits,
+            satellite_public_key: self.orders.public_key(),
+        })
+    }
+}

@@ -1,0 +1,183 @@
+//! Listing objects by encrypted prefix, with or without collapsing at the delimiter.
+//!
+//! Encrypted keys keep the plaintext's `/` structure, so prefixes and "directories" are
+//! found on ciphertext. Keys compare bytewise, and the cursor is the last key (or
+//! collapsed prefix) returned: a prefix cursor skips everything beneath it.
+
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uplink_core::access::caveat::Operation;
+use uplink_core::protocol::metainfo::{ListItem, ListObjectsRequest, ListObjectsResponse};
+use uplink_core::protocol::now_unix;
+
+use super::{Metainfo, sealed_metadata};
+use crate::auth::Caller;
+use crate::db::entities::object;
+use crate::error::{Result, SatelliteError};
+
+const MAX_LIST: u32 = 1000;
+const DELIMITER: u8 = b'/';
+
+/// The smallest byte string greater than every string starting with `prefix`.
+fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut upper = prefix.to_vec();
+    while let Some(last) = upper.pop() {
+        if last < u8::MAX {
+            upper.push(last + 1);
+            return Some(upper);
+        }
+    }
+    None
+}
+
+/// Where to continue strictly after `cursor`.
+enum Start {
+    After(Vec<u8>),
+    AtOrAfter(Vec<u8>),
+}
+
+impl Metainfo {
+    pub async fn list_objects(
+        &self,
+        caller: &Caller,
+        req: &ListObjectsRequest,
+    ) -> Result<ListObjectsResponse> {
+        if !req.prefix.is_empty() && !req.prefix.ends_with('/') {
+            return Err(SatelliteError::BadRequest(
+                "a listing prefix must be empty or end with '/'".into(),
+            ));
+        }
+        caller.authorize(
+            Operation::List,
+            Some(&req.bucket),
+            (!req.prefix.is_empty()).then_some(req.prefix.as_str()),
+            None,
+        )?;
+        self.require_bucket(&caller.project_id, &req.bucket).await?;
+        let limit = req.limit.unwrap_or(MAX_LIST).clamp(1, MAX_LIST) as usize;
+        let prefix = req.prefix.as_bytes();
+        let upper = prefix_upper_bound(prefix);
+        let status = if req.pending {
+            object::STATUS_PENDING
+        } else {
+            object::STATUS_COMMITTED
+        };
+        let now = now_unix();
+
+        let mut start = match &req.cursor {
+            Some(c) if !c.is_empty() => {
+                let c = c.as_bytes().to_vec();
+                if !req.recursive && c.last() == Some(&DELIMITER) {
+                    // A collapsed prefix: skip everything under it.
+                    match prefix_upper_bound(&c) {
+                        Some(u) => Start::AtOrAfter(u),
+                        None => {
+                            return Ok(ListObjectsResponse {
+                                items: vec![],
+                                more: false,
+                            });
+                        }
+                    }
+                } else {
+                    Start::After(c)
+                }
+            }
+            _ => Start::AtOrAfter(prefix.to_vec()),
+        };
+
+        let mut items: Vec<ListItem> = Vec::new();
+        let mut more = false;
+        'outer: loop {
+            let mut query = object::Entity::find()
+                .filter(object::Column::ProjectId.eq(caller.project_id.clone()))
+                .filter(object::Column::BucketName.eq(req.bucket.clone()))
+                .filter(object::Column::Status.eq(status))
+                .filter(
+                    Condition::any()
+                        .add(object::Column::ExpiresAt.is_null())
+                        .add(object::Column::ExpiresAt.gt(now)),
+                );
+            query = match &start {
+                Start::After(k) => query.filter(object::Column::ObjectKey.gt(k.clone())),
+                Start::AtOrAfter(k) => query.filter(object::Column::ObjectKey.gte(k.clone())),
+            };
+            if let Some(u) = &upper {
+                query = query.filter(object::Column::ObjectKey.lt(u.clone()));
+            }
+            let batch_size = (limit - items.len() + 1).max(16) as u64;
+            let rows = query
+                .order_by_asc(object::Column::ObjectKey)
+                .limit(batch_size)
+                .all(&self.db)
+                .await?;
+            let exhausted = (rows.len() as u64) < batch_size;
+            if rows.is_empty() {
+                break;
+            }
+            let mut last_key = Vec::new();
+            for row in &rows {
+                last_key.clone_from(&row.object_key);
+                if !row.object_key.starts_with(prefix) {
+                    continue;
+                }
+                let rest = &row.object_key[prefix.len()..];
+                let collapsed = (!req.recursive)
+                    .then(|| rest.iter().position(|b| *b == DELIMITER))
+                    .flatten();
+                if items.len() == limit {
+                    more = true;
+                    break 'outer;
+                }
+                match collapsed {
+                    Some(i) => {
+                        let dir = row.object_key[..prefix.len() + i + 1].to_vec();
+                        items.push(ListItem {
+                            encrypted_key: String::from_utf8_lossy(&dir).into_owned(),
+                            is_prefix: true,
+                            created_at: 0,
+                            expires_at: None,
+                            plain_size: 0,
+                            encrypted_metadata: None,
+                        });
+                        // Continue after everything under this prefix.
+                        match prefix_upper_bound(&dir) {
+                            Some(u) => start = Start::AtOrAfter(u),
+                            None => break 'outer,
+                        }
+                        continue 'outer;
+                    }
+                    None => {
+                        items.push(ListItem {
+                            encrypted_key: String::from_utf8_lossy(&row.object_key).into_owned(),
+                            is_prefix: false,
+                            created_at: row.committed_at.unwrap_or(row.created_at),
+                            expires_at: row.expires_at,
+                            plain_size: row.plain_size.max(0) as u64,
+                            encrypted_metadata: if req.include_metadata {
+                                sealed_metadata(row)
+                            } else {
+                                None
+                            },
+                        });
+                    }
+                }
+            }
+            if exhausted {
+                break;
+            }
+            start = Start::After(last_key);
+        }
+        Ok(ListObjectsResponse { items, more })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upper_bounds() {
+        assert_eq!(prefix_upper_bound(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(prefix_upper_bound(b""), None);
+        assert_eq!(prefix_upper_bound(&[b'a', 0xff]), Some(b"b".to_vec()));
+    }
+}

@@ -1,0 +1,428 @@
+//! The upload half: begin an object, begin and commit its segments, commit the object.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use uplink_core::access::caveat::Operation;
+use uplink_core::protocol::metainfo::{
+    BeginObjectRequest, BeginObjectResponse, BeginSegmentRequest, BeginSegmentResponse,
+    CommitObjectRequest, CommitSegmentRequest, InlineSegmentRequest, ObjectInfo,
+};
+use uplink_core::protocol::{PieceAction, PieceId, Signable, now_unix};
+
+use super::{
+    Metainfo, object_info, queue_piece_deletions, validate_encrypted_key, validate_sealed,
+};
+use crate::auth::Caller;
+use crate::db::entities::segment::{RemotePiece, encode_pieces};
+use crate::db::entities::{object, segment};
+use crate::error::{Result, SatelliteError};
+use crate::orders::LimitTarget;
+use crate::overlay::SelectionRequest;
+use crate::tokens::{SegmentToken, StreamToken};
+
+/// Segments per object; bounds metadata and keeps positions in range.
+const MAX_SEGMENTS: u32 = 1 << 20;
+
+impl Metainfo {
+    fn open_stream_for(&self, caller: &Caller, stream_id: &str) -> Result<StreamToken> {
+        let token = self.tokens.open_stream(stream_id)?;
+        if token.project_id != caller.project_id {
+            return Err(SatelliteError::PermissionDenied(
+                "the upload belongs to another project".into(),
+            ));
+        }
+        caller.authorize(
+            Operation::Write,
+            Some(&token.bucket),
+            Some(&token.encrypted_key),
+            token.expires_at,
+        )?;
+        Ok(token)
+    }
+
+    async fn pending_object(&self, object_id: &str) -> Result<object::Model> {
+        let obj = object::Entity::find_by_id(object_id.to_string())
+            .one(&self.db)
+            .await?;
+        match obj {
+            Some(o) if o.status == object::STATUS_PENDING => Ok(o),
+            _ => Err(SatelliteError::NotFound(
+                "the upload is no longer pending (it expired, was committed or was deleted)".into(),
+            )),
+        }
+    }
+
+    pub async fn begin_object(
+        &self,
+        caller: &Caller,
+        req: &BeginObjectRequest,
+    ) -> Result<BeginObjectResponse> {
+        validate_encrypted_key(&req.encrypted_key)?;
+        let now = now_unix();
+        if let Some(exp) = req.expires_at
+            && exp <= now
+        {
+            return Err(SatelliteError::BadRequest(
+                "the expiration time is in the past".into(),
+            ));
+        }
+        caller.authorize(
+            Operation::Write,
+            Some(&req.bucket),
+            Some(&req.encrypted_key),
+            req.expires_at,
+        )?;
+        self.require_bucket(&caller.project_id, &req.bucket).await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        object::ActiveModel {
+            id: Set(id.clone()),
+            project_id: Set(caller.project_id.clone()),
+            bucket_name: Set(req.bucket.clone()),
+            object_key: Set(req.encrypted_key.as_bytes().to_vec()),
+            status: Set(object::STATUS_PENDING),
+            created_at: Set(now),
+            committed_at: Set(None),
+            expires_at: Set(req.expires_at),
+            zombie_deadline: Set(Some(
+                now + self.config.pending_object_expiration.as_secs() as i64,
+            )),
+            plain_size: Set(0),
+            segment_count: Set(0),
+            encrypted_metadata: Set(None),
+            encrypted_metadata_nonce: Set(None),
+        }
+        .insert(&self.db)
+        .await?;
+        let token = StreamToken {
+            object_id: id,
+            project_id: caller.project_id.clone(),
+            bucket: req.bucket.clone(),
+            encrypted_key: req.encrypted_key.clone(),
+            expires_at: req.expires_at,
+            redundancy: self.config.redundancy,
+            token_expiration: now + self.config.pending_object_expiration.as_secs() as i64,
+        };
+        Ok(BeginObjectResponse {
+            stream_id: self.tokens.seal_stream(&token),
+            redundancy: self.config.redundancy,
+            max_segment_size: self.config.max_segment_size,
+            max_inline_size: self.config.max_inline_size,
+        })
+    }
+
+    pub async fn begin_segment(
+        &self,
+        caller: &Caller,
+        req: &BeginSegmentRequest,
+    ) -> Result<BeginSegmentResponse> {
+        let stream = self.open_stream_for(caller, &req.stream_id)?;
+        if req.position >= MAX_SEGMENTS {
+            return Err(SatelliteError::BadRequest(format!(
+                "segment position {} exceeds the maximum of {MAX_SEGMENTS}",
+                req.position
+            )));
+        }
+        if req.max_plain_size == 0 || req.max_plain_size > self.config.max_segment_size {
+            return Err(SatelliteError::BadRequest(format!(
+                "segment size {} must be between 1 and {} bytes",
+                req.max_plain_size, self.config.max_segment_size
+            )));
+        }
+        self.pending_object(&stream.object_id).await?;
+        let scheme = stream.redundancy;
+        let piece_limit = scheme.piece_size(req.max_plain_size);
+        let nodes = self.overlay.select(&SelectionRequest {
+            wanted: scheme.total as usize,
+            minimum: scheme.optimal as usize,
+            min_free_bytes: piece_limit,
+            exclude: req.exclude_nodes.iter().copied().collect(),
+        })?;
+        let targets: Vec<LimitTarget> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| LimitTarget {
+                piece_num: i as u16,
+                node_id: n.id,
+                address: n.address.clone(),
+            })
+            .collect();
+        let root = PieceId::random();
+        let limits = self.orders.limits(
+            PieceAction::Put,
+            root,
+            &targets,
+            piece_limit,
+            req.piece_public_key,
+            stream.expires_at,
+        );
+        let token = SegmentToken {
+            position: req.position,
+            root_piece_id: root,
+            piece_public_key: req.piece_public_key,
+            max_plain_size: req.max_plain_size,
+            nodes: targets.iter().map(|t| (t.piece_num, t.node_id)).collect(),
+            token_expiration: self.token_expiration(),
+            stream,
+        };
+        Ok(BeginSegmentResponse {
+            segment_id: self.tokens.seal_segment(&token),
+            root_piece_id: root,
+            redundancy: scheme,
+            limits,
+        })
+    }
+
+    pub async fn commit_segment(&self, caller: &Caller, req: &CommitSegmentRequest) -> Result<()> {
+        let token = self.tokens.open_segment(&req.segment_id)?;
+        if token.stream.project_id != caller.project_id {
+            return Err(SatelliteError::PermissionDenied(
+                "the upload belongs to another project".into(),
+            ));
+        }
+        caller.authorize(
+            Operation::Write,
+            Some(&token.stream.bucket),
+            Some(&token.stream.encrypted_key),
+            token.stream.expires_at,
+        )?;
+        validate_sealed("encrypted segment key", &req.encrypted_key, 256)?;
+        let scheme = token.stream.redundancy;
+        if req.plain_size == 0 || req.plain_size > token.max_plain_size {
+            return Err(SatelliteError::BadRequest(format!(
+                "segment size {} is outside the 1..={} bytes the segment was begun with",
+                req.plain_size, token.max_plain_size
+            )));
+        }
+        let piece_size = scheme.piece_size(req.plain_size);
+        let assigned: HashMap<u16, _> = token.nodes.iter().copied().collect();
+        let mut pieces: Vec<RemotePiece> = Vec::new();
+        let mut seen_nums = HashSet::new();
+        let mut rejected = Vec::new();
+        for r in &req.receipts {
+            let Some(node_id) = assigned.get(&r.piece_num) else {
+                rejected.push(format!("piece {} was not assigned", r.piece_num));
+                continue;
+            };
+            if !seen_nums.insert(r.piece_num) {
+                rejected.push(format!("piece {} listed twice", r.piece_num));
+                continue;
+            }
+            let Some(node) = self.overlay.get(node_id) else {
+                rejected.push(format!("node {node_id} is unknown"));
+                continue;
+            };
+            let expected = token.root_piece_id.derive(node_id, r.piece_num);
+            let receipt = &r.receipt;
+            if receipt.piece_id != expected || receipt.piece_size != piece_size {
+                rejected.push(format!(
+                    "receipt for piece {} names another piece or size",
+                    r.piece_num
+                ));
+                continue;
+            }
+            if node
+                .public_key
+                .verify(&receipt.signing_bytes(), &receipt.signature)
+                .is_err()
+            {
+                rejected.push(format!(
+                    "receipt for piece {} is not signed by node {node_id}",
+                    r.piece_num
+                ));
+                continue;
+            }
+            pieces.push(RemotePiece {
+                num: r.piece_num,
+                node: *node_id,
+            });
+        }
+        if pieces.len() < scheme.optimal as usize {
+            return Err(SatelliteError::BadRequest(format!(
+                "only {} valid piece receipts, at least {} are needed{}",
+                pieces.len(),
+                scheme.optimal,
+                if rejected.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (rejected: {})", rejected.join("; "))
+                }
+            )));
+        }
+        if !rejected.is_empty() {
+            tracing::warn!(rejected = ?rejected, "ignored invalid piece receipts");
+        }
+        pieces.sort_by_key(|p| p.num);
+        self.pending_object(&token.stream.object_id).await?;
+        self.insert_segment(segment::ActiveModel {
+            object_id: Set(token.stream.object_id.clone()),
+            position: Set(token.position as i32),
+            root_piece_id: Set(Some(token.root_piece_id.0.to_vec())),
+            encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
+            encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
+            plain_offset: Set(0),
+            plain_size: Set(req.plain_size as i64),
+            piece_size: Set(piece_size as i64),
+            rs_k: Set(scheme.k as i16),
+            rs_repair: Set(scheme.repair as i16),
+            rs_optimal: Set(scheme.optimal as i16),
+            rs_total: Set(scheme.total as i16),
+            rs_share_size: Set(scheme.share_size as i32),
+            inline_data: Set(None),
+            pieces: Set(encode_pieces(&pieces)),
+            created_at: Set(now_unix()),
+            expires_at: Set(token.stream.expires_at),
+            repaired_at: Set(None),
+        })
+        .await?;
+        self.metrics
+            .segments_committed
+            .with_label_values(&["remote"])
+            .inc();
+        self.metrics.bytes_committed.inc_by(req.plain_size);
+        Ok(())
+    }
+
+    pub async fn inline_segment(&self, caller: &Caller, req: &InlineSegmentRequest) -> Result<()> {
+        let stream = self.open_stream_for(caller, &req.stream_id)?;
+        validate_sealed("encrypted segment key", &req.encrypted_key, 256)?;
+        if req.plain_size > self.config.max_inline_size
+            || req.data.len() as u64 > self.config.max_inline_size + 64
+        {
+            return Err(SatelliteError::BadRequest(format!(
+                "inline segments hold at most {} bytes",
+                self.config.max_inline_size
+            )));
+        }
+        if req.position >= MAX_SEGMENTS {
+            return Err(SatelliteError::BadRequest(
+                "segment position too large".into(),
+            ));
+        }
+        self.pending_object(&stream.object_id).await?;
+        self.insert_segment(segment::ActiveModel {
+            object_id: Set(stream.object_id.clone()),
+            position: Set(req.position as i32),
+            root_piece_id: Set(None),
+            encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
+            encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
+            plain_offset: Set(0),
+            plain_size: Set(req.plain_size as i64),
+            piece_size: Set(0),
+            rs_k: Set(0),
+            rs_repair: Set(0),
+            rs_optimal: Set(0),
+            rs_total: Set(0),
+            rs_share_size: Set(0),
+            inline_data: Set(Some(req.data.clone())),
+            pieces: Set(encode_pieces(&[])),
+            created_at: Set(now_unix()),
+            expires_at: Set(stream.expires_at),
+            repaired_at: Set(None),
+        })
+        .await?;
+        self.metrics
+            .segments_committed
+            .with_label_values(&["inline"])
+            .inc();
+        self.metrics.bytes_committed.inc_by(req.plain_size);
+        Ok(())
+    }
+
+    async fn insert_segment(&self, model: segment::ActiveModel) -> Result<()> {
+        let position = model.position.clone().unwrap();
+        segment::Entity::insert(model)
+            .exec(&self.db)
+            .await
+            .map_err(|e| match e {
+                sea_orm::DbErr::Exec(_) | sea_orm::DbErr::Query(_) => {
+                    SatelliteError::BadRequest(format!("segment {position} was already committed"))
+                }
+                other => other.into(),
+            })?;
+        Ok(())
+    }
+
+    pub async fn commit_object(
+        &self,
+        caller: &Caller,
+        req: &CommitObjectRequest,
+    ) -> Result<ObjectInfo> {
+        let stream = self.open_stream_for(caller, &req.stream_id)?;
+        if let Some(meta) = &req.encrypted_metadata {
+            validate_sealed("encrypted metadata", meta, 64 << 10)?;
+        }
+        let txn = self.db.begin().await?;
+        let obj = object::Entity::find_by_id(stream.object_id.clone())
+            .one(&txn)
+            .await?
+            .filter(|o| o.status == object::STATUS_PENDING)
+            .ok_or_else(|| {
+                SatelliteError::NotFound(
+                    "the upload is no longer pending (it expired, was committed or was deleted)"
+                        .into(),
+                )
+            })?;
+        let segments = segment::Entity::find()
+            .filter(segment::Column::ObjectId.eq(obj.id.clone()))
+            .order_by_asc(segment::Column::Position)
+            .all(&txn)
+            .await?;
+        let mut offset: i64 = 0;
+        for (i, seg) in segments.iter().enumerate() {
+            if seg.position != i as i32 {
+                return Err(SatelliteError::BadRequest(format!(
+                    "segment {i} is missing; an object's segments must be 0..n without gaps"
+                )));
+            }
+            if seg.plain_offset != offset {
+                let mut active: segment::ActiveModel = seg.clone().into();
+                active.plain_offset = Set(offset);
+                active.update(&txn).await?;
+            }
+            offset += seg.plain_size;
+        }
+        // Replace whatever committed object held this key before.
+        let previous = object::Entity::find()
+            .filter(object::Column::ProjectId.eq(obj.project_id.clone()))
+            .filter(object::Column::BucketName.eq(obj.bucket_name.clone()))
+            .filter(object::Column::ObjectKey.eq(obj.object_key.clone()))
+            .filter(object::Column::Status.eq(object::STATUS_COMMITTED))
+            .all(&txn)
+            .await?;
+        if !previous.is_empty() {
+            let ids: Vec<String> = previous.iter().map(|o| o.id.clone()).collect();
+            let old_segments = segment::Entity::find()
+                .filter(segment::Column::ObjectId.is_in(ids.clone()))
+                .all(&txn)
+                .await?;
+            queue_piece_deletions(&txn, &old_segments).await?;
+            segment::Entity::delete_many()
+                .filter(segment::Column::ObjectId.is_in(ids.clone()))
+                .exec(&txn)
+                .await?;
+            object::Entity::delete_many()
+                .filter(object::Column::Id.is_in(ids))
+                .exec(&txn)
+                .await?;
+        }
+        let mut active: object::ActiveModel = obj.into();
+        active.status = Set(object::STATUS_COMMITTED);
+        active.committed_at = Set(Some(now_unix()));
+        active.zombie_deadline = Set(None);
+        active.plain_size = Set(offset);
+        active.segment_count = Set(segments.len() as i32);
+        active.encrypted_metadata = Set(req
+            .encrypted_metadata
+            .as_ref()
+            .map(|m| m.ciphertext.clone()));
+        active.encrypted_metadata_nonce =
+            Set(req.encrypted_metadata.as_ref().map(|m| m.nonce.clone()));
+        let committed = active.update(&txn).await?;
+        txn.commit().await?;
+        self.metrics.objects_committed.inc();
+        Ok(object_info(&committed))
+    }
+}

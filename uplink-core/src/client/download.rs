@@ -1,0 +1,518 @@
+//! Downloading an object or a byte range of it.
+//!
+//! Per segment, `k + extra` piece fetches race; decoding proceeds in windows of stripes
+//! from the first `k` pieces that have the window (data pieces first: they need no
+//! decoding). After the first window the pieces not chosen are cut; a piece that fails
+//! later is replaced with a fresh limit from the satellite, starting where decoding is.
+//! A range fetches only the stripes (and hash blocks) that cover it.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::task::Poll;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::error::{PieceError, Result, Subject, UplinkError};
+use super::pieces::{PieceFetch, VerifiedChunk, fetch_piece};
+use super::{Progress, Project};
+use crate::crypto::Key;
+use crate::crypto::content::{BlockCipher, content_key, open};
+use crate::erasure::segment::SegmentDecoder;
+use crate::protocol::metainfo::{
+    DownloadObjectRequest, DownloadSegmentRequest, DownloadSegmentResponse, SegmentInfo,
+};
+use crate::protocol::piece::DEFAULT_HASH_BLOCK_SIZE;
+use crate::protocol::{AddressedOrderLimit, PublicKey, RedundancyScheme};
+
+/// An inclusive byte range like HTTP's: `start-end`, `start-` or `-suffix`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteRange {
+    /// Bytes `start..=end`.
+    Inclusive { start: u64, end: u64 },
+    /// From `start` to the end of the object.
+    From(u64),
+    /// The last `n` bytes.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// The half-open `[start, end)` of this range within an object of `size` bytes.
+    pub fn resolve(&self, size: u64) -> Result<(u64, u64)> {
+        let (start, end) = match *self {
+            ByteRange::Inclusive { start, end } => (start, end.saturating_add(1).min(size)),
+            ByteRange::From(start) => (start, size),
+            ByteRange::Suffix(n) => (size.saturating_sub(n), size),
+        };
+        if start >= size && !(size == 0 && start == 0) {
+            return Err(UplinkError::InvalidArgument(format!(
+                "range starts at byte {start} but the object has {size} bytes"
+            )));
+        }
+        Ok((start, end))
+    }
+}
+
+impl FromStr for ByteRange {
+    type Err = UplinkError;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            UplinkError::InvalidArgument(format!(
+                "range {s:?} must look like START-END (inclusive), START- or -LENGTH"
+            ))
+        };
+        let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
+        let num = |x: &str| x.trim().parse::<u64>().map_err(|_| bad());
+        match (a.trim().is_empty(), b.trim().is_empty()) {
+            (false, false) => {
+                let (start, end) = (num(a)?, num(b)?);
+                if end < start {
+                    return Err(bad());
+                }
+                Ok(ByteRange::Inclusive { start, end })
+            }
+            (false, true) => Ok(ByteRange::From(num(a)?)),
+            (true, false) => Ok(ByteRange::Suffix(num(b)?)),
+            (true, true) => Err(bad()),
+        }
+    }
+}
+
+impl Project {
+    /// Writes the object (or `range` of it) to `writer`; returns the bytes written.
+    pub async fn download<W: AsyncWrite + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+        mut writer: W,
+        progress: Option<Progress>,
+    ) -> Result<u64> {
+        let (tx, mut rx) = mpsc::channel::<Bytes>(self.inner.config.output_queue);
+        let this = self.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let producer: JoinHandle<Result<()>> =
+            tokio::spawn(async move { this.produce(&bucket, &key, range, tx).await });
+        let mut written = 0u64;
+        let mut write_error = None;
+        while let Some(chunk) = rx.recv().await {
+            if let Err(e) = writer.write_all(&chunk).await {
+                write_error = Some(e);
+                break;
+            }
+            written += chunk.len() as u64;
+            if let Some(p) = &progress {
+                p(chunk.len() as u64);
+            }
+        }
+        drop(rx);
+        let produced = producer
+            .await
+            .map_err(|e| UplinkError::DownloadFailed(e.to_string()))?;
+        if let Some(e) = write_error {
+            return Err(e.into());
+        }
+        produced?;
+        writer.flush().await?;
+        Ok(written)
+    }
+
+    async fn produce(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+        out: mpsc::Sender<Bytes>,
+    ) -> Result<()> {
+        let store = &self.inner.access.encryption;
+        let encrypted_key = store.encrypt_key(bucket, key)?;
+        let ckey = content_key(&store.object_key(bucket, key)?);
+        let subject = Subject::object(bucket, key);
+        let mut req = DownloadObjectRequest {
+            bucket: bucket.to_string(),
+            encrypted_key,
+            segment_cursor: 0,
+            segment_limit: None,
+        };
+        let first = self.inner.metainfo.download_object(&req, &subject).await?;
+        let size = first.object.plain_size;
+        let (start, end) = match range {
+            Some(r) => r.resolve(size)?,
+            None => (0, size),
+        };
+        if start >= end {
+            return Ok(());
+        }
+        let stream_id = first.stream_id.clone();
+        let mut page = first;
+        loop {
+            for seg in &page.segments {
+                let seg_end = seg.plain_offset + seg.plain_size;
+                if seg_end <= start || seg.plain_offset >= end {
+                    continue;
+                }
+                let a = start.max(seg.plain_offset) - seg.plain_offset;
+                let b = end.min(seg_end) - seg.plain_offset;
+                self.download_segment(&stream_id, seg, a, b, &ckey, &subject, &out)
+                    .await?;
+            }
+            let past_range = page
+                .segments
+                .last()
+                .is_some_and(|s| s.plain_offset + s.plain_size >= end);
+            if !page.more || past_range {
+                break;
+            }
+            req.segment_cursor = page.segments.last().map(|s| s.position + 1).unwrap_or(0);
+            page = self.inner.metainfo.download_object(&req, &subject).await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn download_segment(
+        &self,
+        stream_id: &str,
+        seg: &SegmentInfo,
+        a: u64,
+        b: u64,
+        ckey: &Key,
+        subject: &Subject,
+        out: &mpsc::Sender<Bytes>,
+    ) -> Result<()> {
+        let info = self
+            .inner
+            .metainfo
+            .download_segment(
+                &DownloadSegmentRequest {
+                    stream_id: stream_id.to_string(),
+                    position: seg.position,
+                    exclude: Vec::new(),
+                },
+                subject,
+            )
+            .await?;
+        if info.satellite_public_key.node_id() != self.inner.access.satellite.id {
+            return Err(UplinkError::DownloadFailed(
+                "the satellite's key does not match the satellite id in the access grant".into(),
+            ));
+        }
+        let key_bytes: [u8; 32] = open(ckey, &info.encrypted_key)?
+            .as_slice()
+            .try_into()
+            .map_err(|_| UplinkError::DownloadFailed("segment key has the wrong length".into()))?;
+        let segment_key = Key::from_bytes(key_bytes);
+        if let Some(data) = &info.inline_data {
+            let mut data = data.clone();
+            if data.len() < 16 {
+                return Err(UplinkError::DownloadFailed(
+                    "inline segment is truncated".into(),
+                ));
+            }
+            BlockCipher::new(&segment_key).open_block(0, &mut data)?;
+            data.truncate(data.len() - 16);
+            let b = (b as usize).min(data.len());
+            let _ = out.send(Bytes::from(data).slice(a as usize..b)).await;
+            return Ok(());
+        }
+        SegmentDownload::new(self, stream_id, subject, &info, segment_key)?
+            .run(a, b, out)
+            .await
+    }
+}
+
+/// One piece being fetched for a segment download.
+struct Fetching {
+    num: u16,
+    rx: mpsc::Receiver<VerifiedChunk>,
+    handle: JoinHandle<()>,
+    /// Piece offset of `buf[0]`.
+    buf_start: u64,
+    buf: BytesMut,
+    failed: bool,
+}
+
+impl Fetching {
+    fn covers(&self, to: u64) -> bool {
+        self.buf_start + self.buf.len() as u64 >= to
+    }
+}
+
+impl Drop for Fetching {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+/// The state of one segment's download.
+struct SegmentDownload<'a> {
+    project: &'a Project,
+    stream_id: &'a str,
+    subject: &'a Subject,
+    position: u32,
+    decoder: SegmentDecoder,
+    scheme: RedundancyScheme,
+    piece_size: u64,
+    plain_size: u64,
+    satellite_key: PublicKey,
+    initial: Vec<AddressedOrderLimit>,
+    pieces: Vec<Fetching>,
+    /// Piece numbers whose limits were used (their serials are spent).
+    tried: HashSet<u16>,
+    errors: Vec<String>,
+    /// Last piece byte fetched.
+    piece_end: u64,
+}
+
+impl<'a> SegmentDownload<'a> {
+    fn new(
+        project: &'a Project,
+        stream_id: &'a str,
+        subject: &'a Subject,
+        info: &DownloadSegmentResponse,
+        segment_key: Key,
+    ) -> Result<Self> {
+        info.redundancy.validate()?;
+        Ok(Self {
+            project,
+            stream_id,
+            subject,
+            position: info.info.position,
+            decoder: SegmentDecoder::new(info.redundancy, &segment_key),
+            scheme: info.redundancy,
+            piece_size: info.piece_size,
+            plain_size: info.info.plain_size,
+            satellite_key: info.satellite_public_key,
+            initial: info.limits.clone(),
+            pieces: Vec::new(),
+            tried: HashSet::new(),
+            errors: Vec::new(),
+            piece_end: 0,
+        })
+    }
+
+    fn start(&mut self, target: AddressedOrderLimit, offset: u64) {
+        if !self.tried.insert(target.piece_num) || target.piece_num >= self.scheme.total {
+            return;
+        }
+        let config = &self.project.inner.config;
+        let (tx, rx) = mpsc::channel(config.download_queue);
+        let num = target.piece_num;
+        let fetch = PieceFetch {
+            target,
+            offset,
+            length: self.piece_end - offset,
+            piece_size: self.piece_size,
+            satellite_key: self.satellite_key,
+        };
+        let handle = tokio::spawn(fetch_piece(
+            self.project.inner.http.clone(),
+            fetch,
+            tx,
+            config.idle_timeout,
+        ));
+        self.pieces.push(Fetching {
+            num,
+            rx,
+            handle,
+            buf_start: offset,
+            buf: BytesMut::new(),
+            failed: false,
+        });
+    }
+
+    /// Decodes plaintext bytes `[a, b)` of the segment onto `out`.
+    async fn run(mut self, a: u64, b: u64, out: &mpsc::Sender<Bytes>) -> Result<()> {
+        let share = self.scheme.share_size as u64;
+        let block_plain = self.scheme.block_plain_size();
+        let hash_block = DEFAULT_HASH_BLOCK_SIZE as u64;
+        let (first_stripe, end_stripe) = self.scheme.stripes_covering(a, b - a);
+        self.piece_end =
+            ((end_stripe * share).div_ceil(hash_block) * hash_block).min(self.piece_size);
+        if end_stripe * share > self.piece_size {
+            return Err(UplinkError::DownloadFailed(format!(
+                "segment {} is shorter than its recorded size",
+                self.position
+            )));
+        }
+        let start_offset = first_stripe * share / hash_block * hash_block;
+        for target in std::mem::take(&mut self.initial) {
+            self.start(target, start_offset);
+        }
+        let window = (hash_block / share).max(1);
+        let k = self.scheme.k as usize;
+        let mut next = first_stripe;
+        let mut first_window = true;
+        while next < end_stripe {
+            let window_end = (next + window).min(end_stripe);
+            let need = window_end * share;
+            self.fill(need, next * share).await?;
+
+            let mut chosen: Vec<usize> = (0..self.pieces.len())
+                .filter(|&i| !self.pieces[i].failed && self.pieces[i].covers(need))
+                .collect();
+            chosen.sort_by_key(|&i| self.pieces[i].num);
+            chosen.truncate(k);
+            let mut shares: Vec<Option<Vec<u8>>> = vec![None; self.scheme.total as usize];
+            for &i in &chosen {
+                let p = &self.pieces[i];
+                let from = (next * share - p.buf_start) as usize;
+                let to = (need - p.buf_start) as usize;
+                shares[p.num as usize] = Some(p.buf[from..to].to_vec());
+            }
+            let plain = self.decoder.decode_stripes(next, &mut shares)?;
+            let window_start = next * block_plain;
+            let lo = a.max(window_start) - window_start;
+            let hi = b.min(window_end * block_plain).min(self.plain_size) - window_start;
+            if lo < hi
+                && out
+                    .send(Bytes::from(plain).slice(lo as usize..hi as usize))
+                    .await
+                    .is_err()
+            {
+                return Ok(()); // the writer is gone; its error is reported there
+            }
+            for p in &mut self.pieces {
+                if p.buf_start < need {
+                    let consumed = ((need - p.buf_start) as usize).min(p.buf.len());
+                    let _ = p.buf.split_to(consumed);
+                    p.buf_start += consumed as u64;
+                }
+            }
+            if first_window {
+                // The race is decided: keep the winners, cut the others.
+                let keep: HashSet<u16> = chosen.iter().map(|&i| self.pieces[i].num).collect();
+                self.pieces.retain(|p| keep.contains(&p.num));
+                first_window = false;
+            }
+            next = window_end;
+        }
+        Ok(())
+    }
+
+    /// Waits until at least `k` pieces hold data up to piece byte `need`, replacing
+    /// failed pieces with new ones that start at `restart_at`.
+    async fn fill(&mut self, need: u64, restart_at: u64) -> Result<()> {
+        let k = self.scheme.k as usize;
+        loop {
+            let ready = self
+                .pieces
+                .iter()
+                .filter(|p| !p.failed && p.covers(need))
+                .count();
+            if ready >= k {
+                return Ok(());
+            }
+            let live = self.pieces.iter().filter(|p| !p.failed).count();
+            if live < k {
+                self.replace_failed(restart_at).await?;
+                continue;
+            }
+            let pieces = &mut self.pieces;
+            let (i, msg) = futures::future::poll_fn(|cx| {
+                for (i, p) in pieces.iter_mut().enumerate() {
+                    if p.failed || p.covers(need) {
+                        continue;
+                    }
+                    if let Poll::Ready(m) = p.rx.poll_recv(cx) {
+                        return Poll::Ready((i, m));
+                    }
+                }
+                Poll::Pending
+            })
+            .await;
+            let p = &mut self.pieces[i];
+            match msg {
+                Some(Ok(chunk)) => p.buf.extend_from_slice(&chunk),
+                Some(Err(e)) => {
+                    p.failed = true;
+                    if !matches!(e, PieceError::Cancelled) {
+                        tracing::debug!(piece = p.num, error = %e, "piece download failed");
+                        self.errors.push(e.to_string());
+                    }
+                }
+                None => {
+                    p.failed = true;
+                    self.errors
+                        .push(format!("piece {} ended before the requested range", p.num));
+                }
+            }
+        }
+    }
+
+    async fn replace_failed(&mut self, restart_at: u64) -> Result<()> {
+        let hash_block = DEFAULT_HASH_BLOCK_SIZE as u64;
+        let more = self
+            .project
+            .inner
+            .metainfo
+            .download_segment(
+                &DownloadSegmentRequest {
+                    stream_id: self.stream_id.to_string(),
+                    position: self.position,
+                    exclude: self.tried.iter().copied().collect(),
+                },
+                self.subject,
+            )
+            .await;
+        let fresh: Vec<AddressedOrderLimit> = match more {
+            Ok(resp) => resp
+                .limits
+                .into_iter()
+                .filter(|l| !self.tried.contains(&l.piece_num))
+                .collect(),
+            Err(UplinkError::SegmentUnavailable(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        if fresh.is_empty() {
+            let live = self.pieces.iter().filter(|p| !p.failed).count();
+            return Err(UplinkError::SegmentUnavailable(format!(
+                "segment {} cannot be downloaded: {} pieces are needed, {} remain reachable and \
+                 no other node holds one ({})",
+                self.position,
+                self.scheme.k,
+                live,
+                summarize(&self.errors)
+            )));
+        }
+        let offset = restart_at / hash_block * hash_block;
+        self.pieces.retain(|p| !p.failed);
+        for target in fresh {
+            self.start(target, offset);
+        }
+        Ok(())
+    }
+}
+
+fn summarize(errors: &[String]) -> String {
+    if errors.is_empty() {
+        return "no node reported an error".into();
+    }
+    let shown: Vec<&str> = errors.iter().take(3).map(String::as_str).collect();
+    match errors.len().saturating_sub(3) {
+        0 => shown.join("; "),
+        more => format!("{}; and {more} more", shown.join("; ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_and_resolve() {
+        let r: ByteRange = "10-19".parse().unwrap();
+        assert_eq!(r.resolve(100).unwrap(), (10, 20));
+        assert_eq!(r.resolve(15).unwrap(), (10, 15));
+        let r: ByteRange = "90-".parse().unwrap();
+        assert_eq!(r.resolve(100).unwrap(), (90, 100));
+        let r: ByteRange = "-5".parse().unwrap();
+        assert_eq!(r.resolve(100).unwrap(), (95, 100));
+        assert!("5-1".parse::<ByteRange>().is_err());
+        assert!("abc".parse::<ByteRange>().is_err());
+        assert!("-".parse::<ByteRange>().is_err());
+        assert!("100-".parse::<ByteRange>().unwrap().resolve(100).is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! The uplink's errors: what a user of the library or CLI is told.
+
+use crate::access::AccessError;
+use crate::crypto::CryptoError;
+use crate::erasure::ErasureError;
+use crate::protocol::{ErrorBody, ErrorCode, ProtocolError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UplinkError {
+    #[error("bucket {0:?} does not exist")]
+    BucketNotFound(String),
+    #[error("bucket {0:?} already exists")]
+    BucketExists(String),
+    #[error("bucket {0:?} is not empty (use --force to delete it with its objects)")]
+    BucketNotEmpty(String),
+    #[error("object {0:?} not found")]
+    ObjectNotFound(String),
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    #[error("the satellite refused the access grant's API key: {0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    TooFewNodes(String),
+    #[error("{0}")]
+    SegmentUnavailable(String),
+    #[error("project limit reached: {0}")]
+    LimitExceeded(String),
+    #[error("the satellite answered {status}: {message}")]
+    Satellite {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+    },
+    #[error("cannot reach the satellite at {address}: {reason}")]
+    SatelliteUnreachable { address: String, reason: String },
+    #[error("upload failed: {0}")]
+    UploadFailed(String),
+    #[error("download failed: {0}")]
+    DownloadFailed(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Erasure(#[from] ErasureError),
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl UplinkError {
+    /// Maps a satellite error body, naming the bucket or object where it helps.
+    pub(crate) fn from_satellite(status: u16, body: ErrorBody, subject: &Subject) -> Self {
+        let ErrorBody { error } = body;
+        match error.code {
+            ErrorCode::BucketNotFound => {
+                UplinkError::BucketNotFound(subject.bucket.clone().unwrap_or_default())
+            }
+            ErrorCode::BucketExists => {
+                UplinkError::BucketExists(subject.bucket.clone().unwrap_or_default())
+            }
+            ErrorCode::BucketNotEmpty => {
+                UplinkError::BucketNotEmpty(subject.bucket.clone().unwrap_or_default())
+            }
+            ErrorCode::ObjectNotFound => UplinkError::ObjectNotFound(
+                subject.key.clone().unwrap_or_else(|| error.message.clone()),
+            ),
+            ErrorCode::PermissionDenied => UplinkError::PermissionDenied(error.message),
+            ErrorCode::Unauthenticated => UplinkError::Unauthenticated(error.message),
+            ErrorCode::TooFewNodes => UplinkError::TooFewNodes(error.message),
+            ErrorCode::SegmentUnavailable => UplinkError::SegmentUnavailable(error.message),
+            ErrorCode::LimitExceeded | ErrorCode::TooManyRequests => {
+                UplinkError::LimitExceeded(error.message)
+            }
+            code => UplinkError::Satellite {
+                status,
+                code,
+                message: error.message,
+            },
+        }
+    }
+}
+
+/// What a request was about, to make error messages specific.
+#[derive(Clone, Debug, Default)]
+pub struct Subject {
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+}
+
+impl Subject {
+    pub fn bucket(bucket: &str) -> Self {
+        Self {
+            bucket: Some(bucket.to_string()),
+            key: None,
+        }
+    }
+    pub fn object(bucket: &str, key: &str) -> Self {
+        Self {
+            bucket: Some(bucket.to_string()),
+            key: Some(key.to_string()),
+        }
+    }
+}
+
+/// Why one piece transfer with one node failed. Never surfaced on its own: the uplink
+/// routes around failed nodes and reports only when too few pieces succeed.
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum PieceError {
+    #[error("node {address} unreachable: {reason}")]
+    Unreachable { address: String, reason: String },
+    #[error("node {address} refused ({code:?}): {message}")]
+    Refused {
+        address: String,
+        code: ErrorCode,
+        message: String,
+    },
+    #[error("node {address} sent invalid data: {reason}")]
+    Invalid { address: String, reason: String },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+pub type Result<T, E = UplinkError> = std::result::Result<T, E>;

@@ -1,0 +1,198 @@
+//! Encryption of object content and of the small secrets stored beside it.
+//!
+//! Each segment gets a fresh random key, so block nonces can simply count blocks and
+//! never repeat under one key; each block is sealed on its own so that any byte range
+//! can be decrypted without the rest of the segment. The segment key itself, and the
+//! object's metadata, are sealed with keys derived from the object's path key, so only
+//! a holder of that path key can read either.
+
+use aes_gcm::aead::{Aead, AeadInPlace};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
+use rand::RngCore;
+
+use super::{CryptoError, Key, derive};
+use crate::protocol::metainfo::Sealed;
+
+/// Bytes of AES-GCM authentication tag at the end of every sealed block.
+pub const TAG_SIZE: usize = 16;
+/// Bytes of nonce in a [`Sealed`] value.
+pub const NONCE_SIZE: usize = 12;
+
+/// The key that wraps segment keys of the object with this path key.
+pub fn content_key(object_key: &Key) -> Key {
+    derive(object_key, b"content")
+}
+
+/// The key that seals the metadata of the object with this path key.
+pub fn metadata_key(object_key: &Key) -> Key {
+    derive(object_key, b"metadata")
+}
+
+/// AES-256-GCM over the blocks of one segment; the key schedule is computed once.
+#[derive(Clone)]
+pub struct BlockCipher {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for BlockCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlockCipher(..)")
+    }
+}
+
+fn block_nonce(index: u64) -> Nonce<aes_gcm::aead::consts::U12> {
+    let mut nonce = [0u8; NONCE_SIZE];
+    nonce[4..].copy_from_slice(&index.to_be_bytes());
+    nonce.into()
+}
+
+impl BlockCipher {
+    pub fn new(segment_key: &Key) -> Self {
+        Self {
+            cipher: Aes256Gcm::new(segment_key.as_bytes().into()),
+        }
+    }
+
+    /// Encrypts `buf[..len - 16]` in place as block `index` and writes the tag into the
+    /// last 16 bytes.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than the tag.
+    pub fn seal_block(&self, index: u64, buf: &mut [u8]) {
+        assert!(
+            buf.len() >= TAG_SIZE,
+            "a sealed block needs room for its {TAG_SIZE}-byte tag"
+        );
+        let (data, tag_out) = buf.split_at_mut(buf.len() - TAG_SIZE);
+        let tag = self
+            .cipher
+            .encrypt_in_place_detached(&block_nonce(index), b"", data)
+            .expect("AES-GCM seals any block shorter than 64 GiB");
+        tag_out.copy_from_slice(&tag);
+    }
+
+    /// Verifies block `index` and decrypts it in place; the plaintext is
+    /// `buf[..len - 16]`. On failure the buffer's contents are unspecified.
+    pub fn open_block(&self, index: u64, buf: &mut [u8]) -> Result<(), CryptoError> {
+        if buf.len() < TAG_SIZE {
+            return Err(CryptoError::Malformed(format!(
+                "an encrypted block of {} bytes cannot hold its tag",
+                buf.len()
+            )));
+        }
+        let (data, tag) = buf.split_at_mut(buf.len() - TAG_SIZE);
+        self.cipher
+            .decrypt_in_place_detached(&block_nonce(index), b"", data, Tag::from_slice(tag))
+            .map_err(|_| CryptoError::WrongKeyOrCorrupted)
+    }
+}
+
+/// Seals a small value (a segment key, object metadata) under `key` with a random nonce.
+pub fn seal(key: &Key, plaintext: &[u8]) -> Sealed {
+    let mut nonce = [0u8; NONCE_SIZE];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let ciphertext = Aes256Gcm::new(key.as_bytes().into())
+        .encrypt(Nonce::from_slice(&nonce), plaintext)
+        .expect("AES-GCM seals any value shorter than 64 GiB");
+    Sealed {
+        ciphertext,
+        nonce: nonce.to_vec(),
+    }
+}
+
+/// Opens a value made by [`seal`].
+pub fn open(key: &Key, sealed: &Sealed) -> Result<Vec<u8>, CryptoError> {
+    if sealed.nonce.len() != NONCE_SIZE {
+        return Err(CryptoError::Malformed(format!(
+            "sealed value has a {}-byte nonce, expected {NONCE_SIZE}",
+            sealed.nonce.len()
+        )));
+    }
+    Aes256Gcm::new(key.as_bytes().into())
+        .decrypt(
+            Nonce::from_slice(&sealed.nonce),
+            sealed.ciphertext.as_slice(),
+        )
+        .map_err(|_| CryptoError::WrongKeyOrCorrupted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_round_trip_in_place() {
+        let cipher = BlockCipher::new(&Key::random());
+        let plain: Vec<u8> = (0..4080u32).map(|i| i as u8).collect();
+        let mut buf = plain.clone();
+        buf.resize(plain.len() + TAG_SIZE, 0);
+        cipher.seal_block(7, &mut buf);
+        assert_ne!(&buf[..plain.len()], &plain[..]);
+        cipher.open_block(7, &mut buf).unwrap();
+        assert_eq!(&buf[..plain.len()], &plain[..]);
+    }
+
+    #[test]
+    fn blocks_bind_key_index_and_content() {
+        let key = Key::random();
+        let cipher = BlockCipher::new(&key);
+        let mut sealed = vec![5u8; 100 + TAG_SIZE];
+        cipher.seal_block(3, &mut sealed);
+
+        let mut other_index = sealed.clone();
+        assert_eq!(
+            cipher.open_block(4, &mut other_index),
+            Err(CryptoError::WrongKeyOrCorrupted)
+        );
+        let mut other_key = sealed.clone();
+        assert!(
+            BlockCipher::new(&Key::random())
+                .open_block(3, &mut other_key)
+                .is_err()
+        );
+        for i in [0, 50, 99, 100, 115] {
+            let mut flipped = sealed.clone();
+            flipped[i] ^= 0x80;
+            assert!(cipher.open_block(3, &mut flipped).is_err(), "byte {i}");
+        }
+        // The same plaintext at another index gives another ciphertext.
+        let mut again = vec![5u8; 100 + TAG_SIZE];
+        cipher.seal_block(4, &mut again);
+        assert_ne!(again, sealed);
+        assert!(cipher.open_block(0, &mut [0u8; 3]).is_err());
+    }
+
+    #[test]
+    fn empty_block_still_authenticates() {
+        let cipher = BlockCipher::new(&Key::random());
+        let mut buf = [0u8; TAG_SIZE];
+        cipher.seal_block(0, &mut buf);
+        cipher.open_block(0, &mut buf).unwrap();
+        buf[0] ^= 1;
+        assert!(cipher.open_block(0, &mut buf).is_err());
+    }
+
+    #[test]
+    fn seal_and_open_small_values() {
+        let object_key = Key::random();
+        let key = content_key(&object_key);
+        assert_ne!(key, metadata_key(&object_key));
+        let segment_key = Key::random();
+        let sealed = seal(&key, segment_key.as_bytes());
+        assert_ne!(seal(&key, segment_key.as_bytes()).nonce, sealed.nonce);
+        assert_eq!(open(&key, &sealed).unwrap(), segment_key.as_bytes());
+        assert_eq!(
+            open(&metadata_key(&object_key), &sealed),
+            Err(CryptoError::WrongKeyOrCorrupted)
+        );
+        let mut tampered = sealed.clone();
+        tampered.ciphertext[0] ^= 1;
+        assert!(open(&key, &tampered).is_err());
+        let mut bad_nonce = sealed;
+        bad_nonce.nonce.pop();
+        assert!(matches!(
+            open(&key, &bad_nonce),
+            Err(CryptoError::Malformed(_))
+        ));
+    }
+}
