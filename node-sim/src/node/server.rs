@@ -213,8 +213,12 @@ async fn metrics_text(state: web::Data<NodeState>) -> HttpResponse {
         .body(state.metrics.render())
 }
 
-async fn not_found(req: HttpRequest) -> NodeError {
-    NodeError::NotFoundEndpoint(format!("no such endpoint: {} {}", req.method(), req.path()))
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, NodeError> {
+    Err(NodeError::NotFoundEndpoint(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 /// Reads frames from a request body.

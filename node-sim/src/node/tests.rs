@@ -359,10 +359,16 @@ async fn health_and_metrics() {
             "metrics lack {needle}:\n{text}"
         )
     };
-    has(r#"node_requests_total{endpoint="upload",node_id="#);
-    has(r#"status="200"} 1"#);
-    has(r#"endpoint="download",node_id=""#);
-    has(r#"status="404"} 1"#);
+    let requests = |endpoint: &str, status: u16| {
+        format!(
+            r#"node_requests_total{{endpoint="{endpoint}",status="{status}",node_id="{}"}} 1"#,
+            net.node.id()
+        )
+    };
+    has(&requests("upload", 200));
+    has(&requests("download", 200));
+    has(&requests("download", 404));
+    has(&requests("health", 200));
     has("node_request_duration_seconds_bucket");
     has("node_pieces_stored_total");
     has("node_bytes_received_total{endpoint=\"upload\"");
@@ -408,7 +414,7 @@ async fn refused_uploads_store_nothing() {
     let len = content.len() as u64;
 
     type Case = Box<dyn Fn(&Net, PieceId) -> Vec<u8>>;
-    let valid = |net: &Net, piece: PieceId, edit: &dyn Fn(&mut OrderLimit)| {
+    let valid = move |net: &Net, piece: PieceId, edit: &dyn Fn(&mut OrderLimit)| {
         let key = Identity::generate(0);
         let limit = net.limit_with(PieceAction::Put, piece, len, &key, edit);
         (limit, key)

@@ -1,0 +1,203 @@
+//! `uplink cp`: local file or stdin to sj://, sj:// to local file or stdout, sj:// to sj://.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use tokio::io::AsyncWriteExt;
+use uplink_core::client::{ByteRange, Project, UploadOptions};
+
+use crate::paths::{Location, base_name};
+use crate::progress::{Transfer, human_bytes, peak_rss_bytes};
+
+pub struct CopyOptions {
+    pub range: Option<ByteRange>,
+    pub expires_at: Option<i64>,
+    pub content_type: Option<String>,
+    pub quiet: bool,
+    pub stats: bool,
+}
+
+pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) -> Result<()> {
+    let from = Location::parse(src)?;
+    let to = Location::parse(dst)?;
+    match (&from, &to) {
+        (Location::Remote { .. }, _) | (_, Location::Remote { .. }) => {}
+        _ => bail!("one side of cp must be an sj:// URL"),
+    }
+    if opts.range.is_some() && !matches!(from, Location::Remote { .. }) {
+        bail!("--range applies to downloads only");
+    }
+    let (bytes, label, transfer) = match (from, to) {
+        (source, Location::Remote { bucket, key }) if !matches!(source, Location::Remote { .. }) => {
+            let key = target_key(&source, &key)?;
+            let (reader, size): (Box<dyn tokio::io::AsyncRead + Unpin + Send>, Option<u64>) =
+                match &source {
+                    Location::Std => (Box::new(tokio::io::stdin()), None),
+                    Location::Local(path) => {
+                        let file = tokio::fs::File::open(path)
+                            .await
+                            .with_context(|| format!("cannot open {}", path.display()))?;
+                        let len = file.metadata().await?.len();
+                        (Box::new(file), Some(len))
+                    }
+                    Location::Remote { .. } => unreachable!(),
+                };
+            let transfer = Transfer::new("upload", size, opts.quiet);
+            let object = project
+                .upload(
+                    &bucket,
+                    &key,
+                    tokio::io::BufReader::with_capacity(1 << 20, reader),
+                    UploadOptions {
+                        expires_at: opts.expires_at,
+                        content_type: opts.content_type.clone(),
+                        progress: Some(transfer.callback()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            (object.size, format!("uploaded {} to sj://{bucket}/{key}", source.display()), transfer)
+        }
+        (Location::Remote { bucket, key }, dest) if !matches!(dest, Location::Remote { .. }) => {
+            if key.is_empty() || key.ends_with('/') {
+                bail!("sj://{bucket}/{key} is not an object key");
+            }
+            let stat = project.stat_object(&bucket, &key).await?;
+            let total = match opts.range {
+                Some(r) => r.resolve(stat.size).map(|(a, b)| b - a)?,
+                None => stat.size,
+            };
+            let transfer = Transfer::new("download", Some(total), opts.quiet);
+            let bytes = match &dest {
+                Location::Std => {
+                    let mut out = tokio::io::stdout();
+                    let n = project
+                        .download(&bucket, &key, opts.range, &mut out, Some(transfer.callback()))
+                        .await?;
+                    out.flush().await?;
+                    n
+                }
+                Location::Local(path) => {
+                    let path = local_target(path, &key)?;
+                    download_to_file(project, &bucket, &key, opts.range, &path, &transfer).await?
+                }
+                Location::Remote { .. } => unreachable!(),
+            };
+            (bytes, format!("downloaded sj://{bucket}/{key} to {}", dest.display()), transfer)
+        }
+        (Location::Remote { bucket: sb, key: sk }, Location::Remote { bucket: db, key: dk }) => {
+            let dk = if dk.is_empty() || dk.ends_with('/') {
+                format!("{dk}{}", base_name(&sk).context("source has no object name")?)
+            } else {
+                dk
+            };
+            let stat = project.stat_object(&sb, &sk).await?;
+            let transfer = Transfer::new("copy", Some(stat.size), opts.quiet);
+            let (mut w, r) = tokio::io::duplex(1 << 20);
+            let progress = transfer.callback();
+            let p2 = project.clone();
+            let (sb2, sk2, range) = (sb.clone(), sk.clone(), opts.range);
+            let reader = tokio::spawn(async move {
+                let n = p2.download(&sb2, &sk2, range, &mut w, Some(progress)).await;
+                let _ = w.shutdown().await;
+                n
+            });
+            let object = project
+                .upload(
+                    &db,
+                    &dk,
+                    r,
+                    UploadOptions {
+                        expires_at: opts.expires_at,
+                        content_type: opts.content_type.clone().or(stat.content_type),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            reader.await??;
+            (object.size, format!("copied sj://{sb}/{sk} to sj://{db}/{dk}"), transfer)
+        }
+        _ => unreachable!(),
+    };
+    let (rate, secs) = transfer.finish(bytes);
+    if !opts.quiet {
+        eprintln!(
+            "{label} ({} in {secs:.2}s, {}/s)",
+            human_bytes(bytes as f64),
+            human_bytes(rate)
+        );
+    }
+    if opts.stats {
+        eprintln!(
+            "stats: bytes={bytes} seconds={secs:.3} MBps={:.1} peak_rss_bytes={}",
+            rate / 1e6,
+            peak_rss_bytes().unwrap_or(0)
+        );
+    }
+    Ok(())
+}
+
+/// The key to upload to: `sj://b/dir/` + file name, or the key as given.
+fn target_key(source: &Location, key: &str) -> Result<String> {
+    if !key.is_empty() && !key.ends_with('/') {
+        return Ok(key.to_string());
+    }
+    match source {
+        Location::Local(p) => {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .with_context(|| format!("{} has no file name", p.display()))?;
+            Ok(format!("{key}{name}"))
+        }
+        _ => bail!("uploading from stdin needs a full object key, like sj://bucket/name"),
+    }
+}
+
+fn local_target(path: &Path, key: &str) -> Result<PathBuf> {
+    if path.is_dir() {
+        Ok(path.join(base_name(key).context("object key has no name")?))
+    } else {
+        Ok(path.to_path_buf())
+    }
+}
+
+/// Downloads into a temporary file beside the target and renames it when complete, so a
+/// failed download never leaves a truncated file under the real name.
+async fn download_to_file(
+    project: &Project,
+    bucket: &str,
+    key: &str,
+    range: Option<ByteRange>,
+    path: &Path,
+    transfer: &Transfer,
+) -> Result<u64> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.part-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("download"),
+        std::process::id()
+    ));
+    let file = tokio::fs::File::create(&tmp)
+        .await
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let result = project
+        .download(bucket, key, range, &mut writer, Some(transfer.callback()))
+        .await;
+    match result {
+        Ok(n) => {
+            writer.flush().await?;
+            writer.into_inner().sync_all().await?;
+            tokio::fs::rename(&tmp, path)
+                .await
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(n)
+        }
+        Err(e) => {
+            drop(writer);
+            let _ = tokio::fs::remove_file(&tmp).await;
+            Err(e.into())
+        }
+    }
+}
