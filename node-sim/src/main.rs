@@ -1,1 +1,318 @@
-fn main() {}
+//! `node-sim`: run a local network, run nodes against a satellite, or benchmark.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use node_sim::node::{StorageBackend, StorageNode};
+use node_sim::sim::bench::{BenchConfig, run as run_bench};
+use node_sim::sim::network::node_config;
+use node_sim::sim::{Network, NetworkConfig};
+use uplink_core::access::AccessGrant;
+use uplink_core::protocol::NodeUrl;
+use uplink_core::protocol::identity::write_private_file;
+
+#[derive(Parser)]
+#[command(name = "node-sim", version, about = "Storage nodes and local networks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Local networks.
+    Network {
+        #[command(subcommand)]
+        action: NetworkAction,
+    },
+    /// Run nodes FIRST..FIRST+COUNT-1 against a satellite running elsewhere.
+    Nodes {
+        /// The satellite: <id>@<host>:<port> (or host:port to trust whatever answers).
+        #[arg(long)]
+        satellite: String,
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        first: usize,
+        #[arg(long, default_value = "local-network")]
+        dir: PathBuf,
+        /// Port of every node (each node has its own IP, 127.0.i.1).
+        #[arg(long, default_value_t = 7778)]
+        port: u16,
+        /// Space each node offers, in GiB.
+        #[arg(long, default_value_t = 1024)]
+        capacity_gib: u64,
+    },
+    /// Upload and download a generated object through a local network and report
+    /// throughput and the uplink's peak memory.
+    Bench {
+        /// Object size, e.g. 1GiB or 256MiB.
+        #[arg(long, default_value = "1GiB")]
+        size: String,
+        #[arg(long, default_value_t = 10)]
+        nodes: usize,
+        /// Erasure scheme k/repair/optimal/total.
+        #[arg(long, default_value = "4/6/8/10")]
+        redundancy: String,
+        /// Working directory (default: a temporary one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The uplink binary (default: next to this one).
+        #[arg(long)]
+        uplink: Option<PathBuf>,
+        /// Segment size passed to the uplink, e.g. 64MiB.
+        #[arg(long)]
+        segment_size: Option<String>,
+        /// fsync every piece on the nodes (as production nodes do).
+        #[arg(long)]
+        sync: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum NetworkAction {
+    /// Start a satellite and N nodes, and run until interrupted.
+    Up {
+        #[arg(long, default_value_t = 10)]
+        nodes: usize,
+        #[arg(long, default_value = "local-network")]
+        dir: PathBuf,
+        /// Satellite address.
+        #[arg(long, default_value = "127.0.0.1:7777")]
+        satellite_addr: String,
+        /// Port of every node (each node has its own IP, 127.0.i.1).
+        #[arg(long, default_value_t = 7778)]
+        node_port: u16,
+        /// Erasure scheme k/repair/optimal/total.
+        #[arg(long, default_value = "4/6/8/10")]
+        redundancy: String,
+    },
+}
+
+fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let units = [
+        ("gib", 1u64 << 30),
+        ("gb", 1_000_000_000),
+        ("g", 1 << 30),
+        ("mib", 1 << 20),
+        ("mb", 1_000_000),
+        ("m", 1 << 20),
+        ("kib", 1 << 10),
+        ("kb", 1000),
+        ("k", 1 << 10),
+        ("b", 1),
+    ];
+    for (suffix, mult) in units {
+        if let Some(n) = t.strip_suffix(suffix) {
+            return Ok(n
+                .trim()
+                .parse::<u64>()
+                .with_context(|| format!("{s:?} is not a size"))?
+                * mult);
+        }
+    }
+    t.parse().with_context(|| format!("{s:?} is not a size"))
+}
+
+const GRANT_FILE: &str = "access.grant";
+
+async fn network_up(
+    nodes: usize,
+    dir: PathBuf,
+    satellite_addr: String,
+    node_port: u16,
+    redundancy: String,
+) -> Result<()> {
+    let mut config = NetworkConfig::new(&dir, nodes);
+    config.satellite_listen = satellite_addr;
+    config.node_port = node_port;
+    config.satellite.redundancy = redundancy;
+    config.sync_writes = true;
+    let network = Network::start(config).await?;
+    let grant_path = dir.join(GRANT_FILE);
+    let grant = match std::fs::read_to_string(&grant_path) {
+        Ok(text) => AccessGrant::parse(&text)
+            .with_context(|| format!("{} is not a valid grant", grant_path.display()))?,
+        Err(_) => {
+            let grant = network.create_access("local").await?;
+            write_private_file(&grant_path, grant.serialize().as_bytes())
+                .with_context(|| format!("writing {}", grant_path.display()))?;
+            grant
+        }
+    };
+    let last_ip = format!("127.0.{nodes}.1");
+    println!("Local network is up.");
+    println!("  satellite  {}", network.satellite_url());
+    println!(
+        "  nodes      {nodes} (127.0.1.1 ... {last_ip}), data under {}",
+        dir.display()
+    );
+    println!(
+        "  metrics    http://{}/metrics",
+        network.satellite_url().address
+    );
+    println!();
+    println!(
+        "An access grant for project \"local\" is in {}.",
+        grant_path.display()
+    );
+    println!("Use it with the uplink CLI:");
+    println!("  export UPLINK_ACCESS=$(cat {})", grant_path.display());
+    println!("  cargo run -q --bin uplink -- mb sj://demo");
+    println!("  cargo run -q --bin uplink -- cp ./some-file sj://demo/some-file");
+    println!("  cargo run -q --bin uplink -- ls sj://demo");
+    println!("  cargo run -q --bin uplink -- cp sj://demo/some-file ./copy");
+    println!();
+    println!("Satellite: {} | press Ctrl-C to stop.", grant.satellite);
+    tokio::signal::ctrl_c().await?;
+    eprintln!("stopping ...");
+    network.stop().await;
+    Ok(())
+}
+
+async fn resolve_satellite(s: &str) -> Result<NodeUrl> {
+    if s.contains('@') {
+        return s
+            .parse()
+            .context("--satellite must look like <id>@<host>:<port>");
+    }
+    // Trust on first use: ask the satellite for its id, and say so.
+    let health: serde_json::Value = reqwest::get(format!("http://{s}/health"))
+        .await
+        .with_context(|| format!("cannot reach the satellite at {s}"))?
+        .json()
+        .await
+        .context("the satellite's /health answer is not JSON")?;
+    let url = health["satellite_url"]
+        .as_str()
+        .context("no satellite_url in the satellite's /health answer")?;
+    let parsed: NodeUrl = url.parse()?;
+    let pinned = NodeUrl {
+        id: parsed.id,
+        address: s.to_string(),
+    };
+    eprintln!("trusting satellite {pinned} (pass --satellite {pinned} to pin it)");
+    Ok(pinned)
+}
+
+async fn run_nodes(
+    satellite: String,
+    count: usize,
+    first: usize,
+    dir: PathBuf,
+    port: u16,
+    capacity_gib: u64,
+) -> Result<()> {
+    if count == 0 {
+        bail!("--count must be at least 1");
+    }
+    let satellite = resolve_satellite(&satellite).await?;
+    let mut net = NetworkConfig::new(&dir, count);
+    net.node_port = port;
+    net.node_capacity = capacity_gib << 30;
+    net.storage = StorageBackend::Disk;
+    net.sync_writes = true;
+    let mut running = Vec::new();
+    for index in first..first + count {
+        let config = node_config(&net, index, &satellite)?;
+        let node = StorageNode::start(config)
+            .await
+            .with_context(|| format!("starting node {index}"))?;
+        println!("node {index}: {} at {}", node.id(), node.address());
+        running.push(node);
+    }
+    println!("{count} nodes running against {satellite}; press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    for node in running {
+        node.stop().await;
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Network {
+            action:
+                NetworkAction::Up {
+                    nodes,
+                    dir,
+                    satellite_addr,
+                    node_port,
+                    redundancy,
+                },
+        } => network_up(nodes, dir, satellite_addr, node_port, redundancy).await,
+        Command::Nodes {
+            satellite,
+            count,
+            first,
+            dir,
+            port,
+            capacity_gib,
+        } => run_nodes(satellite, count, first, dir, port, capacity_gib).await,
+        Command::Bench {
+            size,
+            nodes,
+            redundancy,
+            dir,
+            uplink,
+            segment_size,
+            sync,
+        } => {
+            let size = parse_size(&size)?;
+            let tmp;
+            let dir = match dir {
+                Some(d) => d,
+                None => {
+                    tmp = tempfile::tempdir_in(std::env::current_dir()?)?;
+                    tmp.path().to_path_buf()
+                }
+            };
+            let uplink = match uplink {
+                Some(u) => u,
+                None => std::env::current_exe()?
+                    .parent()
+                    .context("no directory for this binary")?
+                    .join("uplink"),
+            };
+            let report = run_bench(BenchConfig {
+                size,
+                nodes,
+                dir,
+                uplink,
+                redundancy: redundancy.clone(),
+                segment_size: segment_size.map(|s| parse_size(&s)).transpose()?,
+                sync_writes: sync,
+            })
+            .await?;
+            let mib = |b: u64| b as f64 / (1 << 20) as f64;
+            println!(
+                "object {:.0} MiB, RS {redundancy}, {nodes} nodes (all on this machine)",
+                mib(size)
+            );
+            println!(
+                "upload:   {:8.1} MB/s  ({:.2}s)  uplink peak memory {:.0} MiB",
+                report.upload.mb_per_sec(),
+                report.upload.seconds,
+                mib(report.upload.peak_rss_bytes)
+            );
+            println!(
+                "download: {:8.1} MB/s  ({:.2}s)  uplink peak memory {:.0} MiB",
+                report.download.mb_per_sec(),
+                report.download.seconds,
+                mib(report.download.peak_rss_bytes)
+            );
+            let _ = Duration::ZERO;
+            Ok(())
+        }
+    }
+}

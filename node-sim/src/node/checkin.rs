@@ -153,7 +153,7 @@ impl CheckIn {
                     Err(e) => {
                         failures[i] += 1;
                         // Say it once, then only now and then.
-                        if failures[i] == 1 || failures[i] % 60 == 0 {
+                        if failures[i] == 1 || failures[i].is_multiple_of(60) {
                             tracing::warn!(failures = failures[i], "{e}");
                         } else {
                             tracing::debug!(failures = failures[i], "{e}");

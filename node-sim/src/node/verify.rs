@@ -377,7 +377,8 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), ErrorCode::OrderLimitExpired);
         assert!(
-            err.to_string().contains("expired at 2027-01-15T07:59:59Z (now 2027-01-15T08:00:00Z)"),
+            err.to_string()
+                .contains("expired at 2027-01-15T07:59:59Z (now 2027-01-15T08:00:00Z)"),
             "{err}"
         );
 

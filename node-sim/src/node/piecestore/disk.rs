@@ -525,13 +525,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cancel_and_drop_remove_partial_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path(), false).unwrap();
+        let tmp_files = || std::fs::read_dir(dir.path().join("tmp")).unwrap().count();
+        let sat = NodeId::random();
+        // Larger than the write buffer, so part of it reaches the file.
+        let data = conformance::test_data(3 * WRITE_BUFFER, 4);
+        let mut w = store.create(sat, PieceId::random()).await.unwrap();
+        w.write(&data).await.unwrap();
+        assert_eq!(tmp_files(), 1);
+        w.cancel().await.unwrap();
+        assert_eq!(tmp_files(), 0, "cancel left a partial file");
+        let mut w = store.create(sat, PieceId::random()).await.unwrap();
+        w.write(&data).await.unwrap();
+        drop(w);
+        assert_eq!(tmp_files(), 0, "drop left a partial file");
+        // A commit that loses the race leaves nothing either.
+        let piece = PieceId::random();
+        let mut a = store.create(sat, piece).await.unwrap();
+        let mut b = store.create(sat, piece).await.unwrap();
+        a.write(b"a").await.unwrap();
+        b.write(b"b").await.unwrap();
+        a.commit(conformance::test_header(sat, piece, b"a"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            b.commit(conformance::test_header(sat, piece, b"b")).await,
+            Err(StoreError::AlreadyExists)
+        ));
+        assert_eq!(tmp_files(), 0, "losing commit left a partial file");
+    }
+
+    #[tokio::test]
     async fn damaged_files_read_as_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         let store = DiskStore::open(dir.path(), false).unwrap();
         let sat = NodeId::random();
         let data = conformance::test_data(10_000, 5);
 
-        let damage: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+        type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+        let damage: Vec<(&str, Damage)> = vec![
             (
                 "truncated by one byte",
                 Box::new(|f| f.truncate(f.len() - 1)),

@@ -50,9 +50,7 @@ pub enum AccessCommand {
     /// List saved access grants.
     List,
     /// Choose the default access grant.
-    Use {
-        name: String,
-    },
+    Use { name: String },
 }
 
 pub async fn run(cmd: AccessCommand, config: &ConfigDir, access_flag: Option<&str>) -> Result<()> {
@@ -113,7 +111,10 @@ pub async fn run(cmd: AccessCommand, config: &ConfigDir, access_flag: Option<&st
             };
             let parsed = AccessGrant::parse(&text).context("cannot import")?;
             config.store(&name, &parsed.serialize(), default)?;
-            println!("imported access {name:?} for satellite {}", parsed.satellite);
+            println!(
+                "imported access {name:?} for satellite {}",
+                parsed.satellite
+            );
         }
         AccessCommand::Inspect { access } => {
             let grant = config.resolve(access.as_deref().or(access_flag))?;
@@ -137,7 +138,11 @@ pub async fn run(cmd: AccessCommand, config: &ConfigDir, access_flag: Option<&st
                 println!("no saved access grants");
             }
             for (name, grant) in &file.accesses {
-                let marker = if file.default.as_deref() == Some(name) { "*" } else { " " };
+                let marker = if file.default.as_deref() == Some(name) {
+                    "*"
+                } else {
+                    " "
+                };
                 let sat = AccessGrant::parse(grant)
                     .map(|g| g.satellite.to_string())
                     .unwrap_or_else(|e| format!("(unusable: {e})"));

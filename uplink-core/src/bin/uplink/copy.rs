@@ -28,7 +28,9 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
         bail!("--range applies to downloads only");
     }
     let (bytes, label, transfer) = match (from, to) {
-        (source, Location::Remote { bucket, key }) if !matches!(source, Location::Remote { .. }) => {
+        (source, Location::Remote { bucket, key })
+            if !matches!(source, Location::Remote { .. }) =>
+        {
             let key = target_key(&source, &key)?;
             let (reader, size): (Box<dyn tokio::io::AsyncRead + Unpin + Send>, Option<u64>) =
                 match &source {
@@ -56,7 +58,11 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
                     },
                 )
                 .await?;
-            (object.size, format!("uploaded {} to sj://{bucket}/{key}", source.display()), transfer)
+            (
+                object.size,
+                format!("uploaded {} to sj://{bucket}/{key}", source.display()),
+                transfer,
+            )
         }
         (Location::Remote { bucket, key }, dest) if !matches!(dest, Location::Remote { .. }) => {
             if key.is_empty() || key.ends_with('/') {
@@ -72,7 +78,13 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
                 Location::Std => {
                     let mut out = tokio::io::stdout();
                     let n = project
-                        .download(&bucket, &key, opts.range, &mut out, Some(transfer.callback()))
+                        .download(
+                            &bucket,
+                            &key,
+                            opts.range,
+                            &mut out,
+                            Some(transfer.callback()),
+                        )
                         .await?;
                     out.flush().await?;
                     n
@@ -83,11 +95,27 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
                 }
                 Location::Remote { .. } => unreachable!(),
             };
-            (bytes, format!("downloaded sj://{bucket}/{key} to {}", dest.display()), transfer)
+            (
+                bytes,
+                format!("downloaded sj://{bucket}/{key} to {}", dest.display()),
+                transfer,
+            )
         }
-        (Location::Remote { bucket: sb, key: sk }, Location::Remote { bucket: db, key: dk }) => {
+        (
+            Location::Remote {
+                bucket: sb,
+                key: sk,
+            },
+            Location::Remote {
+                bucket: db,
+                key: dk,
+            },
+        ) => {
             let dk = if dk.is_empty() || dk.ends_with('/') {
-                format!("{dk}{}", base_name(&sk).context("source has no object name")?)
+                format!(
+                    "{dk}{}",
+                    base_name(&sk).context("source has no object name")?
+                )
             } else {
                 dk
             };
@@ -115,7 +143,11 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
                 )
                 .await?;
             reader.await??;
-            (object.size, format!("copied sj://{sb}/{sk} to sj://{db}/{dk}"), transfer)
+            (
+                object.size,
+                format!("copied sj://{sb}/{sk} to sj://{db}/{dk}"),
+                transfer,
+            )
         }
         _ => unreachable!(),
     };
@@ -172,10 +204,15 @@ async fn download_to_file(
     path: &Path,
     transfer: &Transfer,
 ) -> Result<u64> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.part-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("download"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("download"),
         std::process::id()
     ));
     let file = tokio::fs::File::create(&tmp)

@@ -16,7 +16,11 @@ use uplink_core::client::{ByteRange, ClientConfig, Project};
 use crate::config::ConfigDir;
 
 #[derive(Parser)]
-#[command(name = "uplink", version, about = "Store and fetch objects on the storage network")]
+#[command(
+    name = "uplink",
+    version,
+    about = "Store and fetch objects on the storage network"
+)]
 struct Cli {
     /// Access grant to use: a saved name or a serialized grant (default: $UPLINK_ACCESS,
     /// then the default saved access).
@@ -110,7 +114,11 @@ fn parse_size(s: &str) -> Result<u64> {
     } else {
         (t.as_str(), 1)
     };
-    Ok(num.trim().parse::<u64>().with_context(|| format!("{s:?} is not a size"))? * mult)
+    Ok(num
+        .trim()
+        .parse::<u64>()
+        .with_context(|| format!("{s:?} is not a size"))?
+        * mult)
 }
 
 fn open_project(config: &ConfigDir, access: Option<&str>, client: ClientConfig) -> Result<Project> {
@@ -154,9 +162,7 @@ async fn run(cli: Cli) -> Result<()> {
                 client.segment_size = parse_size(&s)?;
             }
             let project = open_project(&config, access, client)?;
-            let range = range
-                .map(|r| r.parse::<ByteRange>())
-                .transpose()?;
+            let range = range.map(|r| r.parse::<ByteRange>()).transpose()?;
             let expires_at = expires.map(|e| parse_expires(&e)).transpose()?;
             copy::copy(
                 &project,

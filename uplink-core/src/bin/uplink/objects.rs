@@ -68,13 +68,25 @@ pub async fn list(project: &Project, url: Option<&str>, recursive: bool) -> Resu
         if e.is_prefix {
             println!("{:<4} {:<20} {:>12} {}", "PRE", "", "", e.key);
         } else {
-            println!("{:<4} {:<20} {:>12} {}", "OBJ", when(e.created_at), e.size, e.key);
+            println!(
+                "{:<4} {:<20} {:>12} {}",
+                "OBJ",
+                when(e.created_at),
+                e.size,
+                e.key
+            );
         }
     }
     if shown == 0 && !partial.is_empty() {
         // Help the user see that the key is a file, not a directory.
         if let Ok(obj) = project.stat_object(&bucket, &key).await {
-            println!("{:<4} {:<20} {:>12} {}", "OBJ", when(obj.created_at), obj.size, obj.key);
+            println!(
+                "{:<4} {:<20} {:>12} {}",
+                "OBJ",
+                when(obj.created_at),
+                obj.size,
+                obj.key
+            );
         }
     }
     Ok(())

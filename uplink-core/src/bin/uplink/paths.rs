@@ -5,7 +5,10 @@ use anyhow::{Result, bail};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Location {
     /// `sj://bucket/key` (key may be empty or end in `/`).
-    Remote { bucket: String, key: String },
+    Remote {
+        bucket: String,
+        key: String,
+    },
     /// `-`: stdin or stdout.
     Std,
     Local(std::path::PathBuf),
@@ -55,7 +58,10 @@ pub fn bucket_only(s: &str) -> Result<String> {
 
 /// The last component of a path, for `cp` into directories.
 pub fn base_name(path: &str) -> Option<&str> {
-    path.trim_end_matches('/').rsplit('/').next().filter(|s| !s.is_empty())
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
