@@ -67,6 +67,29 @@ fn decode(c: &mut Criterion) {
                 );
             });
         }
+        // The same with a reused output buffer, as a download loop would do: the
+        // difference is the cost of faulting in fresh pages for every call.
+        let label = format!("{scheme}/missing_data=0/reused_output");
+        let mut out = Vec::with_capacity(data.len() + 16);
+        group.bench_function(BenchmarkId::from_parameter(label), |b| {
+            b.iter_batched(
+                || {
+                    pieces
+                        .iter()
+                        .take(k)
+                        .map(|p| Some(p.to_vec()))
+                        .chain((k..pieces.len()).map(|_| None))
+                        .collect::<Vec<_>>()
+                },
+                |mut shares| {
+                    out.clear();
+                    decoder
+                        .decode_stripes_into(0, &mut shares, &mut out)
+                        .expect("decodes")
+                },
+                criterion::BatchSize::LargeInput,
+            );
+        });
     }
     group.finish();
 }

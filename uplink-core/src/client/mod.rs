@@ -10,7 +10,7 @@ pub mod error;
 mod input;
 mod metainfo;
 mod objects;
-mod pieces;
+pub mod pieces;
 mod upload;
 
 use std::sync::Arc;

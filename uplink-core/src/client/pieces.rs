@@ -1,4 +1,7 @@
 //! Moving one piece to or from one node, verifying everything the node sends back.
+//!
+//! Low level: [`Project`](super::Project) uses these to move whole segments; they are
+//! public for tools and tests that talk to nodes directly.
 
 use std::time::Duration;
 
@@ -51,7 +54,7 @@ async fn refused(address: &str, resp: reqwest::Response) -> PieceError {
 
 /// Checks that a node answers at all, so that dead nodes are dropped before any data of
 /// a segment is consumed.
-pub(crate) async fn ping(http: &reqwest::Client, address: &str, timeout: Duration) -> bool {
+pub async fn ping(http: &reqwest::Client, address: &str, timeout: Duration) -> bool {
     matches!(
         http.get(format!("http://{address}/health"))
             .timeout(timeout)
@@ -65,7 +68,7 @@ pub(crate) async fn ping(http: &reqwest::Client, address: &str, timeout: Duratio
 ///
 /// The body is framed: the order limit, the data, then the piece hash signed with the
 /// segment's piece key, which can only be computed after the last byte.
-pub(crate) async fn upload_piece(
+pub async fn upload_piece(
     http: reqwest::Client,
     target: AddressedOrderLimit,
     chunks: mpsc::Receiver<Bytes>,
@@ -152,7 +155,7 @@ pub(crate) async fn upload_piece(
 
 /// Everything needed to fetch and verify part of one piece.
 #[derive(Clone, Debug)]
-pub(crate) struct PieceFetch {
+pub struct PieceFetch {
     pub target: AddressedOrderLimit,
     /// First piece byte; a multiple of the hash block size.
     pub offset: u64,
@@ -162,13 +165,13 @@ pub(crate) struct PieceFetch {
 }
 
 /// Verified bytes of a piece, in order, starting at the requested offset.
-pub(crate) type VerifiedChunk = Result<Bytes, PieceError>;
+pub type VerifiedChunk = Result<Bytes, PieceError>;
 
 /// Fetches a byte range of a piece and sends it on `out` in hash-verified chunks.
 ///
 /// Nothing reaches `out` that is not covered by a block hash signed with the piece key
 /// that the satellite bound into the original upload's order limit.
-pub(crate) async fn fetch_piece(
+pub async fn fetch_piece(
     http: reqwest::Client,
     fetch: PieceFetch,
     out: mpsc::Sender<VerifiedChunk>,

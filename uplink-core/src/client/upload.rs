@@ -6,6 +6,7 @@
 //! so streams of any length (stdin) upload with a fixed budget.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -242,6 +243,7 @@ impl Upload<'_> {
         position: u32,
         segment_size: u64,
     ) -> Result<bool> {
+        let started = std::time::Instant::now();
         let piece_key = Identity::generate(0);
         let (segment_id, scheme, limits) = self
             .begin_segment(position, segment_size, &piece_key)
@@ -312,15 +314,31 @@ impl Upload<'_> {
             })
             .collect();
         let mut receipts: Vec<PieceReceipt> = Vec::new();
-        while let Some((num, node, joined)) = running.next().await {
+        // Once `optimal` pieces are stored, the others get a short grace (an eighth of
+        // the segment's time so far): healthy nodes finishing together are all kept,
+        // while a truly slow long tail is cut.
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match deadline {
+                None => running.next().await,
+                Some(d) => match tokio::time::timeout_at(d, running.next()).await {
+                    Ok(n) => n,
+                    Err(_) => break,
+                },
+            };
+            let Some((num, node, joined)) = next else {
+                break;
+            };
             match joined {
                 Ok(Ok(receipt)) => {
                     receipts.push(PieceReceipt {
                         piece_num: num,
                         receipt,
                     });
-                    if receipts.len() >= scheme.optimal as usize {
-                        break;
+                    if receipts.len() >= scheme.optimal as usize && deadline.is_none() {
+                        let grace = (started.elapsed() / 8)
+                            .clamp(Duration::from_millis(50), Duration::from_secs(2));
+                        deadline = Some(tokio::time::Instant::now() + grace);
                     }
                 }
                 Ok(Err(e)) => {

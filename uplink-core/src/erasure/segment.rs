@@ -204,6 +204,20 @@ impl SegmentDecoder {
         first_stripe: u64,
         shares: &mut [Option<Vec<u8>>],
     ) -> Result<Vec<u8>, ErasureError> {
+        let mut out = Vec::new();
+        self.decode_stripes_into(first_stripe, shares, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`SegmentDecoder::decode_stripes`], appending the plaintext to `out`, so that a
+    /// download loop can reuse one buffer instead of faulting in fresh pages per call.
+    /// On error `out` is left as it was.
+    pub fn decode_stripes_into(
+        &self,
+        first_stripe: u64,
+        shares: &mut [Option<Vec<u8>>],
+        out: &mut Vec<u8>,
+    ) -> Result<(), ErasureError> {
         let l = self.layout.clone()?;
         if shares.len() != l.total {
             return Err(ErasureError::SizeMismatch(format!(
@@ -251,21 +265,23 @@ impl SegmentDecoder {
 
         // Stripe j is assembled at j * block: its tag lands where block j + 1 starts and
         // is overwritten by the next stripe, so plaintext ends up contiguous with one copy.
-        let mut out = Vec::with_capacity(count * l.block + TAG_SIZE);
+        let base = out.len();
+        out.reserve(count * l.block + TAG_SIZE);
         for j in 0..count {
-            let start = j * l.block;
+            let start = base + j * l.block;
             out.truncate(start);
             let shares_of_stripe = j * l.share..(j + 1) * l.share;
             for d in &data {
                 out.extend_from_slice(&d[shares_of_stripe.clone()]);
             }
             let stripe = first_stripe + j as u64;
-            self.cipher
-                .open_block(stripe, &mut out[start..])
-                .map_err(|_| ErasureError::Corrupted { stripe })?;
+            if self.cipher.open_block(stripe, &mut out[start..]).is_err() {
+                out.truncate(base);
+                return Err(ErasureError::Corrupted { stripe });
+            }
         }
-        out.truncate(count * l.block);
-        Ok(out)
+        out.truncate(base + count * l.block);
+        Ok(())
     }
 }
 
@@ -451,6 +467,25 @@ mod tests {
             dec.decode_stripes(6, &mut shares),
             Err(ErasureError::Corrupted { stripe: 6 })
         );
+    }
+
+    #[test]
+    fn decoding_into_a_buffer_appends_or_leaves_it_alone() {
+        let s = scheme(4, 6, 8, 10, 64);
+        let key = Key::random();
+        let data = random_bytes(3 * s.block_plain_size() as usize, 6);
+        let pieces = encode(s, &key, &data, 3);
+        let dec = SegmentDecoder::new(s, &key);
+        let mut out = b"head".to_vec();
+        let mut shares: Vec<Option<Vec<u8>>> = pieces.iter().cloned().map(Some).collect();
+        dec.decode_stripes_into(0, &mut shares, &mut out).unwrap();
+        assert_eq!(&out[..4], b"head");
+        assert_eq!(&out[4..], &data[..]);
+        let mut shares: Vec<Option<Vec<u8>>> = pieces.iter().cloned().map(Some).collect();
+        shares[1].as_mut().unwrap()[100] ^= 1;
+        let before = out.clone();
+        assert!(dec.decode_stripes_into(0, &mut shares, &mut out).is_err());
+        assert_eq!(out, before);
     }
 
     #[test]

@@ -157,13 +157,13 @@ async fn run(cli: Cli) -> Result<()> {
             stats,
             segment_size,
         } => {
+            let range = range.map(|r| r.parse::<ByteRange>()).transpose()?;
+            let expires_at = expires.map(|e| parse_expires(&e)).transpose()?;
             let mut client = ClientConfig::default();
             if let Some(s) = segment_size {
                 client.segment_size = parse_size(&s)?;
             }
             let project = open_project(&config, access, client)?;
-            let range = range.map(|r| r.parse::<ByteRange>()).transpose()?;
-            let expires_at = expires.map(|e| parse_expires(&e)).transpose()?;
             copy::copy(
                 &project,
                 &source,

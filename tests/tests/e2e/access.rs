@@ -1,0 +1,181 @@
+//! The satellite refuses wrong, forged and tampered API keys, and enforces caveats.
+
+use tests::uplink_core::access::{AccessGrant, ApiKey, Caveat};
+use tests::uplink_core::client::{ClientConfig, Project, UplinkError};
+use tests::{TestNetwork, random_bytes};
+
+fn with_key(grant: &AccessGrant, key: ApiKey) -> Project {
+    let mut g = grant.clone();
+    g.api_key = key;
+    Project::open(g, ClientConfig::default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_and_tampered_keys_are_refused() {
+    let net = TestNetwork::start(4).await;
+    let grant = net.access().await;
+    let good = Project::open(grant.clone(), ClientConfig::default()).unwrap();
+    good.create_bucket("mine").await.unwrap();
+
+    // A well-formed key the satellite never issued.
+    let unknown = ApiKey::new(&[9u8; 32], &[1u8; 32]).unwrap();
+    let err = with_key(&grant, unknown).list_buckets().await.unwrap_err();
+    assert!(matches!(err, UplinkError::Unauthenticated(_)), "{err}");
+
+    // The real head with a made-up secret: the signature chain does not verify.
+    let forged = ApiKey::new(&grant.api_key.head(), &[2u8; 32]).unwrap();
+    let err = with_key(&grant, forged).list_buckets().await.unwrap_err();
+    assert!(matches!(err, UplinkError::Unauthenticated(_)), "{err}");
+
+    // A read-only restriction whose caveat is stripped again: the macaroon signature
+    // then belongs to the restricted key and no longer matches.
+    let readonly = grant.api_key.restrict(&Caveat {
+        disallow_writes: true,
+        disallow_deletes: true,
+        ..Caveat::default()
+    });
+    let stripped = ApiKey::parse(&strip_last_caveat(&readonly.serialize())).unwrap();
+    assert!(stripped.caveats().unwrap().is_empty());
+    let err = with_key(&grant, stripped)
+        .create_bucket("other")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UplinkError::Unauthenticated(_)), "{err}");
+
+    // Garbage is refused with a clear message.
+    let status = reqwest::Client::new()
+        .post(format!(
+            "http://{}/v1/buckets/list",
+            grant.satellite.address
+        ))
+        .bearer_auth("definitely-not-a-key")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status().as_u16(), 401);
+    let body: serde_json::Value = status.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthenticated");
+
+    // The read-only key itself works for reading and is refused for writing.
+    let ro = with_key(&grant, readonly);
+    assert_eq!(ro.list_buckets().await.unwrap().len(), 1);
+    let err = ro
+        .upload("mine", "x", &random_bytes(10)[..], Default::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UplinkError::PermissionDenied(_)), "{err}");
+    let err = ro.delete_bucket("mine", true).await.unwrap_err();
+    assert!(matches!(err, UplinkError::PermissionDenied(_)), "{err}");
+    net.stop().await;
+}
+
+/// Rebuilds a serialized key without its last caveat but with its signature.
+fn strip_last_caveat(serialized: &str) -> String {
+    use macaroon_v2::*;
+    let bytes = decode(serialized);
+    let (id, caveats, sig) = parse(&bytes);
+    encode(&build(&id, &caveats[..caveats.len() - 1], &sig))
+}
+
+/// Just enough of the macaroon V2 binary format to tamper with a key in a test.
+mod macaroon_v2 {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE;
+
+    pub fn decode(s: &str) -> Vec<u8> {
+        let padded = match s.len() % 4 {
+            2 => format!("{s}=="),
+            3 => format!("{s}="),
+            _ => s.to_string(),
+        };
+        URL_SAFE
+            .decode(padded.replace('+', "-").replace('/', "_"))
+            .expect("macaroon base64")
+    }
+
+    pub fn encode(b: &[u8]) -> String {
+        URL_SAFE.encode(b)
+    }
+
+    fn varint(buf: &[u8], pos: &mut usize) -> usize {
+        let (mut v, mut shift) = (0usize, 0);
+        loop {
+            let b = buf[*pos];
+            *pos += 1;
+            v |= ((b & 0x7f) as usize) << shift;
+            if b & 0x80 == 0 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+
+    fn field(buf: &[u8], pos: &mut usize) -> Option<(u8, Vec<u8>)> {
+        let tag = buf[*pos];
+        *pos += 1;
+        if tag == 0 {
+            return None;
+        }
+        let len = varint(buf, pos);
+        let v = buf[*pos..*pos + len].to_vec();
+        *pos += len;
+        Some((tag, v))
+    }
+
+    /// (identifier, caveat identifiers, signature)
+    pub fn parse(buf: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<u8>) {
+        assert_eq!(buf[0], 2, "V2 macaroon");
+        let mut pos = 1;
+        let mut id = Vec::new();
+        while let Some((tag, v)) = field(buf, &mut pos) {
+            if tag == 2 {
+                id = v;
+            }
+        }
+        let mut caveats = Vec::new();
+        loop {
+            if buf[pos] == 0 {
+                pos += 1;
+                break;
+            }
+            let mut cid = Vec::new();
+            while let Some((tag, v)) = field(buf, &mut pos) {
+                if tag == 2 {
+                    cid = v;
+                }
+            }
+            caveats.push(cid);
+        }
+        let (_, sig) = field(buf, &mut pos).expect("signature");
+        (id, caveats, sig)
+    }
+
+    fn put(out: &mut Vec<u8>, tag: u8, v: &[u8]) {
+        out.push(tag);
+        let mut n = v.len();
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+        out.extend_from_slice(v);
+    }
+
+    pub fn build(id: &[u8], caveats: &[Vec<u8>], sig: &[u8]) -> Vec<u8> {
+        let mut out = vec![2];
+        put(&mut out, 2, id);
+        out.push(0);
+        for c in caveats {
+            put(&mut out, 2, c);
+            out.push(0);
+        }
+        out.push(0);
+        put(&mut out, 6, sig);
+        out
+    }
+}

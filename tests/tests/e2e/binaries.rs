@@ -1,0 +1,228 @@
+//! The real binaries, run the way a user would: a `satellite` process, a `node-sim
+//! nodes` process, and the `uplink` CLI.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory holding the workspace's binaries (`target/<profile>`).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    deps.parent().unwrap().to_path_buf()
+}
+
+fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing; `cargo test --workspace` builds it",
+        path.display()
+    );
+    path
+}
+
+/// Kills the process when the test ends, pass or fail.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port(ip: &str) -> u16 {
+    std::net::TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A port free on 127.0.1.1 .. 127.0.n.1 at once.
+fn free_port_on_nodes(n: usize) -> u16 {
+    'search: for _ in 0..50 {
+        let port = free_port("127.0.1.1");
+        for i in 1..=n {
+            if std::net::TcpListener::bind((format!("127.0.{i}.1").as_str(), port)).is_err() {
+                continue 'search;
+            }
+        }
+        return port;
+    }
+    panic!("no port free on every node address");
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// GET /health with a bare HTTP/1.0 request (no client library needed).
+fn health(address: &str) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(format!("GET /health HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    serde_json::from_slice(&response[split + 4..]).ok()
+}
+
+fn uplink(config: &Path) -> Command {
+    let mut c = Command::new(bin("uplink"));
+    c.env("UPLINK_CONFIG_DIR", config)
+        .env_remove("UPLINK_ACCESS");
+    c
+}
+
+#[test]
+fn satellite_nodes_and_uplink_as_separate_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sat_dir = dir.path().join("satellite");
+    let sat_addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
+
+    run(Command::new(bin("satellite"))
+        .args(["setup", "--data-dir"])
+        .arg(&sat_dir)
+        .args(["--listen", &sat_addr]));
+    let _satellite = Guard(
+        Command::new(bin("satellite"))
+            .args(["run", "--data-dir"])
+            .arg(&sat_dir)
+            .env("SATELLITE_NODE_ONLINE_WINDOW", "1m")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the satellite", || health(&sat_addr).is_some());
+    let url = health(&sat_addr).unwrap()["satellite_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let created = run(Command::new(bin("satellite"))
+        .args(["admin", "--data-dir"])
+        .arg(&sat_dir)
+        .args(["create-project", "--name", "cli-test"]));
+    let stdout = String::from_utf8(created.stdout).unwrap();
+    let api_key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("api key:"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let port = free_port_on_nodes(10);
+    let _nodes = Guard(
+        Command::new(bin("node-sim"))
+            .args([
+                "nodes",
+                "--satellite",
+                &url,
+                "--count",
+                "10",
+                "--first",
+                "1",
+            ])
+            .arg("--dir")
+            .arg(dir.path().join("nodes"))
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("10 nodes online", || {
+        health(&sat_addr).is_some_and(|h| h["nodes"]["online"].as_u64() == Some(10))
+    });
+
+    let config = dir.path().join("uplink");
+    run(uplink(&config).args([
+        "access",
+        "create",
+        "--satellite",
+        &url,
+        "--api-key",
+        &api_key,
+        "--passphrase",
+        "correct horse battery staple",
+    ]));
+    run(uplink(&config).args(["mb", "sj://files"]));
+    let data: Vec<u8> = (0..1_500_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let src = dir.path().join("in.bin");
+    std::fs::write(&src, &data).unwrap();
+    run(uplink(&config)
+        .arg("cp")
+        .arg(&src)
+        .arg("sj://files/dir/in.bin"));
+
+    // Streamed from stdin.
+    let mut child = uplink(&config)
+        .args(["cp", "-", "sj://files/piped.bin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&data[..700_000]).unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+
+    let listing = run(uplink(&config).args(["ls", "--recursive", "sj://files"]));
+    let listing = String::from_utf8(listing.stdout).unwrap();
+    assert!(
+        listing.contains("dir/in.bin") && listing.contains("piped.bin"),
+        "{listing}"
+    );
+
+    let dst = dir.path().join("out.bin");
+    run(uplink(&config)
+        .arg("cp")
+        .arg("sj://files/dir/in.bin")
+        .arg(&dst));
+    assert!(std::fs::read(&dst).unwrap() == data);
+    let ranged =
+        run(uplink(&config).args(["cp", "--range", "1000-1999", "sj://files/piped.bin", "-"]));
+    assert_eq!(ranged.stdout, data[1000..2000]);
+
+    // Errors a user meets are stated plainly.
+    let missing = uplink(&config)
+        .args(["cp", "sj://files/nope", "-"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+    let nobucket = uplink(&config)
+        .arg("cp")
+        .arg(&src)
+        .arg("sj://nobucket/x")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&nobucket.stderr).contains("does not exist"));
+
+    run(uplink(&config).args(["rm", "sj://files/piped.bin"]));
+    run(uplink(&config).args(["rb", "--force", "sj://files"]));
+}

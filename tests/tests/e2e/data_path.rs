@@ -1,0 +1,255 @@
+//! Objects of every size class go in and come out intact, whole and by range.
+
+use rand::Rng;
+use tests::uplink_core::client::ByteRange;
+use tests::{TestNetwork, download, random_bytes, round_trip};
+use tokio::io::AsyncRead;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sizes_from_empty_to_several_segments() {
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    project.create_bucket("sizes").await.unwrap();
+    let inline_limit = 4096;
+    // 0, 1, the inline limit, one above it, a few stripes, and several 256 KiB segments.
+    for size in [
+        0,
+        1,
+        inline_limit,
+        inline_limit + 1,
+        50_000,
+        3 * (256 << 10) + 12_345,
+    ] {
+        let data = random_bytes(size);
+        let key = format!("objects/size-{size}");
+        let got = round_trip(&project, "sizes", &key, &data).await;
+        assert_eq!(got.len(), data.len(), "size {size}");
+        assert!(got == data, "content of size {size} differs");
+        let stat = project.stat_object("sizes", &key).await.unwrap();
+        assert_eq!(stat.size, size as u64);
+    }
+    net.stop().await;
+}
+
+/// Yields its data in randomly sized chunks and never says how long it is.
+struct Trickle {
+    data: Vec<u8>,
+    pos: usize,
+}
+
+impl AsyncRead for Trickle {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let left = self.data.len() - self.pos;
+        let n = rand::thread_rng()
+            .gen_range(1..=9000)
+            .min(left)
+            .min(buf.remaining());
+        let pos = self.pos;
+        buf.put_slice(&self.data[pos..pos + n]);
+        self.pos += n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_of_unknown_length_and_exact_segment_multiples() {
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    project.create_bucket("streams").await.unwrap();
+    // Exactly two segments (the end is only found by reading past it), and an odd size.
+    for size in [2 * (256 << 10), 700_001] {
+        let data = random_bytes(size);
+        let reader = Trickle {
+            data: data.clone(),
+            pos: 0,
+        };
+        let key = format!("stream-{size}");
+        let obj = project
+            .upload("streams", &key, reader, Default::default())
+            .await
+            .unwrap();
+        assert_eq!(obj.size, size as u64);
+        assert!(download(&project, "streams", &key).await == data);
+    }
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_ranges_match_the_local_copy() {
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    project.create_bucket("ranges").await.unwrap();
+    let data = random_bytes(3 * (256 << 10) + 777);
+    project
+        .upload("ranges", "video.mp4", &data[..], Default::default())
+        .await
+        .unwrap();
+    let small = random_bytes(3000);
+    project
+        .upload("ranges", "inline", &small[..], Default::default())
+        .await
+        .unwrap();
+    let mut rng = rand::thread_rng();
+    let len = data.len() as u64;
+    let mut cases: Vec<(u64, u64)> = vec![
+        (0, 0),
+        (len - 1, len - 1),
+        (0, len - 1),
+        ((256 << 10) - 1, (256 << 10) + 1), // across a segment boundary
+        (4079, 4081),                       // across an encryption block
+    ];
+    for _ in 0..20 {
+        let a = rng.gen_range(0..len);
+        let b = rng.gen_range(a..len.min(a + 600_000));
+        cases.push((a, b));
+    }
+    for (a, b) in cases {
+        let mut out = Vec::new();
+        let n = project
+            .download(
+                "ranges",
+                "video.mp4",
+                Some(ByteRange::Inclusive { start: a, end: b }),
+                &mut out,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, b - a + 1);
+        assert!(
+            out == data[a as usize..=b as usize],
+            "range {a}-{b} differs"
+        );
+    }
+    let mut out = Vec::new();
+    project
+        .download(
+            "ranges",
+            "video.mp4",
+            Some(ByteRange::Suffix(100)),
+            &mut out,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(out == data[data.len() - 100..]);
+    let mut out = Vec::new();
+    project
+        .download(
+            "ranges",
+            "inline",
+            Some(ByteRange::From(2990)),
+            &mut out,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, small[2990..]);
+    // A range starting past the end is refused rather than silently empty.
+    let mut out = Vec::new();
+    let err = project
+        .download(
+            "ranges",
+            "inline",
+            Some(ByteRange::From(5000)),
+            &mut out,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("range starts at byte 5000"),
+        "{err}"
+    );
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_and_overwrite() {
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    project.create_bucket("del").await.unwrap();
+    let first = random_bytes(100_000);
+    round_trip(&project, "del", "k", &first).await;
+    let second = random_bytes(60_000);
+    assert!(round_trip(&project, "del", "k", &second).await == second);
+    // The pieces the satellite recorded for the object, by node.
+    let recorded = recorded_pieces(&net).await;
+    assert!(recorded.len() >= 8, "{} pieces recorded", recorded.len());
+    let gone = project.delete_object("del", "k").await.unwrap();
+    assert_eq!(gone.map(|o| o.size), Some(60_000));
+    let mut out = Vec::new();
+    let err = project
+        .download("del", "k", None, &mut out, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            tests::uplink_core::client::UplinkError::ObjectNotFound(_)
+        ),
+        "{err}"
+    );
+    assert!(project.delete_object("del", "k").await.unwrap().is_none());
+    // The satellite's piece deleter removes them from the nodes.
+    let sat = net.network.satellite.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut left = 0;
+        for (node_id, piece) in &recorded {
+            let node = net
+                .network
+                .running_nodes()
+                .find(|n| n.id() == *node_id)
+                .unwrap();
+            if node.store().list(sat).await.unwrap().contains(piece) {
+                left += 1;
+            }
+        }
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} deleted pieces still on nodes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Buckets: non-empty refused, forced deletion takes the objects.
+    round_trip(&project, "del", "again", &first).await;
+    let err = project.delete_bucket("del", false).await.unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert_eq!(project.delete_bucket("del", true).await.unwrap(), 1);
+    assert!(project.list_buckets().await.unwrap().is_empty());
+    net.stop().await;
+}
+
+/// Every (node, piece id) the satellite's database records.
+async fn recorded_pieces(
+    net: &TestNetwork,
+) -> Vec<(
+    tests::uplink_core::protocol::NodeId,
+    tests::uplink_core::protocol::PieceId,
+)> {
+    use sea_orm::EntityTrait;
+    use tests::satellite::db::entities::segment;
+    let mut out = Vec::new();
+    for seg in segment::Entity::find()
+        .all(&net.network.satellite.db)
+        .await
+        .unwrap()
+    {
+        let Some(root) = seg.root_piece_id.as_deref() else {
+            continue;
+        };
+        let root = tests::uplink_core::protocol::PieceId::from_slice(root).unwrap();
+        for p in seg.remote_pieces() {
+            out.push((p.node, root.derive(&p.node, p.num)));
+        }
+    }
+    out
+}

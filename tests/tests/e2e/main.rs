@@ -1,0 +1,12 @@
+//! End-to-end tests: whole networks started in this process, driven through the uplink
+//! library; and one test that runs the real binaries as a user would.
+//!
+//! One test binary with modules keeps link time down.
+
+mod access;
+mod binaries;
+mod data_path;
+mod faults;
+mod listing;
+mod order_limits;
+mod privacy;
