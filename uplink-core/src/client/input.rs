@@ -63,18 +63,12 @@ impl<R: AsyncRead + Unpin> Input<R> {
             return Ok(true);
         }
         let mut b = [0u8; 1];
-        loop {
-            match self.reader.read(&mut b).await? {
-                0 => {
-                    self.eof = true;
-                    return Ok(true);
-                }
-                _ => {
-                    self.peeked = Some(b[0]);
-                    return Ok(false);
-                }
-            }
+        if self.reader.read(&mut b).await? == 0 {
+            self.eof = true;
+            return Ok(true);
         }
+        self.peeked = Some(b[0]);
+        Ok(false)
     }
 }
 

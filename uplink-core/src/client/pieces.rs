@@ -299,7 +299,7 @@ fn verify_header(h: &DownloadHeader, fetch: &PieceFetch) -> Result<(), String> {
     if !(4096..=16 << 20).contains(&ph.hash_block_size) {
         return Err("unreasonable hash block size".into());
     }
-    if fetch.offset % ph.hash_block_size as u64 != 0 {
+    if !fetch.offset.is_multiple_of(ph.hash_block_size as u64) {
         return Err("requested offset is not block aligned".into());
     }
     if root_of(&h.block_hashes) != ph.root {

@@ -139,13 +139,13 @@ pub fn verify_blocks(
     block_hashes: &[BlockHash],
 ) -> Result<(), ProtocolError> {
     let bs = block_size as u64;
-    if offset % bs != 0 {
+    if !offset.is_multiple_of(bs) {
         return Err(ProtocolError::Malformed(format!(
             "range offset {offset} is not aligned to hash blocks of {bs}"
         )));
     }
     let end = offset + data.len() as u64;
-    if end > piece_size || (end % bs != 0 && end != piece_size) {
+    if end > piece_size || (!end.is_multiple_of(bs) && end != piece_size) {
         return Err(ProtocolError::Malformed(format!(
             "range end {end} is not at a hash block boundary of a {piece_size}-byte piece"
         )));
