@@ -1,7 +1,6 @@
 //! `node-sim`: run a local network, run nodes against a satellite, or benchmark.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -118,6 +117,7 @@ fn parse_size(s: &str) -> Result<u64> {
 }
 
 const GRANT_FILE: &str = "access.grant";
+const API_KEY_FILE: &str = "api-key";
 
 async fn network_up(
     nodes: usize,
@@ -140,6 +140,10 @@ async fn network_up(
             let grant = network.create_access("local").await?;
             write_private_file(&grant_path, grant.serialize().as_bytes())
                 .with_context(|| format!("writing {}", grant_path.display()))?;
+            // The bare API key too, for `uplink access create` with a passphrase.
+            let key_path = dir.join(API_KEY_FILE);
+            write_private_file(&key_path, grant.api_key.serialize().as_bytes())
+                .with_context(|| format!("writing {}", key_path.display()))?;
             grant
         }
     };
@@ -166,7 +170,15 @@ async fn network_up(
     println!("  cargo run -q --bin uplink -- ls sj://demo");
     println!("  cargo run -q --bin uplink -- cp sj://demo/some-file ./copy");
     println!();
-    println!("Satellite: {} | press Ctrl-C to stop.", grant.satellite);
+    println!();
+    println!("Or make your own grant with a passphrase from the project's API key:");
+    println!(
+        "  cargo run -q --bin uplink -- access create --satellite {} --api-key $(cat {}) --passphrase <words>",
+        grant.satellite,
+        dir.join(API_KEY_FILE).display()
+    );
+    println!();
+    println!("Press Ctrl-C to stop; run the same command again to restart with all data.");
     tokio::signal::ctrl_c().await?;
     eprintln!("stopping ...");
     network.stop().await;
@@ -311,7 +323,6 @@ async fn main() -> Result<()> {
                 report.download.seconds,
                 mib(report.download.peak_rss_bytes)
             );
-            let _ = Duration::ZERO;
             Ok(())
         }
     }

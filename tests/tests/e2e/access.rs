@@ -179,3 +179,101 @@ mod macaroon_v2 {
         out
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_grants_reach_only_their_prefix_and_time_window() {
+    let net = TestNetwork::start(10).await;
+    let grant = net.access().await;
+    let owner = Project::open(grant.clone(), ClientConfig::default()).unwrap();
+    owner.create_bucket("shared").await.unwrap();
+    owner.create_bucket("private").await.unwrap();
+    let body = random_bytes(20_000);
+    for key in ["photos/a.jpg", "photos/2024/b.jpg", "docs/secret.txt"] {
+        owner
+            .upload("shared", key, &body[..], Default::default())
+            .await
+            .unwrap();
+    }
+    owner
+        .upload("private", "x", &body[..], Default::default())
+        .await
+        .unwrap();
+
+    // Read-only access to sj://shared/photos/, derived offline from the owner's grant.
+    let now = tests::uplink_core::protocol::now_unix();
+    let shared = grant
+        .restrict(
+            Caveat {
+                disallow_writes: true,
+                disallow_deletes: true,
+                not_after: Some(now + 3600),
+                ..Caveat::default()
+            },
+            &[("shared".to_string(), "photos/".to_string())],
+        )
+        .unwrap();
+    let shared = Project::open(
+        AccessGrant::parse(&shared.serialize()).unwrap(),
+        ClientConfig::default(),
+    )
+    .unwrap();
+    assert!(tests::download(&shared, "shared", "photos/2024/b.jpg").await == body);
+    let listed = shared
+        .list_objects("shared", "photos/", true)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    let buckets = shared.list_buckets().await.unwrap();
+    assert_eq!(
+        buckets.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["shared"]
+    );
+    // Outside the prefix: the grant has no key to even name the object ...
+    let mut out = Vec::new();
+    assert!(
+        shared
+            .download("shared", "docs/secret.txt", None, &mut out, None)
+            .await
+            .is_err()
+    );
+    assert!(
+        shared
+            .download("private", "x", None, &mut out, None)
+            .await
+            .is_err()
+    );
+    assert!(out.is_empty());
+    // ... and the satellite refuses it even with the right encrypted name.
+    let mut widened = AccessGrant::parse(&grant.serialize()).unwrap();
+    widened.api_key = AccessGrant::parse(&shared.access().serialize())
+        .unwrap()
+        .api_key;
+    let sneaky = Project::open(widened, ClientConfig::default()).unwrap();
+    let err = sneaky
+        .download("shared", "docs/secret.txt", None, &mut out, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UplinkError::PermissionDenied(_)), "{err}");
+    let err = sneaky.list_objects("shared", "", true).await.unwrap_err();
+    assert!(matches!(err, UplinkError::PermissionDenied(_)), "{err}");
+    let err = sneaky
+        .upload("shared", "photos/new.jpg", &body[..], Default::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UplinkError::PermissionDenied(_)), "{err}");
+
+    // A grant whose time window has passed is refused outright.
+    let expired = grant
+        .restrict(
+            Caveat {
+                not_after: Some(now - 10),
+                ..Caveat::default()
+            },
+            &[],
+        )
+        .unwrap();
+    let expired = Project::open(expired, ClientConfig::default()).unwrap();
+    let err = expired.list_buckets().await.unwrap_err();
+    assert!(matches!(err, UplinkError::PermissionDenied(_)), "{err}");
+    net.stop().await;
+}

@@ -7,6 +7,7 @@ mod access;
 mod binaries;
 mod data_path;
 mod faults;
+mod lifecycle;
 mod listing;
 mod order_limits;
 mod privacy;
