@@ -204,6 +204,13 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
         .arg("sj://files/dir/in.bin")
         .arg(&dst));
     assert!(std::fs::read(&dst).unwrap() == data);
+    // Device targets are written in place, never replaced by a regular file.
+    run(uplink(&config).args(["cp", "sj://files/dir/in.bin", "/dev/null"]));
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let meta = std::fs::metadata("/dev/null").unwrap();
+        assert!(meta.file_type().is_char_device(), "/dev/null was replaced");
+    }
     let ranged =
         run(uplink(&config).args(["cp", "--range", "1000-1999", "sj://files/piped.bin", "-"]));
     assert_eq!(ranged.stdout, data[1000..2000]);

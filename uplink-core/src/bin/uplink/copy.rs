@@ -195,7 +195,8 @@ fn local_target(path: &Path, key: &str) -> Result<PathBuf> {
 }
 
 /// Downloads into a temporary file beside the target and renames it when complete, so a
-/// failed download never leaves a truncated file under the real name.
+/// failed download never leaves a truncated file under the real name. Targets that are
+/// not regular files (devices such as /dev/null, pipes) are written in place.
 async fn download_to_file(
     project: &Project,
     bucket: &str,
@@ -204,6 +205,21 @@ async fn download_to_file(
     path: &Path,
     transfer: &Transfer,
 ) -> Result<u64> {
+    if let Ok(meta) = tokio::fs::metadata(path).await
+        && !meta.is_file()
+    {
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .await
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        let n = project
+            .download(bucket, key, range, &mut writer, Some(transfer.callback()))
+            .await?;
+        writer.flush().await?;
+        return Ok(n);
+    }
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
