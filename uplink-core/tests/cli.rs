@@ -60,4 +60,3 @@ fn bad_paths_and_ranges_are_explained() {
     let out = uplink(dir.path()).args(["cp", "a", "b"]).output().unwrap();
     assert!(!out.status.success());
 }
-

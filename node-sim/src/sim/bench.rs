@@ -72,6 +72,11 @@ fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
     Ok(*hasher.finalize().as_bytes())
 }
 
+/// Writes every dirty page to disk (the `sync` command), best effort.
+async fn flush_page_cache() {
+    let _ = tokio::process::Command::new("sync").status().await;
+}
+
 /// Runs `uplink` with `args` and the grant in its environment; returns the stats line.
 async fn run_uplink(
     config: &BenchConfig,
@@ -147,6 +152,9 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport, SimError> {
     up_args.extend([input_s.as_str(), "sj://bench/object"]);
     eprintln!("uploading ...");
     let upload = run_uplink(&config, &grant, &up_args).await?;
+    // Let the nodes' writes reach the disk first, so that the download is not measured
+    // against the upload's write-back.
+    flush_page_cache().await;
     eprintln!("downloading ...");
     let download = run_uplink(
         &config,

@@ -61,7 +61,10 @@ async fn pending_objects_that_are_never_committed_expire() {
         if now.items.is_empty() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "pending object never expired");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pending object never expired"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let status = net.network.satellite.workers().status();

@@ -240,8 +240,10 @@ async fn download_to_file(
         .await;
     match result {
         Ok(n) => {
+            // Like cp, no fsync: the object is still safe on the network, and the rename
+            // already guarantees that a failed download leaves no partial file.
             writer.flush().await?;
-            writer.into_inner().sync_all().await?;
+            drop(writer);
             tokio::fs::rename(&tmp, path)
                 .await
                 .with_context(|| format!("cannot write {}", path.display()))?;
