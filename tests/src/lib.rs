@@ -49,6 +49,9 @@ impl TestNetwork {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = NetworkConfig::new(dir.path(), options.nodes);
         config.sync_writes = false;
+        if let Some(url) = fresh_postgres_database().await {
+            config.satellite.database_url = Some(url);
+        }
         // Tests start and stop nodes at will; keep background work quick.
         config.satellite.piece_deletion_interval = Duration::from_millis(200);
         config.satellite.expiry_interval = Duration::from_millis(500);
@@ -89,6 +92,34 @@ impl TestNetwork {
     pub async fn stop(self) {
         self.network.stop().await;
     }
+}
+
+/// With `TEST_DATABASE_URL` set (a PostgreSQL server URL), every test network gets
+/// its own new database on that server; otherwise the satellite uses SQLite.
+async fn fresh_postgres_database() -> Option<String> {
+    use sea_orm::ConnectionTrait;
+    let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
+    let admin = sea_orm::Database::connect(admin_url.as_str())
+        .await
+        .expect("TEST_DATABASE_URL must be a reachable PostgreSQL server");
+    let name = format!("sat_test_{}", uuid_like());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("CREATE DATABASE");
+    let _ = admin.close().await;
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (admin_url.as_str(), String::new()),
+    };
+    let (server, _) = base.rsplit_once('/').expect("URL with a database path");
+    Some(format!("{server}/{name}{query}"))
+}
+
+fn uuid_like() -> String {
+    let mut b = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// `len` random bytes.
