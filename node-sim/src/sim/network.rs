@@ -200,20 +200,10 @@ impl Network {
 
     /// Starts node `index` again on its data directory and port.
     pub async fn start_node(&mut self, index: usize) -> Result<(), SimError> {
-        let slot = index
-            .checked_sub(1)
-            .and_then(|i| self.nodes.get_mut(i))
-            .ok_or_else(|| SimError::Setup(format!("no node {index}")))?;
-        if slot.running.is_none() {
-            let node = StorageNode::start(slot.config.clone())
-                .await
-                .map_err(|source| SimError::Node { index, source })?;
-            node.check_in_now()
-                .await
-                .map_err(|source| SimError::Node { index, source })?;
-            slot.running = Some(node);
+        if self.node(index).is_some() {
+            return Ok(());
         }
-        Ok(())
+        self.launch(index, None).await
     }
 
     /// Starts node `index` on a given store (e.g. a fault-injecting wrapper).
@@ -223,13 +213,24 @@ impl Network {
         store: Arc<dyn PieceStore>,
     ) -> Result<(), SimError> {
         self.stop_node(index).await;
+        self.launch(index, Some(store)).await
+    }
+
+    async fn launch(
+        &mut self,
+        index: usize,
+        store: Option<Arc<dyn PieceStore>>,
+    ) -> Result<(), SimError> {
         let slot = index
             .checked_sub(1)
             .and_then(|i| self.nodes.get_mut(i))
             .ok_or_else(|| SimError::Setup(format!("no node {index}")))?;
-        let node = StorageNode::start_with_store(slot.config.clone(), store)
-            .await
-            .map_err(|source| SimError::Node { index, source })?;
+        let config = slot.config.clone();
+        let node = match store {
+            Some(store) => StorageNode::start_with_store(config, store).await,
+            None => StorageNode::start(config).await,
+        }
+        .map_err(|source| SimError::Node { index, source })?;
         node.check_in_now()
             .await
             .map_err(|source| SimError::Node { index, source })?;

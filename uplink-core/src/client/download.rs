@@ -15,7 +15,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::error::{PieceError, Result, Subject, UplinkError};
+use super::error::{PieceError, Result, Subject, UplinkError, summarize};
 use super::pieces::{PieceFetch, VerifiedChunk, fetch_piece};
 use super::{Progress, Project};
 use crate::crypto::Key;
@@ -483,17 +483,6 @@ impl<'a> SegmentDownload<'a> {
             self.start(target, offset);
         }
         Ok(())
-    }
-}
-
-fn summarize(errors: &[String]) -> String {
-    if errors.is_empty() {
-        return "no node reported an error".into();
-    }
-    let shown: Vec<&str> = errors.iter().take(3).map(String::as_str).collect();
-    match errors.len().saturating_sub(3) {
-        0 => shown.join("; "),
-        more => format!("{}; and {more} more", shown.join("; ")),
     }
 }
 

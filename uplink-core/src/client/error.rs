@@ -125,3 +125,21 @@ pub enum PieceError {
 }
 
 pub type Result<T, E = UplinkError> = std::result::Result<T, E>;
+
+/// A short summary of the distinct node errors behind a failed transfer.
+pub(crate) fn summarize(errors: &[String]) -> String {
+    if errors.is_empty() {
+        return "no node reported an error".into();
+    }
+    let mut unique: Vec<&str> = Vec::new();
+    for e in errors {
+        if !unique.contains(&e.as_str()) {
+            unique.push(e);
+        }
+    }
+    let shown = unique[..unique.len().min(3)].join("; ");
+    match unique.len().saturating_sub(3) {
+        0 => shown,
+        more => format!("{shown}; and {more} more"),
+    }
+}

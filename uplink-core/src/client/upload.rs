@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::JoinHandle;
 
-use super::error::{PieceError, Result, Subject, UplinkError};
+use super::error::{PieceError, Result, Subject, UplinkError, summarize};
 use super::input::{Input, read_full};
 use super::objects::ObjectEntry;
 use super::pieces::{ping, upload_piece};
@@ -461,23 +461,4 @@ async fn distribute(
         )));
     }
     Ok(())
-}
-
-fn summarize(errors: &[String]) -> String {
-    if errors.is_empty() {
-        return "no node reported an error".into();
-    }
-    let mut unique: Vec<&String> = Vec::new();
-    for e in errors {
-        if !unique.contains(&e) {
-            unique.push(e);
-        }
-    }
-    let shown: Vec<&str> = unique.iter().take(3).map(|s| s.as_str()).collect();
-    let more = unique.len().saturating_sub(3);
-    if more > 0 {
-        format!("{}; and {more} more", shown.join("; "))
-    } else {
-        shown.join("; ")
-    }
 }
