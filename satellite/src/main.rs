@@ -107,8 +107,9 @@ fn load(common: &Common) -> Result<SatelliteConfig> {
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,actix_server=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "info,sqlx=warn,actix_server=warn,sea_orm_migration=warn".into()
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uplink_core::protocol::wire::{CheckInRequest, CheckInResponse};
 use uplink_core::protocol::{NodeId, PublicKey, Signable, now_unix};
 
@@ -198,6 +198,14 @@ impl Overlay {
             )
             .exec(&self.db)
             .await?;
+        // One address is served by one node: whatever node claimed it before is gone
+        // (replaced, or restarted with a new identity) and must not be selected.
+        node::Entity::update_many()
+            .col_expr(node::Column::LastContactFailure, Expr::value(now))
+            .filter(node::Column::Address.eq(req.address.clone()))
+            .filter(node::Column::Id.ne(req.node_id.0.to_vec()))
+            .exec(&self.db)
+            .await?;
         if let Some(row) = node::Entity::find_by_id(req.node_id.0.to_vec())
             .one(&self.db)
             .await?
@@ -205,6 +213,11 @@ impl Overlay {
         {
             let mut guard = self.nodes.write();
             let mut map = (**guard).clone();
+            for other in map.values_mut() {
+                if other.address == info.address && other.id != info.id {
+                    other.last_contact_failure = Some(now);
+                }
+            }
             map.insert(info.id, info);
             *guard = Arc::new(map);
         }

@@ -180,6 +180,22 @@ mod tests {
         }
         let (known, online) = overlay.counts();
         assert_eq!((known, online), (13, 12));
+
+        // A new identity at an old address replaces the old node there.
+        let replacement = join(&overlay, "127.0.5.1:1000", 1 << 30).await;
+        for _ in 0..20 {
+            let chosen: HashSet<NodeId> = overlay
+                .select(&request(20, 1))
+                .unwrap()
+                .iter()
+                .map(|n| n.id)
+                .collect();
+            assert!(!chosen.contains(&ids[4]), "the replaced node was selected");
+            assert!(
+                chosen.contains(&replacement),
+                "its network's only healthy node"
+            );
+        }
     }
 
     #[tokio::test]
