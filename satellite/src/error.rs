@@ -10,7 +10,8 @@ pub enum SatelliteError {
     BadRequest(String),
     #[error("{0}")]
     Unauthenticated(String),
-    #[error("permission denied: {0}")]
+    /// The reason alone; the code already says that permission was denied.
+    #[error("{0}")]
     PermissionDenied(String),
     #[error("bucket {0:?} does not exist")]
     BucketNotFound(String),

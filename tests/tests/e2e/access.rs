@@ -65,6 +65,10 @@ async fn wrong_and_tampered_keys_are_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, UplinkError::PermissionDenied(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "permission denied: the access grant does not allow writes"
+    );
     let err = ro.delete_bucket("mine", true).await.unwrap_err();
     assert!(matches!(err, UplinkError::PermissionDenied(_)), "{err}");
     net.stop().await;
@@ -275,5 +279,9 @@ async fn restricted_grants_reach_only_their_prefix_and_time_window() {
     let expired = Project::open(expired, ClientConfig::default()).unwrap();
     let err = expired.list_buckets().await.unwrap_err();
     assert!(matches!(err, UplinkError::PermissionDenied(_)), "{err}");
+    assert!(
+        err.to_string().contains("the access grant expired at"),
+        "{err}"
+    );
     net.stop().await;
 }
