@@ -22,6 +22,8 @@ pub enum SatelliteError {
     #[error("object not found")]
     ObjectNotFound,
     #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     TooFewNodes(String),
@@ -47,6 +49,7 @@ impl SatelliteError {
             BucketExists(_) => ErrorCode::BucketExists,
             BucketNotEmpty(_) => ErrorCode::BucketNotEmpty,
             ObjectNotFound => ErrorCode::ObjectNotFound,
+            Conflict(_) => ErrorCode::Conflict,
             NotFound(_) => ErrorCode::NotFound,
             TooFewNodes(_) => ErrorCode::TooFewNodes,
             SegmentUnavailable(_) => ErrorCode::SegmentUnavailable,
@@ -56,3 +59,11 @@ impl SatelliteError {
 }
 
 pub type Result<T, E = SatelliteError> = std::result::Result<T, E>;
+
+/// Whether a database error is a unique-constraint violation (a concurrent insert won).
+pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

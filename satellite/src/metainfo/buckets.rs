@@ -2,6 +2,7 @@
 
 use sea_orm::{
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use uplink_core::access::caveat::Operation;
 use uplink_core::protocol::metainfo::{
@@ -12,7 +13,7 @@ use uplink_core::protocol::now_unix;
 use super::{Metainfo, validate_bucket_name};
 use crate::auth::Caller;
 use crate::db::entities::{bucket, object};
-use crate::error::{Result, SatelliteError};
+use crate::error::{Result, SatelliteError, is_unique_violation};
 
 const MAX_BUCKET_LIST: u32 = 1000;
 
@@ -42,12 +43,13 @@ impl Metainfo {
         let row = bucket::Entity::insert(model)
             .exec_with_returning(&self.db)
             .await
-            .map_err(|e| match e {
-                // A concurrent creation of the same bucket.
-                sea_orm::DbErr::Query(_) | sea_orm::DbErr::Exec(_) => {
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    // A concurrent creation of the same bucket won.
                     SatelliteError::BucketExists(name.to_string())
+                } else {
+                    e.into()
                 }
-                other => other.into(),
             })?;
         Ok(info(&row))
     }
@@ -97,24 +99,31 @@ impl Metainfo {
                 .filter(object::Column::ProjectId.eq(caller.project_id.clone()))
                 .filter(object::Column::BucketName.eq(req.name.clone()))
         };
-        let count = in_bucket().count(&self.db).await?;
         let mut deleted = 0;
-        if count > 0 {
+        loop {
+            let batch = in_bucket().limit(500).all(&self.db).await?;
+            if batch.is_empty() {
+                break;
+            }
             if !req.force {
                 return Err(SatelliteError::BucketNotEmpty(req.name.clone()));
             }
-            loop {
-                let batch = in_bucket().limit(500).all(&self.db).await?;
-                if batch.is_empty() {
-                    break;
-                }
-                deleted += super::delete_objects(&self.db, &batch).await? as u64;
-            }
-            self.metrics.objects_deleted.inc_by(deleted);
+            deleted += super::delete_objects(&self.db, &batch).await? as u64;
+        }
+        self.metrics.objects_deleted.inc_by(deleted);
+        // Remove the bucket only if nothing was committed into it meanwhile; uploads check
+        // for the bucket inside their own commit transaction.
+        let txn = self.db.begin().await?;
+        if in_bucket().count(&txn).await? > 0 {
+            return Err(SatelliteError::Conflict(format!(
+                "an upload into bucket {:?} finished while it was being deleted; try again",
+                req.name
+            )));
         }
         bucket::Entity::delete_by_id((caller.project_id.clone(), req.name.clone()))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(DeleteBucketResponse {
             deleted_objects: deleted,
         })

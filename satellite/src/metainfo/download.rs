@@ -64,6 +64,7 @@ impl Metainfo {
         let mut segments = segment::Entity::find()
             .filter(segment::Column::ObjectId.eq(obj.id.clone()))
             .filter(segment::Column::Position.gte(req.segment_cursor as i32))
+            .filter(segment::Column::Position.lt(obj.segment_count))
             .order_by_asc(segment::Column::Position)
             .limit(limit as u64 + 1)
             .all(&self.db)
@@ -109,6 +110,12 @@ impl Metainfo {
             .filter(|o| o.status == object::STATUS_COMMITTED)
             .filter(|o| o.expires_at.is_none_or(|t| t > now_unix()))
             .ok_or(SatelliteError::ObjectNotFound)?;
+        if req.position as i64 >= obj.segment_count as i64 {
+            return Err(SatelliteError::NotFound(format!(
+                "segment {} does not exist",
+                req.position
+            )));
+        }
         let seg = segment::Entity::find_by_id((obj.id.clone(), req.position as i32))
             .one(&self.db)
             .await?

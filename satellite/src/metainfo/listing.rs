@@ -77,6 +77,8 @@ impl Metainfo {
                             });
                         }
                     }
+                } else if c.as_slice() < prefix {
+                    Start::AtOrAfter(prefix.to_vec())
                 } else {
                     Start::After(c)
                 }

@@ -17,8 +17,8 @@ use super::{
 };
 use crate::auth::Caller;
 use crate::db::entities::segment::{RemotePiece, encode_pieces};
-use crate::db::entities::{object, segment};
-use crate::error::{Result, SatelliteError};
+use crate::db::entities::{bucket, object, segment};
+use crate::error::{Result, SatelliteError, is_unique_violation};
 use crate::orders::LimitTarget;
 use crate::overlay::SelectionRequest;
 use crate::tokens::{SegmentToken, StreamToken};
@@ -76,6 +76,21 @@ impl Metainfo {
             req.expires_at,
         )?;
         self.require_bucket(&caller.project_id, &req.bucket).await?;
+        // Replacing an object deletes the old one: a key without delete permission
+        // (say, a ransomware-proof backup key) may only create new keys.
+        match self
+            .committed_object(&caller.project_id, &req.bucket, &req.encrypted_key)
+            .await
+        {
+            Ok(_) => caller.authorize(
+                Operation::Delete,
+                Some(&req.bucket),
+                Some(&req.encrypted_key),
+                None,
+            )?,
+            Err(SatelliteError::ObjectNotFound) => {}
+            Err(e) => return Err(e),
+        }
         let id = uuid::Uuid::new_v4().to_string();
         object::ActiveModel {
             id: Set(id.clone()),
@@ -255,7 +270,6 @@ impl Metainfo {
             tracing::warn!(rejected = ?rejected, "ignored invalid piece receipts");
         }
         pieces.sort_by_key(|p| p.num);
-        self.pending_object(&token.stream.object_id).await?;
         self.insert_segment(segment::ActiveModel {
             object_id: Set(token.stream.object_id.clone()),
             position: Set(token.position as i32),
@@ -296,12 +310,21 @@ impl Metainfo {
                 self.config.max_inline_size
             )));
         }
-        if req.position >= MAX_SEGMENTS {
+        // Inline storage is for a whole small object, so that the database cannot be
+        // filled with many small segments that bypass the nodes.
+        if req.position != 0 {
             return Err(SatelliteError::BadRequest(
-                "segment position too large".into(),
+                "only a whole object (segment 0) can be stored inline".into(),
             ));
         }
-        self.pending_object(&stream.object_id).await?;
+        if req.data.len() as u64 != req.plain_size + 16 {
+            return Err(SatelliteError::BadRequest(format!(
+                "inline segment of {} plaintext bytes must carry {} encrypted bytes, got {}",
+                req.plain_size,
+                req.plain_size + 16,
+                req.data.len()
+            )));
+        }
         self.insert_segment(segment::ActiveModel {
             object_id: Set(stream.object_id.clone()),
             position: Set(req.position as i32),
@@ -331,17 +354,31 @@ impl Metainfo {
         Ok(())
     }
 
+    /// Records a segment if its object is still pending, atomically.
     async fn insert_segment(&self, model: segment::ActiveModel) -> Result<()> {
         let position = model.position.clone().unwrap();
+        let object_id = model.object_id.clone().unwrap();
+        let txn = self.db.begin().await?;
+        let pending = object::Entity::find_by_id(object_id)
+            .one(&txn)
+            .await?
+            .is_some_and(|o| o.status == object::STATUS_PENDING);
+        if !pending {
+            return Err(SatelliteError::NotFound(
+                "the upload is no longer pending (it expired, was committed or was deleted)".into(),
+            ));
+        }
         segment::Entity::insert(model)
-            .exec(&self.db)
+            .exec(&txn)
             .await
-            .map_err(|e| match e {
-                sea_orm::DbErr::Exec(_) | sea_orm::DbErr::Query(_) => {
+            .map_err(|e| {
+                if is_unique_violation(&e) {
                     SatelliteError::BadRequest(format!("segment {position} was already committed"))
+                } else {
+                    e.into()
                 }
-                other => other.into(),
             })?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -365,11 +402,23 @@ impl Metainfo {
                         .into(),
                 )
             })?;
+        if bucket::Entity::find_by_id((obj.project_id.clone(), obj.bucket_name.clone()))
+            .one(&txn)
+            .await?
+            .is_none()
+        {
+            return Err(SatelliteError::BucketNotFound(obj.bucket_name.clone()));
+        }
         let segments = segment::Entity::find()
             .filter(segment::Column::ObjectId.eq(obj.id.clone()))
             .order_by_asc(segment::Column::Position)
             .all(&txn)
             .await?;
+        if segments.len() > 1 && segments.iter().any(|s| s.is_inline()) {
+            return Err(SatelliteError::BadRequest(
+                "an inline segment must be the object's only segment".into(),
+            ));
+        }
         let mut offset: i64 = 0;
         for (i, seg) in segments.iter().enumerate() {
             if seg.position != i as i32 {
@@ -393,6 +442,12 @@ impl Metainfo {
             .all(&txn)
             .await?;
         if !previous.is_empty() {
+            caller.authorize(
+                Operation::Delete,
+                Some(&stream.bucket),
+                Some(&stream.encrypted_key),
+                None,
+            )?;
             let ids: Vec<String> = previous.iter().map(|o| o.id.clone()).collect();
             let old_segments = segment::Entity::find()
                 .filter(segment::Column::ObjectId.is_in(ids.clone()))
@@ -420,9 +475,20 @@ impl Metainfo {
             .map(|m| m.ciphertext.clone()));
         active.encrypted_metadata_nonce =
             Set(req.encrypted_metadata.as_ref().map(|m| m.nonce.clone()));
-        let committed = active.update(&txn).await?;
-        txn.commit().await?;
+        let committed = active.update(&txn).await.map_err(conflict_or_db)?;
+        txn.commit().await.map_err(conflict_or_db)?;
         self.metrics.objects_committed.inc();
         Ok(object_info(&committed))
+    }
+}
+
+/// A unique-index violation at commit means another upload of the key won the race.
+fn conflict_or_db(e: sea_orm::DbErr) -> SatelliteError {
+    if is_unique_violation(&e) {
+        SatelliteError::Conflict(
+            "another upload of this key committed at the same moment; retry".into(),
+        )
+    } else {
+        e.into()
     }
 }

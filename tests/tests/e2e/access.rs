@@ -285,3 +285,45 @@ async fn restricted_grants_reach_only_their_prefix_and_time_window() {
     );
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_without_delete_cannot_destroy_by_overwriting() {
+    let net = TestNetwork::start(10).await;
+    let grant = net.access().await;
+    let owner = Project::open(grant.clone(), ClientConfig::default()).unwrap();
+    owner.create_bucket("backups").await.unwrap();
+    let original = random_bytes(50_000);
+    owner
+        .upload("backups", "db.dump", &original[..], Default::default())
+        .await
+        .unwrap();
+    // The usual ransomware-proof backup grant: write new things, never delete.
+    let backup = grant
+        .restrict(
+            Caveat {
+                disallow_deletes: true,
+                ..Caveat::default()
+            },
+            &[],
+        )
+        .unwrap();
+    let backup = Project::open(backup, ClientConfig::default()).unwrap();
+    backup
+        .upload(
+            "backups",
+            "db.dump.2",
+            &random_bytes(10)[..],
+            Default::default(),
+        )
+        .await
+        .expect("new keys are fine");
+    for replacement in [random_bytes(0), random_bytes(3000), random_bytes(200_000)] {
+        let err = backup
+            .upload("backups", "db.dump", &replacement[..], Default::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, UplinkError::PermissionDenied(_)), "{err}");
+    }
+    assert!(tests::download(&owner, "backups", "db.dump").await == original);
+    net.stop().await;
+}

@@ -71,3 +71,87 @@ async fn pending_objects_that_are_never_committed_expire() {
     assert!(status["expiry"].runs > 0);
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_inline_segments_are_refused() {
+    use tests::uplink_core::protocol::metainfo::{
+        CommitObjectRequest, InlineSegmentRequest, ObjectRequest, Sealed,
+    };
+    let net = TestNetwork::start(4).await;
+    let grant = net.access().await;
+    let metainfo = MetainfoClient::new(
+        reqwest::Client::new(),
+        grant.satellite.address.clone(),
+        grant.api_key.serialize(),
+    );
+    metainfo.create_bucket("inline").await.unwrap();
+    let subject = Subject::default();
+    let begun = metainfo
+        .begin_object(
+            &BeginObjectRequest {
+                bucket: "inline".into(),
+                encrypted_key: "k".into(),
+                expires_at: None,
+            },
+            &subject,
+        )
+        .await
+        .unwrap();
+    let inline = |position, plain_size, len| InlineSegmentRequest {
+        stream_id: begun.stream_id.clone(),
+        position,
+        plain_size,
+        encrypted_key: Sealed::default(),
+        data: vec![0u8; len],
+    };
+    // Many small inline segments would fill the database without touching a node.
+    let err = metainfo
+        .inline_segment(&inline(1, 10, 26), &subject)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("segment 0"), "{err}");
+    // A size that does not match the data would truncate or pad downloads.
+    let err = metainfo
+        .inline_segment(&inline(0, 4000, 26), &subject)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("must carry 4016"), "{err}");
+    metainfo
+        .inline_segment(&inline(0, 10, 26), &subject)
+        .await
+        .unwrap();
+    let err = metainfo
+        .inline_segment(&inline(0, 10, 26), &subject)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already committed"), "{err}");
+    let info = metainfo
+        .commit_object(
+            &CommitObjectRequest {
+                stream_id: begun.stream_id.clone(),
+                encrypted_metadata: None,
+            },
+            &subject,
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.plain_size, 10);
+    // Once committed, nothing more can be added to the object.
+    let err = metainfo
+        .inline_segment(&inline(0, 10, 26), &subject)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no longer pending"), "{err}");
+    let got = metainfo
+        .get_object(
+            &ObjectRequest {
+                bucket: "inline".into(),
+                encrypted_key: "k".into(),
+            },
+            &subject,
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.segment_count, 1);
+    net.stop().await;
+}

@@ -21,7 +21,14 @@ async fn put(
     drop(tx);
     let mut target = target.clone();
     target.address = address.to_string();
-    upload_piece(reqwest::Client::new(), target, rx, key.clone()).await
+    upload_piece(
+        reqwest::Client::new(),
+        target,
+        rx,
+        key.clone(),
+        std::time::Duration::from_secs(30),
+    )
+    .await
 }
 
 fn refused_with(result: Result<PieceHash, PieceError>, code: ErrorCode) {

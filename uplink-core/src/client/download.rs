@@ -93,8 +93,9 @@ impl Project {
         let (tx, mut rx) = mpsc::channel::<Bytes>(self.inner.config.output_queue);
         let this = self.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        let producer: JoinHandle<Result<()>> =
-            tokio::spawn(async move { this.produce(&bucket, &key, range, tx).await });
+        let mut producer = AbortOnDrop(tokio::spawn(async move {
+            this.produce(&bucket, &key, range, tx).await
+        }));
         let mut written = 0u64;
         let mut write_error = None;
         while let Some(chunk) = rx.recv().await {
@@ -108,7 +109,7 @@ impl Project {
             }
         }
         drop(rx);
-        let produced = producer
+        let produced = (&mut producer.0)
             .await
             .map_err(|e| UplinkError::DownloadFailed(e.to_string()))?;
         if let Some(e) = write_error {
@@ -206,20 +207,34 @@ impl Project {
         let segment_key = Key::from_bytes(key_bytes);
         if let Some(data) = &info.inline_data {
             let mut data = data.clone();
-            if data.len() < 16 {
-                return Err(UplinkError::DownloadFailed(
-                    "inline segment is truncated".into(),
-                ));
+            if data.len() as u64 != info.info.plain_size + 16 {
+                return Err(UplinkError::DownloadFailed(format!(
+                    "inline segment holds {} bytes, its recorded size needs {}",
+                    data.len(),
+                    info.info.plain_size + 16
+                )));
             }
             BlockCipher::new(&segment_key).open_block(0, &mut data)?;
             data.truncate(data.len() - 16);
-            let b = (b as usize).min(data.len());
-            let _ = out.send(Bytes::from(data).slice(a as usize..b)).await;
+            if a < b && b as usize <= data.len() {
+                let _ = out
+                    .send(Bytes::from(data).slice(a as usize..b as usize))
+                    .await;
+            }
             return Ok(());
         }
         SegmentDownload::new(self, stream_id, subject, &info, segment_key)?
             .run(a, b, out)
             .await
+    }
+}
+
+/// Aborts the task when dropped, so that a cancelled download stops fetching.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -411,7 +426,7 @@ impl<'a> SegmentDownload<'a> {
                 continue;
             }
             let pieces = &mut self.pieces;
-            let (i, msg) = futures::future::poll_fn(|cx| {
+            let next = futures::future::poll_fn(|cx| {
                 for (i, p) in pieces.iter_mut().enumerate() {
                     if p.failed || p.covers(need) {
                         continue;
@@ -421,8 +436,25 @@ impl<'a> SegmentDownload<'a> {
                     }
                 }
                 Poll::Pending
-            })
-            .await;
+            });
+            // Every piece still needed must deliver a verified block within the idle
+            // timeout, or it is dropped (and replaced) as too slow.
+            let Ok((i, msg)) =
+                tokio::time::timeout(self.project.inner.config.idle_timeout, next).await
+            else {
+                for p in self
+                    .pieces
+                    .iter_mut()
+                    .filter(|p| !p.failed && !p.covers(need))
+                {
+                    p.failed = true;
+                    self.errors.push(format!(
+                        "piece {} delivered no verified data in time",
+                        p.num
+                    ));
+                }
+                continue;
+            };
             let p = &mut self.pieces[i];
             match msg {
                 Some(Ok(chunk)) => p.buf.extend_from_slice(&chunk),

@@ -3,6 +3,8 @@
 //! Low level: [`Project`](super::Project) uses these to move whole segments; they are
 //! public for tools and tests that talk to nodes directly.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -35,9 +37,37 @@ fn invalid(address: &str, reason: impl Into<String>) -> PieceError {
     }
 }
 
-async fn refused(address: &str, resp: reqwest::Response) -> PieceError {
+/// Largest response body read from a node other than piece data (error bodies, receipts).
+const MAX_CONTROL_BODY: usize = 64 << 10;
+
+/// Reads a small response body, refusing one that is too large or too slow: a node must
+/// not be able to make the uplink buffer without bound or wait forever.
+async fn read_small_body(
+    address: &str,
+    resp: reqwest::Response,
+    timeout: Duration,
+) -> Result<Bytes, PieceError> {
+    let mut stream = resp.bytes_stream();
+    let mut body = BytesMut::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while let Some(chunk) = tokio::time::timeout_at(deadline, stream.next())
+        .await
+        .map_err(|_| invalid(address, "response body stalled"))?
+    {
+        let chunk = chunk.map_err(|e| unreachable(address, &e))?;
+        if body.len() + chunk.len() > MAX_CONTROL_BODY {
+            return Err(invalid(address, "response body too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+async fn refused(address: &str, resp: reqwest::Response, timeout: Duration) -> PieceError {
     let status = resp.status();
-    let bytes = resp.bytes().await.unwrap_or_default();
+    let bytes = read_small_body(address, resp, timeout)
+        .await
+        .unwrap_or_default();
     match serde_json::from_slice::<ErrorBody>(&bytes) {
         Ok(body) => PieceError::Refused {
             address: address.to_string(),
@@ -73,7 +103,9 @@ pub async fn upload_piece(
     target: AddressedOrderLimit,
     chunks: mpsc::Receiver<Bytes>,
     piece_key: Identity,
+    idle_timeout: Duration,
 ) -> Result<PieceHash, PieceError> {
+    let progress = Arc::new(AtomicU64::new(0));
     let limit = target.limit.clone();
     let first = control_frame(FrameKind::OrderLimit, &limit);
     struct State {
@@ -82,6 +114,7 @@ pub async fn upload_piece(
         first: Option<Bytes>,
         piece_key: Identity,
         limit_piece_id: crate::protocol::PieceId,
+        progress: Arc<AtomicU64>,
     }
     let state = State {
         chunks,
@@ -89,6 +122,7 @@ pub async fn upload_piece(
         first: Some(first),
         piece_key,
         limit_piece_id: limit.piece_id,
+        progress: progress.clone(),
     };
     let (hash_tx, mut hash_rx) = mpsc::channel::<PieceHash>(1);
     let body = futures::stream::unfold((state, hash_tx), |(mut st, hash_tx)| async move {
@@ -98,6 +132,8 @@ pub async fn upload_piece(
         let hasher = st.hasher.as_mut()?;
         match st.chunks.recv().await {
             Some(chunk) => {
+                st.progress
+                    .fetch_add(chunk.len() as u64 + 1, Ordering::Relaxed);
                 hasher.update(&chunk);
                 let mut frame = BytesMut::with_capacity(FRAME_HEADER_LEN + chunk.len());
                 frame.extend_from_slice(&frame_header(FrameKind::Data, chunk.len()));
@@ -119,23 +155,29 @@ pub async fn upload_piece(
                 hash.signature = st.piece_key.sign(&hash);
                 let frame = control_frame(FrameKind::PieceHash, &hash);
                 let _ = hash_tx.try_send(hash);
+                st.progress.fetch_add(1, Ordering::Relaxed);
                 Some((Ok(frame), (st, hash_tx)))
             }
         }
     });
     let address = target.address.as_str();
-    let resp = http
+    let send = http
         .post(format!("http://{address}{UPLOAD_PATH}"))
         .body(reqwest::Body::wrap_stream(body))
-        .send()
-        .await
-        .map_err(|e| unreachable(address, &e))?;
+        .send();
+    // A watchdog: the transfer must make progress (the node reads what is queued, or
+    // answers once everything is sent) at least once per idle timeout.
+    let resp = tokio::select! {
+        r = send => r.map_err(|e| unreachable(address, &e))?,
+        _ = stalled(&progress, idle_timeout) => {
+            return Err(invalid(address, "stalled: no progress within the timeout"));
+        }
+    };
     if !resp.status().is_success() {
-        return Err(refused(address, resp).await);
+        return Err(refused(address, resp, idle_timeout).await);
     }
-    let reply: UploadResponse = resp
-        .json()
-        .await
+    let body = read_small_body(address, resp, idle_timeout).await?;
+    let reply: UploadResponse = serde_json::from_slice(&body)
         .map_err(|e| invalid(address, format!("unreadable receipt: {e}")))?;
     let sent = hash_rx
         .try_recv()
@@ -151,6 +193,23 @@ pub async fn upload_piece(
         ));
     }
     Ok(receipt)
+}
+
+/// Resolves once `progress` has not changed for `timeout`.
+async fn stalled(progress: &AtomicU64, timeout: Duration) {
+    let tick = (timeout / 4).max(Duration::from_millis(10));
+    let mut last = progress.load(Ordering::Relaxed);
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let now = progress.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            since = tokio::time::Instant::now();
+        } else if since.elapsed() >= timeout {
+            return;
+        }
+    }
 }
 
 /// Everything needed to fetch and verify part of one piece.
@@ -195,14 +254,17 @@ async fn fetch_inner(
         offset: fetch.offset,
         length: fetch.length,
     };
-    let resp = http
-        .post(format!("http://{address}{DOWNLOAD_PATH}"))
-        .json(&req)
-        .send()
-        .await
-        .map_err(|e| unreachable(address, &e))?;
+    let resp = tokio::time::timeout(
+        idle_timeout,
+        http.post(format!("http://{address}{DOWNLOAD_PATH}"))
+            .json(&req)
+            .send(),
+    )
+    .await
+    .map_err(|_| invalid(address, "no answer within the timeout"))?
+    .map_err(|e| unreachable(address, &e))?;
     if !resp.status().is_success() {
-        return Err(refused(address, resp).await);
+        return Err(refused(address, resp, idle_timeout).await);
     }
     let mut stream = resp.bytes_stream();
     let mut decoder = FrameDecoder::new();
@@ -279,7 +341,12 @@ fn verify_header(h: &DownloadHeader, fetch: &PieceFetch) -> Result<(), String> {
     original
         .verify_signature(&fetch.satellite_key)
         .map_err(|_| "the piece's original order limit is not signed by the satellite")?;
-    if original.piece_id != fetch.target.limit.piece_id {
+    if !original.action.is_put() {
+        return Err("the piece's original order limit is not an upload limit".into());
+    }
+    if original.piece_id != fetch.target.limit.piece_id
+        || original.node_id != fetch.target.limit.node_id
+    {
         return Err("the node answered with another piece".into());
     }
     let ph = &h.piece_hash;
@@ -306,4 +373,130 @@ fn verify_header(h: &DownloadHeader, fetch: &PieceFetch) -> Result<(), String> {
         return Err("block hashes do not match the signed root".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{NodeId, OrderLimit, PieceAction, PieceId, SerialNumber};
+    use tokio::io::AsyncReadExt;
+
+    fn target(address: String) -> AddressedOrderLimit {
+        AddressedOrderLimit {
+            piece_num: 0,
+            address,
+            limit: OrderLimit {
+                serial_number: SerialNumber::random(),
+                satellite_id: NodeId::random(),
+                node_id: NodeId::random(),
+                piece_id: PieceId::random(),
+                action: PieceAction::Put,
+                limit: 1 << 20,
+                piece_public_key: Identity::generate(0).public_key(),
+                order_creation: 0,
+                order_expiration: 0,
+                piece_expiration: None,
+                satellite_signature: Signature::default(),
+            },
+        }
+    }
+
+    /// A "node" that accepts connections, reads everything, and never answers.
+    async fn silent_node() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 1 << 16];
+                    while sock.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+                });
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn a_node_that_never_answers_cannot_hang_an_upload() {
+        let address = silent_node().await;
+        let (tx, rx) = mpsc::channel(2);
+        tx.send(Bytes::from(vec![1u8; 1000])).await.unwrap();
+        drop(tx);
+        let started = std::time::Instant::now();
+        let err = upload_piece(
+            reqwest::Client::new(),
+            target(address),
+            rx,
+            Identity::generate(0),
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("stalled"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn a_node_that_never_answers_cannot_hang_a_download() {
+        let address = silent_node().await;
+        let (tx, mut rx) = mpsc::channel(2);
+        fetch_piece(
+            reqwest::Client::new(),
+            PieceFetch {
+                target: target(address),
+                offset: 0,
+                length: 100,
+                piece_size: 100,
+                satellite_key: Identity::generate(0).public_key(),
+            },
+            tx,
+            Duration::from_millis(300),
+        )
+        .await;
+        let err = rx.recv().await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("timeout"), "{err}");
+    }
+
+    /// A "node" that answers every request with an endless error body.
+    async fn babbling_node() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let mut buf = vec![0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 500 Oops\r\ntransfer-encoding: chunked\r\n\r\n")
+                        .await;
+                    let chunk = format!("{:x}\r\n{}\r\n", 8192, "x".repeat(8192));
+                    while sock.write_all(chunk.as_bytes()).await.is_ok() {}
+                });
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn an_endless_error_body_is_cut_off() {
+        let address = babbling_node().await;
+        let (tx, mut rx) = mpsc::channel(2);
+        fetch_piece(
+            reqwest::Client::new(),
+            PieceFetch {
+                target: target(address),
+                offset: 0,
+                length: 100,
+                piece_size: 100,
+                satellite_key: Identity::generate(0).public_key(),
+            },
+            tx,
+            Duration::from_secs(5),
+        )
+        .await;
+        // The refusal is reported (with an unknown code) instead of buffering forever.
+        let err = rx.recv().await.unwrap().unwrap_err();
+        assert!(matches!(err, PieceError::Refused { .. }), "{err}");
+    }
 }

@@ -264,6 +264,7 @@ impl Upload<'_> {
                     target,
                     rx,
                     piece_key.clone(),
+                    inner.config.idle_timeout,
                 ));
                 LivePiece {
                     num,
@@ -302,13 +303,13 @@ impl Upload<'_> {
         }
 
         // Close every queue; collect receipts until `optimal` are in, then cut the rest.
-        let mut aborts = Vec::new();
+        let mut aborts = AbortAll(Vec::new());
         let mut running: FuturesUnordered<_> = pieces
             .iter_mut()
             .filter_map(|p| {
                 p.tx.take()?;
                 let handle = p.handle.take()?;
-                aborts.push(handle.abort_handle());
+                aborts.0.push(handle.abort_handle());
                 let (num, node) = (p.num, p.node);
                 Some(async move { (num, node, handle.await) })
             })
@@ -351,9 +352,7 @@ impl Upload<'_> {
         // The long tail: abort what is still running so that those connections close and
         // the nodes discard the partial pieces.
         drop(running);
-        for a in aborts {
-            a.abort();
-        }
+        drop(aborts);
         if receipts.len() < scheme.optimal as usize {
             return Err(UplinkError::UploadFailed(format!(
                 "segment {position}: only {} of the {} pieces needed were stored ({})",
@@ -375,6 +374,18 @@ impl Upload<'_> {
             )
             .await?;
         Ok(plain_size < segment_size || input.at_eof().await?)
+    }
+}
+
+/// Aborts the tasks when dropped: on success (the long tail), on error, and when the
+/// upload itself is cancelled.
+struct AbortAll(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortAll {
+    fn drop(&mut self) {
+        for a in &self.0 {
+            a.abort();
+        }
     }
 }
 

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     BucketExists,
     BucketNotEmpty,
     ObjectNotFound,
+    /// A concurrent change won; retrying is safe.
+    Conflict,
     TooFewNodes,
     SegmentUnavailable,
     LimitExceeded,
@@ -58,7 +60,7 @@ impl ErrorCode {
             PermissionDenied | UntrustedSatellite | WrongNode | OrderLimitExpired
             | SerialReused => 403,
             NotFound | BucketNotFound | ObjectNotFound | PieceNotFound => 404,
-            BucketExists | BucketNotEmpty => 409,
+            BucketExists | BucketNotEmpty | Conflict => 409,
             LimitExceeded | TooManyRequests => 429,
             DiskFull => 507,
             TooFewNodes | SegmentUnavailable => 503,
