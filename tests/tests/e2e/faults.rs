@@ -188,3 +188,38 @@ async fn a_corrupted_piece_is_detected_and_routed_around() {
     assert!(out.is_empty());
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_satellite_that_reorders_segments_is_detected() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await; // 256 KiB segments
+    project.create_bucket("bkt").await.unwrap();
+    let data = random_bytes(2 * (256 << 10));
+    project
+        .upload("bkt", "two", &data[..], Default::default())
+        .await
+        .unwrap();
+    // Swap the two segments' contents in the satellite's database, keeping positions
+    // and sizes: exactly what a dishonest satellite could do.
+    let db = &net.network.satellite.db;
+    let backend = db.get_database_backend();
+    for sql in [
+        "UPDATE segments SET position = 99 WHERE position = 0",
+        "UPDATE segments SET position = 0 WHERE position = 1",
+        "UPDATE segments SET position = 1 WHERE position = 99",
+        "UPDATE segments SET plain_offset = position * 262144",
+    ] {
+        db.execute(Statement::from_string(backend, sql))
+            .await
+            .unwrap();
+    }
+    let mut out = Vec::new();
+    let err = project
+        .download("bkt", "two", None, &mut out, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("wrong encryption key"), "{err}");
+    assert!(out.is_empty(), "no reordered bytes are returned");
+    net.stop().await;
+}

@@ -19,7 +19,7 @@ use super::error::{PieceError, Result, Subject, UplinkError, summarize};
 use super::pieces::{PieceFetch, VerifiedChunk, fetch_piece};
 use super::{Progress, Project};
 use crate::crypto::Key;
-use crate::crypto::content::{BlockCipher, content_key, open};
+use crate::crypto::content::{BlockCipher, content_key, open, segment_wrap_key};
 use crate::erasure::segment::SegmentDecoder;
 use crate::protocol::metainfo::{
     DownloadObjectRequest, DownloadSegmentRequest, DownloadSegmentResponse, SegmentInfo,
@@ -200,7 +200,7 @@ impl Project {
                 "the satellite's key does not match the satellite id in the access grant".into(),
             ));
         }
-        let key_bytes: [u8; 32] = open(ckey, &info.encrypted_key)?
+        let key_bytes: [u8; 32] = open(&segment_wrap_key(ckey, seg.position), &info.encrypted_key)?
             .as_slice()
             .try_into()
             .map_err(|_| UplinkError::DownloadFailed("segment key has the wrong length".into()))?;

@@ -22,7 +22,7 @@ use super::objects::ObjectEntry;
 use super::pieces::{ping, upload_piece};
 use super::{Progress, Project};
 use crate::crypto::Key;
-use crate::crypto::content::{BlockCipher, content_key, metadata_key, seal};
+use crate::crypto::content::{BlockCipher, content_key, metadata_key, seal, segment_wrap_key};
 use crate::erasure::segment::SegmentEncoder;
 use crate::protocol::metainfo::{
     BeginObjectRequest, BeginSegmentRequest, CommitObjectRequest, CommitSegmentRequest,
@@ -170,7 +170,10 @@ impl Upload<'_> {
                     stream_id: self.stream_id.clone(),
                     position: 0,
                     plain_size: data.len() as u64,
-                    encrypted_key: seal(&self.content_key, segment_key.as_bytes()),
+                    encrypted_key: seal(
+                        &segment_wrap_key(&self.content_key, 0),
+                        segment_key.as_bytes(),
+                    ),
                     data: sealed,
                 },
                 &self.subject,
@@ -367,7 +370,10 @@ impl Upload<'_> {
                 &CommitSegmentRequest {
                     segment_id,
                     plain_size,
-                    encrypted_key: seal(&self.content_key, segment_key.as_bytes()),
+                    encrypted_key: seal(
+                        &segment_wrap_key(&self.content_key, position),
+                        segment_key.as_bytes(),
+                    ),
                     receipts,
                 },
                 &self.subject,

@@ -23,6 +23,13 @@ pub fn content_key(object_key: &Key) -> Key {
     derive(object_key, b"content")
 }
 
+/// The key that wraps the key of segment `position` of an object. Binding the position
+/// means a satellite cannot swap or reorder an object's segments undetected: a moved
+/// segment's key no longer unwraps.
+pub fn segment_wrap_key(content_key: &Key, position: u32) -> Key {
+    derive(content_key, format!("segment:{position}").as_bytes())
+}
+
 /// The key that seals the metadata of the object with this path key.
 pub fn metadata_key(object_key: &Key) -> Key {
     derive(object_key, b"metadata")
