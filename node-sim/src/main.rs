@@ -165,15 +165,15 @@ async fn network_up(
     );
     println!("Use it with the uplink CLI:");
     println!("  export UPLINK_ACCESS=$(cat {})", grant_path.display());
-    println!("  cargo run -q --bin uplink -- mb sj://demo");
-    println!("  cargo run -q --bin uplink -- cp ./some-file sj://demo/some-file");
-    println!("  cargo run -q --bin uplink -- ls sj://demo");
-    println!("  cargo run -q --bin uplink -- cp sj://demo/some-file ./copy");
+    println!("  cargo run -q --release --bin uplink -- mb sj://demo");
+    println!("  cargo run -q --release --bin uplink -- cp ./some-file sj://demo/some-file");
+    println!("  cargo run -q --release --bin uplink -- ls sj://demo");
+    println!("  cargo run -q --release --bin uplink -- cp sj://demo/some-file ./copy");
     println!();
     println!();
     println!("Or make your own grant with a passphrase from the project's API key:");
     println!(
-        "  cargo run -q --bin uplink -- access create --satellite {} --api-key $(cat {}) --passphrase <words>",
+        "  cargo run -q --release --bin uplink -- access create --satellite {} --api-key $(cat {}) --passphrase <words>",
         grant.satellite,
         dir.join(API_KEY_FILE).display()
     );
@@ -192,22 +192,9 @@ async fn resolve_satellite(s: &str) -> Result<NodeUrl> {
             .context("--satellite must look like <id>@<host>:<port>");
     }
     // Trust on first use: ask the satellite for its id, and say so.
-    let health: serde_json::Value = reqwest::get(format!("http://{s}/health"))
-        .await
-        .with_context(|| format!("cannot reach the satellite at {s}"))?
-        .json()
-        .await
-        .context("the satellite's /health answer is not JSON")?;
-    let url = health["satellite_url"]
-        .as_str()
-        .context("no satellite_url in the satellite's /health answer")?;
-    let parsed: NodeUrl = url.parse()?;
-    let pinned = NodeUrl {
-        id: parsed.id,
-        address: s.to_string(),
-    };
-    eprintln!("trusting satellite {pinned} (pass --satellite {pinned} to pin it)");
-    Ok(pinned)
+    let url = uplink_core::client::discover_satellite(&reqwest::Client::new(), s).await?;
+    eprintln!("trusting satellite {url} (pass --satellite {url} to pin it)");
+    Ok(url)
 }
 
 async fn run_nodes(

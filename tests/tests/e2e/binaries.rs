@@ -161,12 +161,14 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
         "access",
         "create",
         "--satellite",
-        &url,
+        &sat_addr, // just host:port: the id is taken from the satellite (trust on first use)
         "--api-key",
         &api_key,
         "--passphrase",
         "correct horse battery staple",
     ]));
+    let inspected = run(uplink(&config).args(["access", "inspect"]));
+    assert!(String::from_utf8_lossy(&inspected.stdout).contains(&url));
     run(uplink(&config).args(["mb", "sj://files"]));
     let data: Vec<u8> = (0..1_500_000u32).map(|i| (i * 31 % 251) as u8).collect();
     let src = dir.path().join("in.bin");

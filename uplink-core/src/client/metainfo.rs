@@ -185,6 +185,34 @@ impl MetainfoClient {
     }
 }
 
+/// Asks the satellite at `address` (`host:port`) for its id: trust on first use, for
+/// people who only know the address. Pin the returned `id@address` where it matters.
+pub async fn discover_satellite(
+    http: &reqwest::Client,
+    address: &str,
+) -> Result<crate::protocol::NodeUrl> {
+    let unreachable = |reason: String| UplinkError::SatelliteUnreachable {
+        address: address.to_string(),
+        reason,
+    };
+    let health: serde_json::Value = http
+        .get(format!("http://{address}/health"))
+        .send()
+        .await
+        .map_err(|e| unreachable(describe(&e)))?
+        .json()
+        .await
+        .map_err(|e| unreachable(format!("its /health answer is not JSON: {e}")))?;
+    let id = health["satellite_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| unreachable("its /health answer names no satellite id".into()))?;
+    Ok(crate::protocol::NodeUrl {
+        id,
+        address: address.to_string(),
+    })
+}
+
 /// A short, human description of a transport error (reqwest's own Display omits the
 /// underlying cause).
 pub(crate) fn describe(e: &reqwest::Error) -> String {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub use download::ByteRange;
 pub use error::{PieceError, Result, Subject, UplinkError};
-pub use metainfo::MetainfoClient;
+pub use metainfo::{MetainfoClient, discover_satellite};
 pub use objects::{ListOptions, ObjectEntry, ObjectPage};
 pub use upload::UploadOptions;
 

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use uplink_core::access::AccessGrant;
-use uplink_core::client::{ClientConfig, MetainfoClient};
+use uplink_core::client::{ClientConfig, MetainfoClient, discover_satellite};
 use uplink_core::crypto::passphrase::root_key_from_passphrase;
 use uplink_core::crypto::store::EncryptionStore;
 use uplink_core::protocol::NodeUrl;
@@ -16,7 +16,8 @@ use crate::config::ConfigDir;
 pub enum AccessCommand {
     /// Create an access grant from a satellite address, an API key and a passphrase.
     Create {
-        /// The satellite, as <node id>@<host>:<port>.
+        /// The satellite, as <node id>@<host>:<port> (or <host>:<port> to take the id
+        /// the satellite reports, trust on first use).
         #[arg(long)]
         satellite: String,
         /// The API key from the satellite's operator or console.
@@ -62,20 +63,28 @@ pub async fn run(cmd: AccessCommand, config: &ConfigDir, access_flag: Option<&st
             name,
             export,
         } => {
-            let satellite: NodeUrl = satellite.parse().with_context(|| {
-                format!("--satellite {satellite:?} must look like <node id>@<host>:<port>")
-            })?;
             let api_key = uplink_core::access::ApiKey::parse(api_key.trim())
                 .context("--api-key is not a valid API key")?;
+            let http = reqwest::Client::builder()
+                .connect_timeout(ClientConfig::default().connect_timeout)
+                .build()?;
+            let satellite: NodeUrl = if satellite.contains('@') {
+                satellite.parse().with_context(|| {
+                    format!("--satellite {satellite:?} must look like <node id>@<host>:<port>")
+                })?
+            } else {
+                let url = discover_satellite(&http, &satellite).await?;
+                eprintln!(
+                    "satellite at {satellite} says it is {url}; pin it with --satellite {url}"
+                );
+                url
+            };
             let passphrase = match passphrase {
                 Some(p) => p,
                 None => prompt_passphrase()?,
             };
             // The salt comes from the satellite, so the same passphrase gives the same
             // keys for everyone in the project.
-            let http = reqwest::Client::builder()
-                .connect_timeout(ClientConfig::default().connect_timeout)
-                .build()?;
             let info = MetainfoClient::new(http, satellite.address.clone(), api_key.serialize())
                 .project_info()
                 .await
