@@ -179,7 +179,7 @@ async fn network_up(
     );
     println!();
     println!("Press Ctrl-C to stop; run the same command again to restart with all data.");
-    tokio::signal::ctrl_c().await?;
+    satellite::signals::shutdown().await;
     eprintln!("stopping ...");
     network.stop().await;
     Ok(())
@@ -224,7 +224,7 @@ async fn run_nodes(
         running.push(node);
     }
     println!("{count} nodes running against {satellite}; press Ctrl-C to stop.");
-    tokio::signal::ctrl_c().await?;
+    satellite::signals::shutdown().await;
     for node in running {
         node.stop().await;
     }

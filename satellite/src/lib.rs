@@ -23,6 +23,7 @@ pub mod metainfo;
 pub mod metrics;
 pub mod orders;
 pub mod overlay;
+pub mod signals;
 pub mod tokens;
 pub mod workers;
 

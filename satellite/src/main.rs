@@ -167,13 +167,9 @@ async fn main() -> Result<()> {
                 "nodes join with: node-sim nodes --satellite {}",
                 running.url
             );
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => {
-                    r?;
-                    eprintln!("shutting down");
-                    running.stop().await;
-                }
-            }
+            satellite::signals::shutdown().await;
+            eprintln!("shutting down");
+            running.stop().await;
         }
         Command::Migrate { common } => {
             let config = load(&common)?;

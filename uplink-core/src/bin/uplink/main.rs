@@ -73,8 +73,8 @@ enum Command {
         /// Print throughput and peak memory on stderr when done.
         #[arg(long)]
         stats: bool,
-        /// Plaintext bytes per segment, e.g. 64MiB.
-        #[arg(long, hide = true)]
+        /// Plaintext bytes per segment, e.g. 64MiB (at most the satellite's maximum).
+        #[arg(long)]
         segment_size: Option<String>,
     },
     /// Remove an object (or, with --recursive, everything under a prefix).
