@@ -43,160 +43,38 @@ async fn project_info(req: HttpRequest, state: State) -> Reply<ProjectInfoRespon
     }))
 }
 
-async fn create_bucket(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<BucketRequest>,
-) -> Reply<BucketInfo> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state.metainfo.create_bucket(&caller, &body.name).await?,
-    ))
+/// Each metainfo endpoint: authenticate the bearer key, call the service, reply JSON.
+/// (Authorisation of the specific operation happens inside the service.)
+macro_rules! endpoints {
+    ($($name:ident($req:ty) -> $resp:ty = |$m:ident, $c:ident, $b:ident| $call:expr;)*) => {$(
+        async fn $name(req: HttpRequest, state: State, $b: web::Json<$req>) -> Reply<$resp> {
+            let $c = state.caller(&req).await?;
+            let $m = &state.metainfo;
+            Ok(web::Json($call.await?))
+        }
+    )*};
 }
 
-async fn get_bucket(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<BucketRequest>,
-) -> Reply<BucketInfo> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state.metainfo.get_bucket(&caller, &body.name).await?,
-    ))
-}
-
-async fn list_buckets(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<ListBucketsRequest>,
-) -> Reply<ListBucketsResponse> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state.metainfo.list_buckets(&caller, &body).await?,
-    ))
-}
-
-async fn delete_bucket(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<DeleteBucketRequest>,
-) -> Reply<DeleteBucketResponse> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state.metainfo.delete_bucket(&caller, &body).await?,
-    ))
-}
-
-async fn begin_object(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<BeginObjectRequest>,
-) -> Reply<BeginObjectResponse> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state.metainfo.begin_object(&caller, &body).await?,
-    ))
-}
-
-async fn commit_object(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<CommitObjectRequest>,
-) -> Reply<ObjectInfo> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state.metainfo.commit_object(&caller, &body).await?,
-    ))
-}
-
-async fn get_object(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<ObjectRequest>,
-) -> Reply<ObjectInfo> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state
-            .metainfo
-            .get_object(&caller, &body.bucket, &body.encrypted_key)
-            .await?,
-    ))
-}
-
-async fn download_object(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<DownloadObjectRequest>,
-) -> Reply<DownloadObjectResponse> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state.metainfo.download_object(&caller, &body).await?,
-    ))
-}
-
-async fn list_objects(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<ListObjectsRequest>,
-) -> Reply<ListObjectsResponse> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state.metainfo.list_objects(&caller, &body).await?,
-    ))
-}
-
-async fn delete_object(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<ObjectRequest>,
-) -> Reply<DeleteObjectResponse> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state
-            .metainfo
-            .delete_object(&caller, &body.bucket, &body.encrypted_key)
-            .await?,
-    ))
-}
-
-async fn begin_segment(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<BeginSegmentRequest>,
-) -> Reply<BeginSegmentResponse> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state.metainfo.begin_segment(&caller, &body).await?,
-    ))
-}
-
-async fn commit_segment(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<CommitSegmentRequest>,
-) -> Reply<Empty> {
-    let caller = state.caller(&req).await?;
-    state.metainfo.commit_segment(&caller, &body).await?;
-    Ok(web::Json(Empty {}))
-}
-
-async fn inline_segment(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<InlineSegmentRequest>,
-) -> Reply<Empty> {
-    let caller = state.caller(&req).await?;
-    state.metainfo.inline_segment(&caller, &body).await?;
-    Ok(web::Json(Empty {}))
-}
-
-async fn download_segment(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<DownloadSegmentRequest>,
-) -> Reply<DownloadSegmentResponse> {
-    let caller = state.caller(&req).await?;
-    Ok(web::Json(
-        state.metainfo.download_segment(&caller, &body).await?,
-    ))
+endpoints! {
+    create_bucket(BucketRequest) -> BucketInfo = |m, c, b| m.create_bucket(&c, &b.name);
+    get_bucket(BucketRequest) -> BucketInfo = |m, c, b| m.get_bucket(&c, &b.name);
+    list_buckets(ListBucketsRequest) -> ListBucketsResponse = |m, c, b| m.list_buckets(&c, &b);
+    delete_bucket(DeleteBucketRequest) -> DeleteBucketResponse = |m, c, b| m.delete_bucket(&c, &b);
+    begin_object(BeginObjectRequest) -> BeginObjectResponse = |m, c, b| m.begin_object(&c, &b);
+    commit_object(CommitObjectRequest) -> ObjectInfo = |m, c, b| m.commit_object(&c, &b);
+    get_object(ObjectRequest) -> ObjectInfo =
+        |m, c, b| m.get_object(&c, &b.bucket, &b.encrypted_key);
+    download_object(DownloadObjectRequest) -> DownloadObjectResponse =
+        |m, c, b| m.download_object(&c, &b);
+    list_objects(ListObjectsRequest) -> ListObjectsResponse = |m, c, b| m.list_objects(&c, &b);
+    delete_object(ObjectRequest) -> DeleteObjectResponse =
+        |m, c, b| m.delete_object(&c, &b.bucket, &b.encrypted_key);
+    begin_segment(BeginSegmentRequest) -> BeginSegmentResponse =
+        |m, c, b| m.begin_segment(&c, &b);
+    commit_segment(CommitSegmentRequest) -> Empty =
+        |m, c, b| async { m.commit_segment(&c, &b).await.map(|()| Empty {}) };
+    inline_segment(InlineSegmentRequest) -> Empty =
+        |m, c, b| async { m.inline_segment(&c, &b).await.map(|()| Empty {}) };
+    download_segment(DownloadSegmentRequest) -> DownloadSegmentResponse =
+        |m, c, b| m.download_segment(&c, &b);
 }
