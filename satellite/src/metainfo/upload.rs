@@ -3,7 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 use uplink_core::access::caveat::Operation;
 use uplink_core::protocol::metainfo::{
@@ -29,30 +30,8 @@ const MAX_SEGMENTS: u32 = 1 << 20;
 impl Metainfo {
     fn open_stream_for(&self, caller: &Caller, stream_id: &str) -> Result<StreamToken> {
         let token = self.tokens.open_stream(stream_id)?;
-        if token.project_id != caller.project_id {
-            return Err(SatelliteError::PermissionDenied(
-                "the upload belongs to another project".into(),
-            ));
-        }
-        caller.authorize(
-            Operation::Write,
-            Some(&token.bucket),
-            Some(&token.encrypted_key),
-            token.expires_at,
-        )?;
+        authorize_upload(caller, &token)?;
         Ok(token)
-    }
-
-    async fn pending_object(&self, object_id: &str) -> Result<object::Model> {
-        let obj = object::Entity::find_by_id(object_id.to_string())
-            .one(&self.db)
-            .await?;
-        match obj {
-            Some(o) if o.status == object::STATUS_PENDING => Ok(o),
-            _ => Err(SatelliteError::NotFound(
-                "the upload is no longer pending (it expired, was committed or was deleted)".into(),
-            )),
-        }
     }
 
     pub async fn begin_object(
@@ -146,7 +125,7 @@ impl Metainfo {
                 req.max_plain_size, self.config.max_segment_size
             )));
         }
-        self.pending_object(&stream.object_id).await?;
+        pending_object(&self.db, &stream.object_id).await?;
         let scheme = stream.redundancy;
         let piece_limit = scheme.piece_size(req.max_plain_size);
         let nodes = self.overlay.select(&SelectionRequest {
@@ -192,17 +171,7 @@ impl Metainfo {
 
     pub async fn commit_segment(&self, caller: &Caller, req: &CommitSegmentRequest) -> Result<()> {
         let token = self.tokens.open_segment(&req.segment_id)?;
-        if token.stream.project_id != caller.project_id {
-            return Err(SatelliteError::PermissionDenied(
-                "the upload belongs to another project".into(),
-            ));
-        }
-        caller.authorize(
-            Operation::Write,
-            Some(&token.stream.bucket),
-            Some(&token.stream.encrypted_key),
-            token.stream.expires_at,
-        )?;
+        authorize_upload(caller, &token.stream)?;
         validate_sealed("encrypted segment key", &req.encrypted_key, 256)?;
         let scheme = token.stream.redundancy;
         if req.plain_size == 0 || req.plain_size > token.max_plain_size {
@@ -359,15 +328,7 @@ impl Metainfo {
         let position = model.position.clone().unwrap();
         let object_id = model.object_id.clone().unwrap();
         let txn = self.db.begin().await?;
-        let pending = object::Entity::find_by_id(object_id)
-            .one(&txn)
-            .await?
-            .is_some_and(|o| o.status == object::STATUS_PENDING);
-        if !pending {
-            return Err(SatelliteError::NotFound(
-                "the upload is no longer pending (it expired, was committed or was deleted)".into(),
-            ));
-        }
+        pending_object(&txn, &object_id).await?;
         segment::Entity::insert(model)
             .exec(&txn)
             .await
@@ -392,16 +353,7 @@ impl Metainfo {
             validate_sealed("encrypted metadata", meta, 64 << 10)?;
         }
         let txn = self.db.begin().await?;
-        let obj = object::Entity::find_by_id(stream.object_id.clone())
-            .one(&txn)
-            .await?
-            .filter(|o| o.status == object::STATUS_PENDING)
-            .ok_or_else(|| {
-                SatelliteError::NotFound(
-                    "the upload is no longer pending (it expired, was committed or was deleted)"
-                        .into(),
-                )
-            })?;
+        let obj = pending_object(&txn, &stream.object_id).await?;
         if bucket::Entity::find_by_id((obj.project_id.clone(), obj.bucket_name.clone()))
             .one(&txn)
             .await?
@@ -480,6 +432,36 @@ impl Metainfo {
         self.metrics.objects_committed.inc();
         Ok(object_info(&committed))
     }
+}
+
+/// An upload token is only good for its own project, and only while the key still allows
+/// writing that object.
+fn authorize_upload(caller: &Caller, stream: &StreamToken) -> Result<()> {
+    if stream.project_id != caller.project_id {
+        return Err(SatelliteError::PermissionDenied(
+            "the upload belongs to another project".into(),
+        ));
+    }
+    caller.authorize(
+        Operation::Write,
+        Some(&stream.bucket),
+        Some(&stream.encrypted_key),
+        stream.expires_at,
+    )
+}
+
+/// The object an upload adds to, if it is still pending (on `conn`, so that callers can
+/// check it inside their transaction).
+async fn pending_object<C: ConnectionTrait>(conn: &C, object_id: &str) -> Result<object::Model> {
+    object::Entity::find_by_id(object_id.to_string())
+        .one(conn)
+        .await?
+        .filter(|o| o.status == object::STATUS_PENDING)
+        .ok_or_else(|| {
+            SatelliteError::NotFound(
+                "the upload is no longer pending (it expired, was committed or was deleted)".into(),
+            )
+        })
 }
 
 /// A unique-index violation at commit means another upload of the key won the race.
