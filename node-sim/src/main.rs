@@ -11,6 +11,7 @@ use node_sim::sim::{Network, NetworkConfig};
 use uplink_core::access::AccessGrant;
 use uplink_core::protocol::NodeUrl;
 use uplink_core::protocol::identity::write_private_file;
+use uplink_core::units::parse_size;
 
 #[derive(Parser)]
 #[command(name = "node-sim", version, about = "Storage nodes and local networks")]
@@ -88,32 +89,6 @@ enum NetworkAction {
         #[arg(long, default_value = "4/6/8/10")]
         redundancy: String,
     },
-}
-
-fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim().to_ascii_lowercase();
-    let units = [
-        ("gib", 1u64 << 30),
-        ("gb", 1_000_000_000),
-        ("g", 1 << 30),
-        ("mib", 1 << 20),
-        ("mb", 1_000_000),
-        ("m", 1 << 20),
-        ("kib", 1 << 10),
-        ("kb", 1000),
-        ("k", 1 << 10),
-        ("b", 1),
-    ];
-    for (suffix, mult) in units {
-        if let Some(n) = t.strip_suffix(suffix) {
-            return Ok(n
-                .trim()
-                .parse::<u64>()
-                .with_context(|| format!("{s:?} is not a size"))?
-                * mult);
-        }
-    }
-    t.parse().with_context(|| format!("{s:?} is not a size"))
 }
 
 const GRANT_FILE: &str = "access.grant";
@@ -267,7 +242,7 @@ async fn main() -> Result<()> {
             segment_size,
             sync,
         } => {
-            let size = parse_size(&size)?;
+            let size = parse_size(&size).map_err(anyhow::Error::msg)?;
             let tmp;
             let dir = match dir {
                 Some(d) => d,
@@ -289,7 +264,9 @@ async fn main() -> Result<()> {
                 dir,
                 uplink,
                 redundancy: redundancy.clone(),
-                segment_size: segment_size.map(|s| parse_size(&s)).transpose()?,
+                segment_size: segment_size
+                    .map(|s| parse_size(&s).map_err(anyhow::Error::msg))
+                    .transpose()?,
                 sync_writes: sync,
             })
             .await?;

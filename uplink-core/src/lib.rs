@@ -5,9 +5,11 @@
 //! - [`erasure`]: the erasure codec and the stripe layout of segments.
 //! - [`access`]: API keys (macaroons), caveats and access grants.
 //! - [`client`]: the uplink library that stores and fetches objects.
+//! - [`units`]: byte sizes as written on command lines.
 
 pub mod access;
 pub mod client;
 pub mod crypto;
 pub mod erasure;
 pub mod protocol;
+pub mod units;

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use uplink_core::client::{ByteRange, ClientConfig, Project};
+use uplink_core::units::parse_size;
 
 use crate::config::ConfigDir;
 
@@ -103,24 +104,6 @@ fn parse_expires(s: &str) -> Result<i64> {
     Ok(secs)
 }
 
-fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim().to_ascii_lowercase();
-    let (num, mult) = if let Some(n) = t.strip_suffix("gib").or(t.strip_suffix("g")) {
-        (n, 1u64 << 30)
-    } else if let Some(n) = t.strip_suffix("mib").or(t.strip_suffix("m")) {
-        (n, 1 << 20)
-    } else if let Some(n) = t.strip_suffix("kib").or(t.strip_suffix("k")) {
-        (n, 1 << 10)
-    } else {
-        (t.as_str(), 1)
-    };
-    Ok(num
-        .trim()
-        .parse::<u64>()
-        .with_context(|| format!("{s:?} is not a size"))?
-        * mult)
-}
-
 fn open_project(config: &ConfigDir, access: Option<&str>, client: ClientConfig) -> Result<Project> {
     let grant = config.resolve(access)?;
     Ok(Project::open(grant, client)?)
@@ -161,7 +144,7 @@ async fn run(cli: Cli) -> Result<()> {
             let expires_at = expires.map(|e| parse_expires(&e)).transpose()?;
             let mut client = ClientConfig::default();
             if let Some(s) = segment_size {
-                client.segment_size = parse_size(&s)?;
+                client.segment_size = parse_size(&s).map_err(anyhow::Error::msg)?;
             }
             let project = open_project(&config, access, client)?;
             copy::copy(
