@@ -44,12 +44,9 @@ impl<R: AsyncRead + Unpin> Input<R> {
             buf[0] = b;
             filled = 1;
         }
-        while filled < buf.len() && !self.eof {
-            let n = self.reader.read(&mut buf[filled..]).await?;
-            if n == 0 {
-                self.eof = true;
-            }
-            filled += n;
+        if !self.eof {
+            filled += read_full(&mut self.reader, &mut buf[filled..]).await?;
+            self.eof = filled < buf.len();
         }
         Ok(filled)
     }
