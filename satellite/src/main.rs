@@ -103,6 +103,19 @@ fn load(common: &Common) -> Result<SatelliteConfig> {
     Ok(config)
 }
 
+/// `id@address` of the satellite this configuration describes.
+fn satellite_url(config: &SatelliteConfig) -> Result<uplink_core::protocol::NodeUrl> {
+    let identity = Identity::load(&config.identity_path())
+        .context("no identity yet: run `satellite setup` first")?;
+    Ok(uplink_core::protocol::NodeUrl {
+        id: identity.node_id(),
+        address: config
+            .external_address
+            .clone()
+            .unwrap_or_else(|| config.listen_addr.clone()),
+    })
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -177,14 +190,7 @@ async fn main() -> Result<()> {
             println!("database is up to date");
         }
         Command::Id { common } => {
-            let config = load(&common)?;
-            let identity = Identity::load(&config.identity_path())
-                .context("no identity yet: run `satellite setup` first")?;
-            let address = config
-                .external_address
-                .clone()
-                .unwrap_or(config.listen_addr.clone());
-            println!("{}@{}", identity.node_id(), address);
+            println!("{}", satellite_url(&load(&common)?)?);
         }
         Command::Admin { common, action } => {
             let config = load(&common)?;
@@ -197,17 +203,8 @@ async fn main() -> Result<()> {
                     println!("api key:    {}", key.serialized);
                     println!();
                     println!("Create an access grant with:");
-                    let url = Identity::load(&config.identity_path())
-                        .map(|i| {
-                            format!(
-                                "{}@{}",
-                                i.node_id(),
-                                config
-                                    .external_address
-                                    .clone()
-                                    .unwrap_or(config.listen_addr.clone())
-                            )
-                        })
+                    let url = satellite_url(&config)
+                        .map(|u| u.to_string())
                         .unwrap_or_else(|_| "<satellite id@address>".into());
                     println!(
                         "  uplink access create --satellite {url} --api-key {} --passphrase <passphrase>",
