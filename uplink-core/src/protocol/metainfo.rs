@@ -27,6 +27,7 @@ pub const SEGMENT_BEGIN_PATH: &str = "/v1/segments/begin";
 pub const SEGMENT_COMMIT_PATH: &str = "/v1/segments/commit";
 pub const SEGMENT_INLINE_PATH: &str = "/v1/segments/inline";
 pub const SEGMENT_DOWNLOAD_PATH: &str = "/v1/segments/download";
+pub const ACCESS_REVOKE_PATH: &str = "/v1/access/revoke";
 
 /// Serde helper: `Vec<u8>` as standard base64 in JSON.
 pub mod b64 {
@@ -85,6 +86,15 @@ pub struct ProjectInfoResponse {
     /// Salt for deriving a root encryption key from a passphrase.
     #[serde(with = "b64")]
     pub salt: Vec<u8>,
+}
+
+/// Revokes `api_key` and every key derived from it. The caller's own key (in the
+/// `Authorization` header) must be the same key or one it was derived from: holding a
+/// grant is enough to revoke what was shared from it, never a sibling or a parent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeRequest {
+    /// The serialized API key to revoke.
+    pub api_key: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
