@@ -64,6 +64,11 @@ impl TestNetwork {
         self._dir.path()
     }
 
+    /// Where the satellite serves its HTTP API and web console, e.g. `http://127.0.0.1:7777`.
+    pub fn console_url(&self) -> String {
+        format!("http://{}", self.network.satellite_url().address)
+    }
+
     pub fn satellite_dir(&self) -> PathBuf {
         self.dir().join("satellite")
     }
