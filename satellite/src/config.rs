@@ -64,6 +64,95 @@ pub struct SatelliteConfig {
     pub piece_deletion_max_attempts: u32,
     /// HTTP worker threads.
     pub http_workers: usize,
+    /// Redis URL for caches shared between satellite processes (revocations, request
+    /// rates); also read from `REDIS_URL`. Without it they live in this process.
+    pub redis_url: Option<String>,
+    /// How long a process may keep using a cached revocation list. Revoking through a
+    /// process updates its own cache (and Redis) at once; others follow within this.
+    #[serde(with = "humantime_serde")]
+    pub revocation_cache_ttl: Duration,
+    /// Limits of projects that have no limits of their own.
+    pub default_limits: ProjectLimits,
+    /// Web console and its API (`/` and `/api/v0`).
+    pub console: ConsoleConfig,
+}
+
+/// What one project may use. Each project can override each value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProjectLimits {
+    pub buckets: u64,
+    /// Bytes stored (plaintext size of committed segments).
+    pub storage_bytes: u64,
+    /// Bytes downloaded per calendar month (UTC).
+    pub egress_bytes: u64,
+    pub segments: u64,
+    /// Metainfo requests per second, over all of the project's keys.
+    pub requests_per_second: u64,
+}
+
+impl Default for ProjectLimits {
+    fn default() -> Self {
+        Self {
+            buckets: 100,
+            storage_bytes: 1 << 40,
+            egress_bytes: 1 << 40,
+            segments: 1_000_000,
+            requests_per_second: 1000,
+        }
+    }
+}
+
+/// Accounts and console sessions.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve the web console and its API.
+    pub enabled: bool,
+    /// Whether anyone may sign up (otherwise accounts exist only as created by operators).
+    pub signup_enabled: bool,
+    /// Secret that signs session tokens (at least 32 bytes). Better: `session_secret_file`
+    /// or the `SATELLITE_CONSOLE__SESSION_SECRET` environment variable. Without either,
+    /// a random secret is generated once into `<data_dir>/session.key`.
+    pub session_secret: Option<String>,
+    pub session_secret_file: Option<PathBuf>,
+    /// How long a console session lasts.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Projects a user may own.
+    pub max_projects_per_user: u64,
+    /// Failed logins for one email before further attempts are refused for a while
+    /// (the wait doubles with each further failure, up to 15 minutes).
+    pub login_failures_before_lockout: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            signup_enabled: true,
+            session_secret: None,
+            session_secret_file: None,
+            session_ttl: Duration::from_secs(3600),
+            max_projects_per_user: 3,
+            login_failures_before_lockout: 5,
+        }
+    }
+}
+
+impl std::fmt::Debug for ConsoleConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleConfig")
+            .field("enabled", &self.enabled)
+            .field("signup_enabled", &self.signup_enabled)
+            .field(
+                "session_secret",
+                &self.session_secret.as_ref().map(|_| "***"),
+            )
+            .field("session_secret_file", &self.session_secret_file)
+            .field("session_ttl", &self.session_ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for SatelliteConfig {
@@ -78,6 +167,9 @@ impl std::fmt::Debug for SatelliteConfig {
             )
             .field("redundancy", &self.redundancy)
             .field("max_segment_size", &self.max_segment_size)
+            .field("redis_url", &self.redis_url.as_ref().map(|u| redact_url(u)))
+            .field("default_limits", &self.default_limits)
+            .field("console", &self.console)
             .finish_non_exhaustive()
     }
 }
@@ -116,6 +208,10 @@ impl Default for SatelliteConfig {
             piece_deletion_interval: Duration::from_secs(10),
             piece_deletion_max_attempts: 5,
             http_workers: 2,
+            redis_url: None,
+            revocation_cache_ttl: Duration::from_secs(30),
+            default_limits: ProjectLimits::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -131,8 +227,8 @@ impl SatelliteConfig {
         };
         let figment = Figment::from(Serialized::defaults(defaults))
             .merge(Toml::file(data_dir.join(CONFIG_FILE)))
-            .merge(Env::prefixed("SATELLITE_"))
-            .merge(Env::raw().only(&["DATABASE_URL"]));
+            .merge(Env::prefixed("SATELLITE_").split("__"))
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]));
         let mut config: SatelliteConfig = figment
             .extract()
             .map_err(|e| SatelliteError::Config(e.to_string()))?;
@@ -195,9 +291,51 @@ impl SatelliteConfig {
         doc
     }
 
+    /// The key that signs console sessions: from the configuration, its file, or
+    /// generated once into the data directory (readable by the owner only).
+    pub fn session_secret(&self) -> Result<Vec<u8>, SatelliteError> {
+        let secret = if let Some(secret) = &self.console.session_secret {
+            secret.trim().as_bytes().to_vec()
+        } else {
+            let file = self
+                .console
+                .session_secret_file
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("session.key"));
+            if !file.exists() && self.console.session_secret_file.is_none() {
+                generate_secret_file(&file)?;
+            }
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| SatelliteError::Config(format!("reading {}: {e}", file.display())))?;
+            text.trim().as_bytes().to_vec()
+        };
+        if secret.len() < 32 {
+            return Err(SatelliteError::Config(
+                "the console session secret must be at least 32 bytes".into(),
+            ));
+        }
+        Ok(secret)
+    }
+
     pub fn download_extra(&self, k: u16) -> u16 {
         self.download_extra_pieces.unwrap_or((k / 3).max(2))
     }
+}
+
+fn generate_secret_file(path: &Path) -> Result<(), SatelliteError> {
+    use rand::RngCore;
+    use std::io::Write;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| SatelliteError::Config(format!("creating {}: {e}", path.display())))?;
+    writeln!(file, "{}", hex::encode(bytes))
+        .map_err(|e| SatelliteError::Config(format!("writing {}: {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -222,6 +360,48 @@ mod tests {
         std::fs::write(dir.path().join(CONFIG_FILE), "redundancy = \"4/6\"\n").unwrap();
         let err = SatelliteConfig::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("redundancy"), "{err}");
+    }
+
+    #[test]
+    fn session_secret_is_generated_once_and_kept_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SatelliteConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let first = config.session_secret().unwrap();
+        assert_eq!(first, config.session_secret().unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("session.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "session.key is readable by others");
+        }
+        let short = SatelliteConfig {
+            console: ConsoleConfig {
+                session_secret: Some("too short".into()),
+                ..Default::default()
+            },
+            ..config.clone()
+        };
+        assert!(short.session_secret().is_err());
+        assert!(!format!("{short:?}").contains("too short"));
+    }
+
+    #[test]
+    fn nested_settings_come_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SATELLITE_DEFAULT_LIMITS__BUCKETS", "7");
+            jail.set_env("SATELLITE_CONSOLE__SIGNUP_ENABLED", "false");
+            let config = SatelliteConfig::load(dir.path()).unwrap();
+            assert_eq!(config.default_limits.buckets, 7);
+            assert!(!config.console.signup_enabled);
+            Ok(())
+        });
     }
 
     #[test]

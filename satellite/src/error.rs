@@ -31,6 +31,8 @@ pub enum SatelliteError {
     SegmentUnavailable(String),
     #[error("{0}")]
     LimitExceeded(String),
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("internal error: {0}")]
@@ -54,6 +56,7 @@ impl SatelliteError {
             TooFewNodes(_) => ErrorCode::TooFewNodes,
             SegmentUnavailable(_) => ErrorCode::SegmentUnavailable,
             LimitExceeded(_) => ErrorCode::LimitExceeded,
+            TooManyRequests(_) => ErrorCode::TooManyRequests,
         }
     }
 }

@@ -13,9 +13,11 @@
 //! - [`workers`]: background jobs (expiry, piece deletion, selection refresh).
 //! - [`api`]: the HTTP edge.
 
+pub mod accounting;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -23,6 +25,7 @@ pub mod metainfo;
 pub mod metrics;
 pub mod orders;
 pub mod overlay;
+pub mod projects;
 pub mod signals;
 pub mod tokens;
 pub mod workers;
@@ -107,6 +110,9 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         .map_err(|e| SatelliteError::Config(e.to_string()))?;
     let db = db::connect(&config.resolved_database_url()?).await?;
     let metrics = Metrics::new();
+    let cache = cache::open(config.redis_url.as_deref())
+        .await
+        .map_err(|e| SatelliteError::Config(e.to_string()))?;
 
     let overlay = Arc::new(
         Overlay::new(
@@ -179,7 +185,12 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
     };
     let state = web::Data::new(AppState {
         metainfo,
-        auth: Authenticator::new(db.clone()),
+        auth: Authenticator::new(
+            db.clone(),
+            cache.clone(),
+            config.revocation_cache_ttl,
+            config.default_limits,
+        ),
         overlay: overlay.clone(),
         metrics: metrics.clone(),
         satellite: url.clone(),

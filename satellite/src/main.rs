@@ -93,6 +93,23 @@ enum AdminAction {
     },
     /// List projects.
     ListProjects,
+    /// Set a project's own limits (sizes like 10GiB or 500GB); unset ones keep their value.
+    SetLimits {
+        /// Project id.
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        buckets: Option<u64>,
+        #[arg(long, value_parser = uplink_core::units::parse_size)]
+        storage: Option<u64>,
+        /// Download bytes per calendar month.
+        #[arg(long, value_parser = uplink_core::units::parse_size)]
+        egress: Option<u64>,
+        #[arg(long)]
+        segments: Option<u64>,
+        #[arg(long)]
+        requests_per_second: Option<u64>,
+    },
 }
 
 fn load(common: &Common) -> Result<SatelliteConfig> {
@@ -219,6 +236,36 @@ async fn main() -> Result<()> {
                     for p in satellite::admin::list_projects(&db).await? {
                         println!("{}  {}", p.id, p.name);
                     }
+                }
+                AdminAction::SetLimits {
+                    project,
+                    buckets,
+                    storage,
+                    egress,
+                    segments,
+                    requests_per_second,
+                } => {
+                    let update = satellite::admin::LimitsUpdate {
+                        buckets,
+                        storage_bytes: storage,
+                        egress_bytes: egress,
+                        segments,
+                        requests_per_second,
+                    };
+                    let p = satellite::admin::set_limits(&db, &project, update).await?;
+                    let limits = satellite::projects::limits_of(&p, &config.default_limits);
+                    println!("limits of project {}:", p.id);
+                    println!("  buckets:             {}", limits.buckets);
+                    println!(
+                        "  storage:             {}",
+                        uplink_core::units::format_size(limits.storage_bytes)
+                    );
+                    println!(
+                        "  egress per month:    {}",
+                        uplink_core::units::format_size(limits.egress_bytes)
+                    );
+                    println!("  segments:            {}", limits.segments);
+                    println!("  requests per second: {}", limits.requests_per_second);
                 }
             }
         }

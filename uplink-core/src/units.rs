@@ -32,9 +32,37 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is not a size like 4096, 64MiB or 1GB"))
 }
 
+/// A size for people: exact bytes below 1 KiB, otherwise binary units with up to two
+/// decimals (`1.50 MiB`), the inverse of [`parse_size`] for whole units.
+pub fn format_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{format_size, parse_size};
+
+    #[test]
+    fn formatted_sizes() {
+        assert_eq!(format_size(0), "0 B");
+        assert_eq!(format_size(1023), "1023 B");
+        assert_eq!(format_size(1024), "1 KiB");
+        assert_eq!(format_size(1536), "1.5 KiB");
+        assert_eq!(format_size(1 << 40), "1 TiB");
+        assert_eq!(parse_size(&format_size(64 << 20).replace(' ', "")), Ok(64 << 20));
+    }
 
     #[test]
     fn sizes() {

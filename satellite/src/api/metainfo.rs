@@ -26,7 +26,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(SEGMENT_BEGIN_PATH, web::post().to(begin_segment))
         .route(SEGMENT_COMMIT_PATH, web::post().to(commit_segment))
         .route(SEGMENT_INLINE_PATH, web::post().to(inline_segment))
-        .route(SEGMENT_DOWNLOAD_PATH, web::post().to(download_segment));
+        .route(SEGMENT_DOWNLOAD_PATH, web::post().to(download_segment))
+        .route(ACCESS_REVOKE_PATH, web::post().to(revoke));
+}
+
+async fn revoke(req: HttpRequest, state: State, body: web::Json<RevokeRequest>) -> Reply<Empty> {
+    let caller = state.caller(&req).await?;
+    state.auth.revoke(&caller, &body.api_key).await?;
+    Ok(web::Json(Empty {}))
 }
 
 async fn project_info(req: HttpRequest, state: State) -> Reply<ProjectInfoResponse> {

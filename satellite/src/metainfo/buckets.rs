@@ -11,6 +11,7 @@ use uplink_core::protocol::metainfo::{
 use uplink_core::protocol::now_unix;
 
 use super::{Metainfo, validate_bucket_name};
+use crate::accounting;
 use crate::auth::Caller;
 use crate::db::entities::{bucket, object};
 use crate::error::{Result, SatelliteError, is_unique_violation};
@@ -35,6 +36,7 @@ impl Metainfo {
         {
             return Err(SatelliteError::BucketExists(name.to_string()));
         }
+        accounting::check_buckets(&self.db, &caller.project_id, &caller.limits).await?;
         let model = bucket::ActiveModel {
             project_id: Set(caller.project_id.clone()),
             name: Set(name.to_string()),

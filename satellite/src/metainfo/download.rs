@@ -10,6 +10,7 @@ use uplink_core::protocol::metainfo::{
 use uplink_core::protocol::{PieceAction, PieceId, now_unix};
 
 use super::{Metainfo, object_info};
+use crate::accounting;
 use crate::auth::Caller;
 use crate::db::entities::{object, segment};
 use crate::error::{Result, SatelliteError};
@@ -122,6 +123,17 @@ impl Metainfo {
             .ok_or_else(|| {
                 SatelliteError::NotFound(format!("segment {} does not exist", req.position))
             })?;
+        // A follow-up request (with exclusions) replaces pieces of a download already
+        // counted.
+        if req.exclude.is_empty() {
+            accounting::charge_egress(
+                &self.db,
+                &caller.project_id,
+                &caller.limits,
+                seg.plain_size.max(0) as u64,
+            )
+            .await?;
+        }
         let encrypted_key = Sealed {
             ciphertext: seg.encrypted_key.clone(),
             nonce: seg.encrypted_key_nonce.clone(),

@@ -16,6 +16,7 @@ use uplink_core::protocol::{PieceAction, PieceId, Signable, now_unix};
 use super::{
     Metainfo, object_info, queue_piece_deletions, validate_encrypted_key, validate_sealed,
 };
+use crate::accounting;
 use crate::auth::Caller;
 use crate::db::entities::segment::{RemotePiece, encode_pieces};
 use crate::db::entities::{bucket, object, segment};
@@ -55,6 +56,7 @@ impl Metainfo {
             req.expires_at,
         )?;
         self.require_bucket(&caller.project_id, &req.bucket).await?;
+        accounting::check_upload(&self.db, &caller.project_id, &caller.limits).await?;
         // Replacing an object deletes the old one: a key without delete permission
         // (say, a ransomware-proof backup key) may only create new keys.
         match self
@@ -126,6 +128,7 @@ impl Metainfo {
             )));
         }
         pending_object(&self.db, &stream.object_id).await?;
+        accounting::check_upload(&self.db, &caller.project_id, &caller.limits).await?;
         let scheme = stream.redundancy;
         let piece_limit = scheme.piece_size(req.max_plain_size);
         let nodes = self.overlay.select(&SelectionRequest {
@@ -286,6 +289,7 @@ impl Metainfo {
                 "only a whole object (segment 0) can be stored inline".into(),
             ));
         }
+        accounting::check_upload(&self.db, &caller.project_id, &caller.limits).await?;
         if req.data.len() as u64 != req.plain_size + 16 {
             return Err(SatelliteError::BadRequest(format!(
                 "inline segment of {} plaintext bytes must carry {} encrypted bytes, got {}",

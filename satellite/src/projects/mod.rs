@@ -1,0 +1,217 @@
+//! Projects, their members and their API keys: shared by the console API and the
+//! operator's `satellite admin` commands, so both enforce the same rules.
+
+mod api_keys;
+mod members;
+
+pub use api_keys::{NewApiKey, create_api_key, delete_api_key, list_api_keys};
+pub use members::{Member, add_member, list_members, remove_member, role_of};
+
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
+use uplink_core::protocol::now_unix;
+
+use crate::config::ProjectLimits;
+use crate::db::entities::{api_key, bucket, project, project_member, revocation};
+use crate::error::{Result, SatelliteError};
+
+pub(crate) fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b
+}
+
+fn clean_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(SatelliteError::BadRequest(
+            "project name must be 1 to 100 characters".into(),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn clean_description(description: &str) -> Result<String> {
+    let description = description.trim();
+    if description.chars().count() > 500 {
+        return Err(SatelliteError::BadRequest(
+            "project description must be at most 500 characters".into(),
+        ));
+    }
+    Ok(description.to_string())
+}
+
+/// Creates a project; with an owner, the owner becomes its first member.
+pub async fn create_project(
+    db: &DatabaseConnection,
+    name: &str,
+    description: &str,
+    owner: Option<&str>,
+) -> Result<project::Model> {
+    let now = now_unix();
+    let model = project::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        name: Set(clean_name(name)?),
+        salt: Set(random::<16>().to_vec()),
+        created_at: Set(now),
+        owner_id: Set(owner.map(str::to_string)),
+        description: Set(clean_description(description)?),
+        max_buckets: Set(None),
+        max_storage_bytes: Set(None),
+        max_egress_bytes: Set(None),
+        max_segments: Set(None),
+        max_requests_per_second: Set(None),
+    };
+    let txn = db.begin().await?;
+    let project = model.insert(&txn).await?;
+    if let Some(owner) = owner {
+        project_member::ActiveModel {
+            project_id: Set(project.id.clone()),
+            user_id: Set(owner.to_string()),
+            role: Set(project_member::ROLE_OWNER.into()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(project)
+}
+
+pub async fn get_project(db: &DatabaseConnection, project_id: &str) -> Result<project::Model> {
+    project::Entity::find_by_id(project_id.to_string())
+        .one(db)
+        .await?
+        .ok_or_else(|| SatelliteError::NotFound(format!("project {project_id} does not exist")))
+}
+
+/// Projects the user belongs to, with the user's role in each, oldest first.
+pub async fn projects_of_user(
+    db: &DatabaseConnection,
+    user_id: &str,
+) -> Result<Vec<(project::Model, String)>> {
+    let memberships = project_member::Entity::find()
+        .filter(project_member::Column::UserId.eq(user_id))
+        .all(db)
+        .await?;
+    let ids: Vec<String> = memberships.iter().map(|m| m.project_id.clone()).collect();
+    let projects = project::Entity::find()
+        .filter(project::Column::Id.is_in(ids))
+        .order_by_asc(project::Column::CreatedAt)
+        .order_by_asc(project::Column::Id)
+        .all(db)
+        .await?;
+    Ok(projects
+        .into_iter()
+        .filter_map(|p| {
+            let role = memberships.iter().find(|m| m.project_id == p.id)?.role.clone();
+            Some((p, role))
+        })
+        .collect())
+}
+
+/// How many projects a user owns.
+pub async fn owned_count(db: &DatabaseConnection, user_id: &str) -> Result<u64> {
+    Ok(project_member::Entity::find()
+        .filter(project_member::Column::UserId.eq(user_id))
+        .filter(project_member::Column::Role.eq(project_member::ROLE_OWNER))
+        .count(db)
+        .await?)
+}
+
+pub async fn update_project(
+    db: &DatabaseConnection,
+    project_id: &str,
+    name: Option<&str>,
+    description: Option<&str>,
+) -> Result<project::Model> {
+    let mut active: project::ActiveModel = get_project(db, project_id).await?.into();
+    if let Some(name) = name {
+        active.name = Set(clean_name(name)?);
+    }
+    if let Some(description) = description {
+        active.description = Set(clean_description(description)?);
+    }
+    Ok(active.update(db).await?)
+}
+
+/// Deletes a project with no buckets, with its keys, revocations and memberships.
+pub async fn delete_project(db: &DatabaseConnection, project_id: &str) -> Result<()> {
+    let txn = db.begin().await?;
+    let buckets = bucket::Entity::find()
+        .filter(bucket::Column::ProjectId.eq(project_id))
+        .count(&txn)
+        .await?;
+    if buckets > 0 {
+        return Err(SatelliteError::Conflict(format!(
+            "the project still has {buckets} bucket(s); delete them first"
+        )));
+    }
+    let keys: Vec<String> = api_key::Entity::find()
+        .filter(api_key::Column::ProjectId.eq(project_id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    revocation::Entity::delete_many()
+        .filter(revocation::Column::ApiKeyId.is_in(keys))
+        .exec(&txn)
+        .await?;
+    api_key::Entity::delete_many()
+        .filter(api_key::Column::ProjectId.eq(project_id))
+        .exec(&txn)
+        .await?;
+    project_member::Entity::delete_many()
+        .filter(project_member::Column::ProjectId.eq(project_id))
+        .exec(&txn)
+        .await?;
+    project::Entity::delete_by_id(project_id.to_string())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets a project's own limits; `None` leaves a value as it is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LimitsUpdate {
+    pub buckets: Option<u64>,
+    pub storage_bytes: Option<u64>,
+    pub egress_bytes: Option<u64>,
+    pub segments: Option<u64>,
+    pub requests_per_second: Option<u64>,
+}
+
+pub async fn set_limits(
+    db: &DatabaseConnection,
+    project_id: &str,
+    update: LimitsUpdate,
+) -> Result<project::Model> {
+    let mut active: project::ActiveModel = get_project(db, project_id).await?.into();
+    let as_i64 = |v: u64| Some(i64::try_from(v).unwrap_or(i64::MAX));
+    if let Some(v) = update.buckets {
+        active.max_buckets = Set(as_i64(v));
+    }
+    if let Some(v) = update.storage_bytes {
+        active.max_storage_bytes = Set(as_i64(v));
+    }
+    if let Some(v) = update.egress_bytes {
+        active.max_egress_bytes = Set(as_i64(v));
+    }
+    if let Some(v) = update.segments {
+        active.max_segments = Set(as_i64(v));
+    }
+    if let Some(v) = update.requests_per_second {
+        active.max_requests_per_second = Set(as_i64(v));
+    }
+    Ok(active.update(db).await?)
+}
+
+/// A project's limits as they apply now.
+pub fn limits_of(project: &project::Model, defaults: &ProjectLimits) -> ProjectLimits {
+    crate::accounting::effective_limits(project, defaults)
+}
