@@ -19,6 +19,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod error;
 pub mod metainfo;
@@ -169,6 +170,24 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         metrics: metrics.clone(),
     }));
 
+    let console = if config.console.enabled {
+        let sessions =
+            console::SessionSigner::new(&config.session_secret()?, config.console.session_ttl);
+        Some(api::ConsoleState {
+            accounts: console::Accounts::new(
+                db.clone(),
+                sessions,
+                config.console.login_failures_before_lockout,
+            )
+            .await?,
+            signup_enabled: config.console.signup_enabled,
+            max_projects_per_user: config.console.max_projects_per_user,
+            default_limits: config.default_limits,
+        })
+    } else {
+        None
+    };
+
     let listener = std::net::TcpListener::bind(&config.listen_addr).map_err(|e| {
         SatelliteError::Config(format!("cannot listen on {}: {e}", config.listen_addr))
     })?;
@@ -195,6 +214,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         metrics: metrics.clone(),
         satellite: url.clone(),
         workers: workers.status_handle(),
+        console,
     });
     let server = HttpServer::new(move || {
         App::new()

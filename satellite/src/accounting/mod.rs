@@ -25,7 +25,10 @@ pub fn effective_limits(project: &project::Model, defaults: &ProjectLimits) -> P
         storage_bytes: pick(project.max_storage_bytes, defaults.storage_bytes),
         egress_bytes: pick(project.max_egress_bytes, defaults.egress_bytes),
         segments: pick(project.max_segments, defaults.segments),
-        requests_per_second: pick(project.max_requests_per_second, defaults.requests_per_second),
+        requests_per_second: pick(
+            project.max_requests_per_second,
+            defaults.requests_per_second,
+        ),
     }
 }
 

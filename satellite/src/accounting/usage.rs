@@ -48,7 +48,10 @@ async fn segment_sums<C: ConnectionTrait>(
 ) -> Result<Sums> {
     let mut q = Query::select();
     q.expr_as(
-        Func::cast_as(Func::count(Expr::col((segment::Entity, segment::Column::ObjectId))), Alias::new("BIGINT")),
+        Func::cast_as(
+            Func::count(Expr::col((segment::Entity, segment::Column::ObjectId))),
+            Alias::new("BIGINT"),
+        ),
         Alias::new("n"),
     )
     .expr_as(
@@ -81,7 +84,10 @@ async fn object_count<C: ConnectionTrait>(
 ) -> Result<u64> {
     let mut q = Query::select();
     q.expr_as(
-        Func::cast_as(Func::count(Expr::col(object::Column::Id)), Alias::new("BIGINT")),
+        Func::cast_as(
+            Func::count(Expr::col(object::Column::Id)),
+            Alias::new("BIGINT"),
+        ),
         Alias::new("n"),
     )
     .expr_as(Expr::val(0i64), Alias::new("bytes"))
@@ -97,7 +103,10 @@ async fn object_count<C: ConnectionTrait>(
 async fn bucket_count<C: ConnectionTrait>(conn: &C, project_id: &str) -> Result<u64> {
     let mut q = Query::select();
     q.expr_as(
-        Func::cast_as(Func::count(Expr::col(bucket::Column::Name)), Alias::new("BIGINT")),
+        Func::cast_as(
+            Func::count(Expr::col(bucket::Column::Name)),
+            Alias::new("BIGINT"),
+        ),
         Alias::new("n"),
     )
     .expr_as(Expr::val(0i64), Alias::new("bytes"))

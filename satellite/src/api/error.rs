@@ -28,6 +28,13 @@ impl ResponseError for SatelliteError {
     }
 }
 
+impl SatelliteError {
+    /// The JSON error response, for handlers that return a plain `HttpResponse`.
+    pub fn error_response_public(&self) -> HttpResponse {
+        ResponseError::error_response(self)
+    }
+}
+
 /// Turns body-parsing failures into the same JSON error shape.
 pub fn json_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
     let body = ErrorBody::new(

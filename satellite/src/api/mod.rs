@@ -3,6 +3,8 @@
 //! Every request passes one middleware that records metrics and a tracing span labelled
 //! by the matched route, so endpoints need no instrumentation of their own.
 
+mod assets;
+mod console;
 mod error;
 mod metainfo;
 mod nodes;
@@ -19,6 +21,8 @@ use tracing::Instrument;
 use uplink_core::protocol::NodeUrl;
 
 use crate::auth::{Authenticator, Caller};
+use crate::config::ProjectLimits;
+use crate::console::Accounts;
 use crate::error::{Result, SatelliteError};
 use crate::metainfo::Metainfo;
 use crate::metrics::Metrics;
@@ -33,6 +37,17 @@ pub struct AppState {
     pub metrics: Metrics,
     pub satellite: NodeUrl,
     pub workers: StatusHandle,
+    /// Accounts and the web console; `None` when disabled.
+    pub console: Option<ConsoleState>,
+}
+
+/// What the console API needs beyond the rest of the API.
+#[derive(Debug)]
+pub struct ConsoleState {
+    pub accounts: Accounts,
+    pub signup_enabled: bool,
+    pub max_projects_per_user: u64,
+    pub default_limits: ProjectLimits,
 }
 
 impl AppState {
@@ -57,6 +72,7 @@ impl AppState {
 
 /// Registers every route on an actix `App`.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    let console_enabled = state.console.is_some();
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(state)
             .app_data(
@@ -67,6 +83,10 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(metainfo::routes)
             .configure(nodes::routes)
             .configure(status::routes);
+        if console_enabled {
+            cfg.configure(console::routes)
+                .default_service(web::route().to(assets::serve));
+        }
     }
 }
 

@@ -84,11 +84,13 @@ impl SharedCache for MemoryCache {
         if let Some(entry) = Self::live(&mut map, key) {
             let next = match &entry.value {
                 Value::Counter(n) => n + 1,
-                Value::Bytes(b) => std::str::from_utf8(b)
-                    .ok()
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .unwrap_or(0)
-                    + 1,
+                Value::Bytes(b) => {
+                    std::str::from_utf8(b)
+                        .ok()
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .unwrap_or(0)
+                        + 1
+                }
             };
             entry.value = Value::Counter(next);
             return Ok(next);

@@ -52,7 +52,22 @@ impl Metainfo {
             (!req.prefix.is_empty()).then_some(req.prefix.as_str()),
             None,
         )?;
-        self.require_bucket(&caller.project_id, &req.bucket).await?;
+        self.list_project_objects(&caller.project_id, req).await
+    }
+
+    /// Lists a project's objects without an API key (for the console, whose session
+    /// was checked against the project's members).
+    pub async fn list_project_objects(
+        &self,
+        project_id: &str,
+        req: &ListObjectsRequest,
+    ) -> Result<ListObjectsResponse> {
+        if !req.prefix.is_empty() && !req.prefix.ends_with('/') {
+            return Err(SatelliteError::BadRequest(
+                "a listing prefix must be empty or end with '/'".into(),
+            ));
+        }
+        self.require_bucket(project_id, &req.bucket).await?;
         let limit = req.limit.unwrap_or(MAX_LIST).clamp(1, MAX_LIST) as usize;
         let prefix = req.prefix.as_bytes();
         let upper = prefix_upper_bound(prefix);
@@ -90,7 +105,7 @@ impl Metainfo {
         let mut more = false;
         'outer: loop {
             let mut query = object::Entity::find()
-                .filter(object::Column::ProjectId.eq(caller.project_id.clone()))
+                .filter(object::Column::ProjectId.eq(project_id))
                 .filter(object::Column::BucketName.eq(req.bucket.clone()))
                 .filter(object::Column::Status.eq(status))
                 .filter(

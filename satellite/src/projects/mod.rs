@@ -107,7 +107,11 @@ pub async fn projects_of_user(
     Ok(projects
         .into_iter()
         .filter_map(|p| {
-            let role = memberships.iter().find(|m| m.project_id == p.id)?.role.clone();
+            let role = memberships
+                .iter()
+                .find(|m| m.project_id == p.id)?
+                .role
+                .clone();
             Some((p, role))
         })
         .collect())

@@ -5,9 +5,11 @@
 
 mod access;
 mod binaries;
+mod console_api;
 mod data_path;
 mod faults;
 mod lifecycle;
 mod listing;
 mod order_limits;
 mod privacy;
+mod sharing;

@@ -1,0 +1,713 @@
+//! The console API over real HTTP: accounts, sessions, projects, members, API keys,
+//! usage and limits, as a browser or script would call it.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tests::uplink_core::access::{AccessGrant, ApiKey};
+use tests::uplink_core::client::{ClientConfig, Project};
+use tests::uplink_core::crypto::{EncryptionStore, Key};
+use tests::{Options, TestNetwork, random_bytes};
+
+/// A console client with an optional session token.
+struct Console {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Console {
+    fn new(net: &TestNetwork) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: format!("{}/api/v0", net.console_url()),
+            token: None,
+        }
+    }
+
+    fn with_token(&self, token: &str) -> Self {
+        Self {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            token: Some(token.to_string()),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("console reachable");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Signs up and returns a client logged in as the new user.
+    async fn signup(&self, email: &str, password: &str) -> Console {
+        let (status, body) = self
+            .post(
+                "/auth/signup",
+                json!({"email": email, "password": password, "full_name": "Test User"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        self.with_token(body["token"].as_str().unwrap())
+    }
+
+    async fn project(&self, name: &str) -> String {
+        let (status, body) = self.post("/projects", json!({"name": name})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+}
+
+fn message(body: &Value) -> &str {
+    body["error"]["message"].as_str().unwrap_or("")
+}
+
+async fn network() -> TestNetwork {
+    TestNetwork::start(10).await
+}
+
+#[tokio::test]
+async fn sign_up_log_in_and_out() {
+    let net = network().await;
+    let anon = Console::new(&net);
+
+    let (status, body) = anon.get("/config").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["satellite_address"],
+        net.network.satellite_url().to_string()
+    );
+
+    let (status, body) = anon.get("/auth/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(anon.get("/projects").await.0, StatusCode::UNAUTHORIZED);
+
+    for (email, password, why) in [
+        ("not-an-email", "long enough pw", "email"),
+        ("ann@example.com", "short", "at least 8"),
+    ] {
+        let (status, body) = anon
+            .post(
+                "/auth/signup",
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(message(&body).contains(why), "{body}");
+    }
+    let ann = anon.signup("Ann@Example.com", "correct horse").await;
+    let (status, body) = ann.get("/auth/me").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["user"]["email"], "ann@example.com");
+    assert!(body["user"].get("password_hash").is_none());
+
+    let (status, body) = anon
+        .post(
+            "/auth/signup",
+            json!({"email": "ann@example.com", "password": "another pw"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // Wrong password and unknown email: the same answer.
+    let (s1, b1) = anon
+        .post(
+            "/auth/login",
+            json!({"email": "ann@example.com", "password": "wrong horse"}),
+        )
+        .await;
+    let (s2, b2) = anon
+        .post(
+            "/auth/login",
+            json!({"email": "nobody@example.com", "password": "wrong horse"}),
+        )
+        .await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(b1, b2);
+    assert_eq!(message(&b1), "invalid email or password");
+
+    let (status, body) = anon
+        .post(
+            "/auth/login",
+            json!({"email": "ANN@example.com ", "password": "correct horse"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = anon.with_token(body["token"].as_str().unwrap());
+
+    // Logging out ends that session at once, and only that one.
+    let (status, _) = second.post("/auth/logout", json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = second.get("/auth/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(message(&body).contains("session has ended"), "{body}");
+    assert_eq!(ann.get("/auth/me").await.0, StatusCode::OK);
+
+    // A tampered token is refused.
+    let token = ann.token.clone().unwrap();
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let forged = ann.with_token(&String::from_utf8(tampered).unwrap());
+    assert_eq!(forged.get("/auth/me").await.0, StatusCode::UNAUTHORIZED);
+    net.stop().await;
+}
+
+#[tokio::test]
+async fn expired_sessions_are_refused() {
+    let net = TestNetwork::start_with(Options {
+        nodes: 1,
+        tweak: Box::new(|c| c.satellite.console.session_ttl = Duration::from_secs(1)),
+    })
+    .await;
+    let ann = Console::new(&net)
+        .signup("ann@example.com", "correct horse")
+        .await;
+    assert_eq!(ann.get("/auth/me").await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = ann.get("/auth/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(message(&body).contains("session has ended"), "{body}");
+    net.stop().await;
+}
+
+#[tokio::test]
+async fn password_change_ends_every_session() {
+    let net = network().await;
+    let anon = Console::new(&net);
+    let a = anon.signup("bob@example.com", "first password").await;
+    let (_, body) = anon
+        .post(
+            "/auth/login",
+            json!({"email": "bob@example.com", "password": "first password"}),
+        )
+        .await;
+    let b = anon.with_token(body["token"].as_str().unwrap());
+
+    let (status, body) = a
+        .post(
+            "/auth/password",
+            json!({"current_password": "not it", "new_password": "second password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = a
+        .post(
+            "/auth/password",
+            json!({"current_password": "first password", "new_password": "second password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fresh = anon.with_token(body["token"].as_str().unwrap());
+    assert_eq!(a.get("/auth/me").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(b.get("/auth/me").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(fresh.get("/auth/me").await.0, StatusCode::OK);
+    for (password, expected) in [
+        ("first password", StatusCode::UNAUTHORIZED),
+        ("second password", StatusCode::OK),
+    ] {
+        let (status, _) = anon
+            .post(
+                "/auth/login",
+                json!({"email": "bob@example.com", "password": password}),
+            )
+            .await;
+        assert_eq!(status, expected, "{password}");
+    }
+    net.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_slowed_down_alike_for_every_email() {
+    let net = TestNetwork::start_with(Options {
+        nodes: 1,
+        tweak: Box::new(|c| c.satellite.console.login_failures_before_lockout = 3),
+    })
+    .await;
+    let anon = Console::new(&net);
+    anon.signup("carol@example.com", "correct horse").await;
+    let mut seen = Vec::new();
+    for email in ["carol@example.com", "nobody@example.com"] {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            let (status, _) = anon
+                .post(
+                    "/auth/login",
+                    json!({"email": email, "password": "bad guess"}),
+                )
+                .await;
+            statuses.push(status);
+        }
+        // Locked now: even the right password is refused until the wait is over.
+        let (status, body) = anon
+            .post(
+                "/auth/login",
+                json!({"email": email, "password": "correct horse"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert!(message(&body).contains("try again in"), "{body}");
+        seen.push(statuses);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "an unknown email behaves like a known one"
+    );
+    assert_eq!(
+        seen[0],
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    net.stop().await;
+}
+
+#[tokio::test]
+async fn projects_and_members() {
+    let net = network().await;
+    let anon = Console::new(&net);
+    let owner = anon.signup("owner@example.com", "owner password").await;
+    let other = anon.signup("other@example.com", "other password").await;
+
+    let (status, body) = owner.post("/projects", json!({"name": "  "})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let id = owner.project("Photos").await;
+    let (status, body) = owner.get("/projects").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["projects"][0]["name"], "Photos");
+    assert_eq!(body["projects"][0]["role"], "owner");
+    assert!(!body["projects"][0]["salt"].as_str().unwrap().is_empty());
+
+    // Someone else's project does not exist for them.
+    for (method, path) in [
+        (Method::GET, format!("/projects/{id}")),
+        (Method::GET, format!("/projects/{id}/usage")),
+        (Method::GET, format!("/projects/{id}/api-keys")),
+        (Method::GET, format!("/projects/{id}/buckets")),
+        (Method::GET, format!("/projects/{id}/members")),
+        (Method::DELETE, format!("/projects/{id}")),
+    ] {
+        let (status, body) = other.call(method, &path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    let (status, body) = other.get("/projects").await;
+    assert_eq!(body["projects"], json!([]), "{status}");
+
+    let (status, body) = owner
+        .post(
+            &format!("/projects/{id}/members"),
+            json!({"email": "nobody@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = owner
+        .post(
+            &format!("/projects/{id}/members"),
+            json!({"email": "Other@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let other_id = body["user_id"].as_str().unwrap().to_string();
+    let (status, _) = owner
+        .post(
+            &format!("/projects/{id}/members"),
+            json!({"email": "other@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // A member sees the project but cannot manage it.
+    let (status, body) = other.get(&format!("/projects/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["role"], "member");
+    let (status, body) = other
+        .call(
+            Method::PATCH,
+            &format!("/projects/{id}"),
+            Some(json!({"name": "Mine now"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let owner_id = owner.get("/auth/me").await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = other
+        .call(
+            Method::DELETE,
+            &format!("/projects/{id}/members/{owner_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, body) = owner.get(&format!("/projects/{id}/members")).await;
+    assert_eq!(body["members"].as_array().unwrap().len(), 2);
+
+    let (status, body) = owner
+        .call(
+            Method::PATCH,
+            &format!("/projects/{id}"),
+            Some(json!({"name": "Family photos", "description": "2026"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "Family photos");
+
+    let (status, _) = owner
+        .call(
+            Method::DELETE,
+            &format!("/projects/{id}/members/{other_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        other.get(&format!("/projects/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // A project with buckets cannot be deleted.
+    let key = create_key(&owner, &id, "k").await;
+    let project = open(&net, &owner, &id, &key).await;
+    project.create_bucket("bkt").await.unwrap();
+    let (status, body) = owner
+        .call(Method::DELETE, &format!("/projects/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    project.delete_bucket("bkt", false).await.unwrap();
+    let (status, _) = owner
+        .call(Method::DELETE, &format!("/projects/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        project.create_bucket("ccc").await.is_err(),
+        "its keys are gone"
+    );
+    net.stop().await;
+}
+
+async fn create_key(console: &Console, project: &str, name: &str) -> String {
+    let (status, body) = console
+        .post(
+            &format!("/projects/{project}/api-keys"),
+            json!({"name": name}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["api_key"].as_str().unwrap().to_string()
+}
+
+/// What a user does with a new key: a grant with their own encryption key.
+async fn open(net: &TestNetwork, _console: &Console, _project: &str, key: &str) -> Project {
+    let grant = AccessGrant {
+        satellite: net.network.satellite_url().clone(),
+        api_key: ApiKey::parse(key).unwrap(),
+        encryption: EncryptionStore::with_root(Key::random()),
+    };
+    Project::open(grant, ClientConfig::default()).unwrap()
+}
+
+#[tokio::test]
+async fn api_keys_are_created_listed_paged_and_deleted() {
+    let net = network().await;
+    let ann = Console::new(&net)
+        .signup("ann@example.com", "correct horse")
+        .await;
+    let id = ann.project("P").await;
+    for i in 0..5 {
+        create_key(&ann, &id, &format!("key {i}")).await;
+    }
+    let (status, body) = ann
+        .post(
+            &format!("/projects/{id}/api-keys"),
+            json!({"name": "key 0"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = ann
+        .get(&format!("/projects/{id}/api-keys?page=2&limit=2"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["total"], 5);
+    assert_eq!(body["api_keys"].as_array().unwrap().len(), 2);
+    assert!(
+        body["api_keys"][0].get("api_key").is_none(),
+        "secrets are shown once"
+    );
+
+    let serialized = create_key(&ann, &id, "to delete").await;
+    let project = open(&net, &ann, &id, &serialized).await;
+    project.create_bucket("bkt").await.unwrap();
+    let mut restricted = project.access().clone();
+    restricted.api_key = restricted
+        .api_key
+        .restrict(&tests::uplink_core::access::Caveat {
+            disallow_deletes: true,
+            ..tests::uplink_core::access::Caveat::new()
+        });
+    let child = Project::open(restricted, ClientConfig::default()).unwrap();
+    child
+        .upload("bkt", "k", &b"data"[..], Default::default())
+        .await
+        .unwrap();
+
+    let (_, body) = ann.get(&format!("/projects/{id}/api-keys?limit=100")).await;
+    let key_id = body["api_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "to delete")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = ann
+        .call(
+            Method::DELETE,
+            &format!("/projects/{id}/api-keys/{key_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for p in [&project, &child] {
+        let err = p.list_buckets().await.unwrap_err().to_string();
+        assert!(err.contains("unknown API key"), "{err}");
+    }
+    let (status, _) = ann
+        .call(
+            Method::DELETE,
+            &format!("/projects/{id}/api-keys/{key_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    net.stop().await;
+}
+
+#[tokio::test]
+async fn usage_buckets_and_encrypted_listing() {
+    let net = network().await;
+    let ann = Console::new(&net)
+        .signup("ann@example.com", "correct horse")
+        .await;
+    let id = ann.project("P").await;
+    let key = create_key(&ann, &id, "k").await;
+    let project = open(&net, &ann, &id, &key).await;
+    project.create_bucket("photos").await.unwrap();
+    let data = random_bytes(300 << 10);
+    project
+        .upload("photos", "2026/summer.jpg", &data[..], Default::default())
+        .await
+        .unwrap();
+    project
+        .upload("photos", "readme.txt", &b"hello"[..], Default::default())
+        .await
+        .unwrap();
+
+    let (status, body) = ann.get(&format!("/projects/{id}/usage")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["usage"]["buckets"], 1);
+    assert_eq!(body["usage"]["objects"], 2);
+    assert_eq!(body["usage"]["storage_bytes"], (300 << 10) + 5);
+    assert_eq!(body["limits"]["buckets"], 100);
+
+    let (_, body) = ann.get(&format!("/projects/{id}/buckets")).await;
+    assert_eq!(body["total"], 1);
+    assert_eq!(body["buckets"][0]["name"], "photos");
+    assert_eq!(body["buckets"][0]["objects"], 2);
+
+    let (status, body) = ann
+        .get(&format!("/projects/{id}/buckets/photos/objects?limit=1"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let first = &body["items"][0];
+    let cursor = body["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_string();
+    let (_, page2) = ann
+        .get(&format!(
+            "/projects/{id}/buckets/photos/objects?limit=1&cursor={}",
+            urlencode(&cursor)
+        ))
+        .await;
+    let second = &page2["items"][0];
+    assert_eq!(page2["next_cursor"], Value::Null);
+    let names: Vec<&str> = [first, second]
+        .iter()
+        .map(|i| i["encrypted_key"].as_str().unwrap())
+        .collect();
+    for name in &names {
+        assert!(
+            !name.contains("summer") && !name.contains("readme"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        [first, second]
+            .iter()
+            .filter(|i| i["is_prefix"] == true)
+            .count(),
+        1
+    );
+
+    project
+        .download("photos", "readme.txt", None, &mut Vec::new(), None)
+        .await
+        .unwrap();
+    let (_, body) = ann.get(&format!("/projects/{id}/usage")).await;
+    assert_eq!(body["usage"]["egress_bytes"], 5);
+    net.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn project_limits_are_enforced_with_errors_that_name_them() {
+    use tests::satellite::admin::{LimitsUpdate, set_limits};
+    let net = network().await;
+    let ann = Console::new(&net)
+        .signup("ann@example.com", "correct horse")
+        .await;
+    let id = ann.project("P").await;
+    let key = create_key(&ann, &id, "k").await;
+    let project = open(&net, &ann, &id, &key).await;
+    let db = &net.network.satellite.db;
+
+    set_limits(
+        db,
+        &id,
+        LimitsUpdate {
+            buckets: Some(1),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    project.create_bucket("one1").await.unwrap();
+    let err = project.create_bucket("two2").await.unwrap_err().to_string();
+    assert!(err.contains("bucket limit of 1"), "{err}");
+
+    set_limits(
+        db,
+        &id,
+        LimitsUpdate {
+            storage_bytes: Some(10_000),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let data = random_bytes(20_000);
+    project
+        .upload("one1", "a", &data[..], Default::default())
+        .await
+        .unwrap();
+    let err = project
+        .upload("one1", "b", &data[..], Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("storage limit of 9.77 KiB"), "{err}");
+
+    set_limits(
+        db,
+        &id,
+        LimitsUpdate {
+            egress_bytes: Some(30_000),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    project
+        .download("one1", "a", None, &mut Vec::new(), None)
+        .await
+        .unwrap();
+    let err = project
+        .download("one1", "a", None, &mut Vec::new(), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("monthly egress limit"), "{err}");
+
+    set_limits(
+        db,
+        &id,
+        LimitsUpdate {
+            segments: Some(1),
+            storage_bytes: Some(1 << 30),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let err = project
+        .upload("one1", "c", &b"x"[..], Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("segment limit of 1"), "{err}");
+
+    set_limits(
+        db,
+        &id,
+        LimitsUpdate {
+            requests_per_second: Some(3),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut refused = None;
+    for _ in 0..20 {
+        if let Err(e) = project.list_buckets().await {
+            refused = Some(e.to_string());
+            break;
+        }
+    }
+    let err = refused.expect("a burst above 3 requests per second is refused");
+    assert!(err.contains("request rate limit of 3"), "{err}");
+
+    let (_, body) = ann.get(&format!("/projects/{id}/usage")).await;
+    assert_eq!(body["limits"]["segments"], 1);
+    assert_eq!(body["usage"]["segments"], 1);
+    net.stop().await;
+}
