@@ -12,4 +12,3 @@ mod lifecycle;
 mod listing;
 mod order_limits;
 mod privacy;
-mod sharing;
