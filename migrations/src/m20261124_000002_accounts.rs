@@ -79,7 +79,12 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Users::Table)
                     .col(ColumnDef::new(Users::Id).string().not_null().primary_key())
-                    .col(ColumnDef::new(Users::Email).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Users::Email)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Users::FullName).string().not_null())
                     .col(ColumnDef::new(Users::PasswordHash).string().not_null())
                     .col(ColumnDef::new(Users::CreatedAt).big_integer().not_null())
@@ -135,7 +140,11 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ProjectMembers::Table)
-                    .col(ColumnDef::new(ProjectMembers::ProjectId).string().not_null())
+                    .col(
+                        ColumnDef::new(ProjectMembers::ProjectId)
+                            .string()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(ProjectMembers::UserId).string().not_null())
                     .col(ColumnDef::new(ProjectMembers::Role).string().not_null())
                     .col(
@@ -168,12 +177,18 @@ impl MigrationTrait for Migration {
                 .not_null()
                 .default("")
                 .to_owned(),
-            ColumnDef::new(Projects::MaxBuckets).big_integer().to_owned(),
+            ColumnDef::new(Projects::MaxBuckets)
+                .big_integer()
+                .to_owned(),
             ColumnDef::new(Projects::MaxStorageBytes)
                 .big_integer()
                 .to_owned(),
-            ColumnDef::new(Projects::MaxEgressBytes).big_integer().to_owned(),
-            ColumnDef::new(Projects::MaxSegments).big_integer().to_owned(),
+            ColumnDef::new(Projects::MaxEgressBytes)
+                .big_integer()
+                .to_owned(),
+            ColumnDef::new(Projects::MaxSegments)
+                .big_integer()
+                .to_owned(),
             ColumnDef::new(Projects::MaxRequestsPerSecond)
                 .big_integer()
                 .to_owned(),
@@ -222,7 +237,11 @@ impl MigrationTrait for Migration {
                     .table(ProjectEgress::Table)
                     .col(ColumnDef::new(ProjectEgress::ProjectId).string().not_null())
                     .col(ColumnDef::new(ProjectEgress::Month).string().not_null())
-                    .col(ColumnDef::new(ProjectEgress::Bytes).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(ProjectEgress::Bytes)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .primary_key(
                         Index::create()
                             .col(ProjectEgress::ProjectId)

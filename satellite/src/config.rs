@@ -392,6 +392,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
     fn nested_settings_come_from_the_environment() {
         let dir = tempfile::tempdir().unwrap();
         figment::Jail::expect_with(|jail| {

@@ -52,6 +52,10 @@ impl TestNetwork {
         if let Some(url) = fresh_postgres_database().await {
             config.satellite.database_url = Some(url);
         }
+        // With `TEST_REDIS_URL`, revocations and request rates are cached in Redis.
+        if let Ok(url) = std::env::var("TEST_REDIS_URL") {
+            config.satellite.redis_url = Some(url);
+        }
         // Tests start and stop nodes at will; keep background work quick.
         config.satellite.piece_deletion_interval = Duration::from_millis(200);
         config.satellite.expiry_interval = Duration::from_millis(500);

@@ -61,7 +61,10 @@ mod tests {
         assert_eq!(format_size(1024), "1 KiB");
         assert_eq!(format_size(1536), "1.5 KiB");
         assert_eq!(format_size(1 << 40), "1 TiB");
-        assert_eq!(parse_size(&format_size(64 << 20).replace(' ', "")), Ok(64 << 20));
+        assert_eq!(
+            parse_size(&format_size(64 << 20).replace(' ', "")),
+            Ok(64 << 20)
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{CacheError, CacheResult, SharedCache};
 use crate::config::redact_url;
@@ -40,20 +40,27 @@ impl RedisCache {
         let client = redis::Client::open(url).map_err(|e| {
             CacheError::Unavailable(format!("invalid Redis URL {}: {e}", redact_url(url)))
         })?;
-        let conn = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager())
-            .await
-            .map_err(|_| {
-                CacheError::Unavailable(format!(
-                    "timed out connecting to Redis at {}",
-                    redact_url(url)
-                ))
-            })?
-            .map_err(|e| {
-                CacheError::Unavailable(format!(
-                    "cannot connect to Redis at {}: {e}",
-                    redact_url(url)
-                ))
-            })?;
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_connection_timeout(Duration::from_secs(5))
+            .set_response_timeout(Duration::from_secs(5));
+        let conn = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| {
+            CacheError::Unavailable(format!(
+                "timed out connecting to Redis at {}",
+                redact_url(url)
+            ))
+        })?
+        .map_err(|e| {
+            CacheError::Unavailable(format!(
+                "cannot connect to Redis at {}: {e}",
+                redact_url(url)
+            ))
+        })?;
         Ok(Self {
             conn,
             prefix: prefix.to_string(),

@@ -12,3 +12,4 @@ mod lifecycle;
 mod listing;
 mod order_limits;
 mod privacy;
+mod sharing;

@@ -183,6 +183,20 @@ impl MetainfoClient {
     ) -> Result<DeleteObjectResponse> {
         self.call(OBJECT_DELETE_PATH, req, subject).await
     }
+
+    /// Revokes `api_key` and every key derived from it. This client's own key is the
+    /// revoker: the satellite accepts it only if it is `api_key` itself or an ancestor
+    /// of it, so a grant can take back what was shared from it but never a sibling's
+    /// or a parent's key.
+    pub async fn revoke_api_key(&self, api_key: &crate::access::ApiKey) -> Result<()> {
+        let req = RevokeRequest {
+            api_key: api_key.serialize(),
+        };
+        let _: Empty = self
+            .call(ACCESS_REVOKE_PATH, &req, &Subject::default())
+            .await?;
+        Ok(())
+    }
 }
 
 /// Asks the satellite at `address` (`host:port`) for its id: trust on first use, for

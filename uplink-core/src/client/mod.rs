@@ -117,4 +117,12 @@ impl Project {
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
     }
+
+    /// Revokes `api_key`, and with it every grant derived from it, using this project's
+    /// grant as the revoker (which must be the same key or one `api_key` was derived
+    /// from). Grants already in use may keep working for as long as the satellite caches
+    /// revocations.
+    pub async fn revoke(&self, api_key: &crate::access::ApiKey) -> Result<()> {
+        self.inner.metainfo.revoke_api_key(api_key).await
+    }
 }

@@ -6,12 +6,15 @@ mod copy;
 mod objects;
 mod paths;
 mod progress;
+mod restrict_flags;
+mod share;
+mod times;
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use uplink_core::client::{ByteRange, ClientConfig, Project};
+use uplink_core::client::{ByteRange, ClientConfig, Project, UplinkError};
 use uplink_core::units::parse_size;
 
 use crate::config::ConfigDir;
@@ -36,9 +39,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create, import and inspect access grants.
+    /// Create, import, inspect, restrict and revoke access grants.
     #[command(subcommand)]
     Access(access::AccessCommand),
+    /// Share part of your access: derive a narrower grant offline, without asking the
+    /// satellite. Flags only take permissions away.
+    Share {
+        #[command(flatten)]
+        restrict: restrict_flags::RestrictFlags,
+        /// Write the grant to FILE (readable only by you) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        export_to: Option<PathBuf>,
+        /// What to share: sj://bucket or sj://bucket/prefix/ (default: everything the
+        /// current grant reaches).
+        paths: Vec<String>,
+    },
     /// Make a bucket.
     Mb { bucket: String },
     /// Remove a bucket.
@@ -86,22 +101,46 @@ enum Command {
     },
 }
 
-fn parse_expires(s: &str) -> Result<i64> {
-    let now = uplink_core::protocol::now_unix();
-    let rel = s.strip_prefix('+').unwrap_or(s);
-    if let Ok(d) = humantime::parse_duration(rel) {
-        return Ok(now + d.as_secs() as i64);
+/// When an upload is refused by a grant with a maximum object TTL and `--expires` was
+/// missing or too late, says how to fix the command (the satellite's message names the
+/// limit but cannot know about command line flags).
+fn explain_upload_refusal(
+    err: anyhow::Error,
+    project: &Project,
+    destination: &str,
+    expires_at: Option<i64>,
+) -> anyhow::Error {
+    let uploading = matches!(
+        paths::Location::parse(destination),
+        Ok(paths::Location::Remote { .. })
+    );
+    let refused = matches!(
+        err.downcast_ref::<UplinkError>(),
+        Some(UplinkError::PermissionDenied(_))
+    );
+    let Some(effective) = project
+        .access()
+        .api_key
+        .caveats()
+        .ok()
+        .map(|c| restrict_flags::Effective::of(&c))
+    else {
+        return err;
+    };
+    match effective.max_object_ttl {
+        Some(ttl) if uploading && refused && effective.writes => {
+            let limit = uplink_core::protocol::now_unix()
+                .saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
+            if expires_at.is_none_or(|e| e > limit) {
+                let ttl = times::show_duration(ttl).replace(' ', "");
+                return anyhow::anyhow!(
+                    "{err:#}\n(pass --expires with a time within that, e.g. --expires +{ttl})"
+                );
+            }
+            err
+        }
+        _ => err,
     }
-    let t = humantime::parse_rfc3339_weak(s)
-        .with_context(|| format!("--expires {s:?} is neither a duration like +24h nor a time"))?;
-    let secs = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    if secs <= now {
-        bail!("--expires {s:?} is in the past");
-    }
-    Ok(secs)
 }
 
 fn open_project(config: &ConfigDir, access: Option<&str>, client: ClientConfig) -> Result<Project> {
@@ -114,6 +153,14 @@ async fn run(cli: Cli) -> Result<()> {
     let access = cli.access.as_deref();
     match cli.command {
         Command::Access(cmd) => access::run(cmd, &config, access).await,
+        Command::Share {
+            restrict,
+            export_to,
+            paths,
+        } => {
+            let grant = config.resolve(access)?;
+            share::share(&grant, &restrict, &paths, export_to.as_deref())
+        }
         Command::Mb { bucket } => {
             let project = open_project(&config, access, ClientConfig::default())?;
             objects::make_bucket(&project, &bucket).await
@@ -141,7 +188,9 @@ async fn run(cli: Cli) -> Result<()> {
             segment_size,
         } => {
             let range = range.map(|r| r.parse::<ByteRange>()).transpose()?;
-            let expires_at = expires.map(|e| parse_expires(&e)).transpose()?;
+            let expires_at = expires
+                .map(|e| times::parse_future_time("--expires", &e))
+                .transpose()?;
             let mut client = ClientConfig::default();
             if let Some(s) = segment_size {
                 client.segment_size = parse_size(&s).map_err(anyhow::Error::msg)?;
@@ -160,6 +209,7 @@ async fn run(cli: Cli) -> Result<()> {
                 },
             )
             .await
+            .map_err(|e| explain_upload_refusal(e, &project, &destination, expires_at))
         }
     }
 }
