@@ -1,0 +1,540 @@
+//! The web console in a real browser (headless Chromium through chromedriver): sign up,
+//! make a project, an API key and an access grant in the page, use that grant with the
+//! uplink library and the `uplink` CLI, then see the usage and the decrypted names in
+//! the console.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install
+//! chromium chromium-driver`); without them the test fails rather than skips, so a
+//! machine that cannot run it is noticed. With `CONSOLE_SCREENSHOT_DIR` set, a
+//! screenshot of every step is saved there; on failure one is always saved.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tests::uplink_core::access::{AccessGrant, ApiKey};
+use tests::uplink_core::client::{ClientConfig, Project};
+use tests::{TestNetwork, download, random_bytes};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// How long to wait for something to appear in the page.
+const WAIT: Duration = Duration::from_secs(20);
+/// Deriving a key from a passphrase (Argon2id, 64 MiB) in the page is slower.
+const WAIT_KDF: Duration = Duration::from_secs(90);
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery";
+const PASSPHRASE: &str = "seven tired otters juggle lanterns";
+
+/// Kills chromedriver (and so its browser) when the test ends, pass or fail.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts chromedriver on a free port and opens a headless Chromium session.
+async fn start_browser() -> Result<(Driver, Client)> {
+    for (path, what) in [(CHROMEDRIVER, "chromedriver"), (CHROMIUM, "chromium")] {
+        ensure!(
+            Path::new(path).is_file(),
+            "{what} is missing at {path}: install it (Debian: apt-get install -y chromium chromium-driver)"
+        );
+    }
+    let port = free_port();
+    let driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromedriver")?,
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        ensure!(
+            Instant::now() < deadline,
+            "chromedriver did not start listening on {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("chrome"));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1400,1000",
+            ],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&url)
+        .await
+        .context("opening a Chromium session through chromedriver")?;
+    Ok((driver, client))
+}
+
+/// Polls `check` until it gives `Some`, or fails after `limit`.
+async fn poll<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + limit;
+    let mut last_error = None;
+    loop {
+        match check().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last_error = Some(e),
+        }
+        if Instant::now() >= deadline {
+            return Err(match last_error {
+                Some(e) => e.context(format!("timed out after {limit:?} waiting for {what}")),
+                None => anyhow!("timed out after {limit:?} waiting for {what}"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// The page, with the few operations the test needs, each waiting for its element.
+struct Page {
+    c: Client,
+    shots: Option<PathBuf>,
+    step: usize,
+}
+
+impl Page {
+    async fn find_within(&self, css: &str, limit: Duration) -> Result<Element> {
+        poll(&format!("element {css}"), limit, || async {
+            match self.c.find(Locator::Css(css)).await {
+                Ok(e) if e.is_displayed().await.unwrap_or(false) => Ok(Some(e)),
+                Ok(_) => Ok(None),
+                Err(e) if e.is_no_such_element() => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    async fn find(&self, css: &str) -> Result<Element> {
+        self.find_within(css, WAIT).await
+    }
+
+    async fn count(&self, css: &str) -> Result<usize> {
+        Ok(self.c.find_all(Locator::Css(css)).await?.len())
+    }
+
+    /// Runs `op` on the element, retrying while the page re-renders under it (stale
+    /// element, click intercepted by a closing dialog).
+    async fn with<T, F, Fut>(&self, css: &str, what: &str, op: F) -> Result<T>
+    where
+        F: Fn(Element) -> Fut,
+        Fut: Future<Output = std::result::Result<T, fantoccini::error::CmdError>>,
+    {
+        poll(&format!("{what} {css}"), WAIT, || async {
+            let el = self.find(css).await?;
+            Ok(Some(op(el).await?))
+        })
+        .await
+    }
+
+    async fn click(&self, css: &str) -> Result<()> {
+        self.with(css, "clicking", |el| async move { el.click().await })
+            .await
+    }
+
+    async fn fill(&self, css: &str, text: &str) -> Result<()> {
+        self.with(css, "typing into", |el| async move {
+            el.clear().await?;
+            el.send_keys(text).await
+        })
+        .await
+    }
+
+    async fn text(&self, css: &str) -> Result<String> {
+        self.with(css, "reading", |el| async move { el.text().await })
+            .await
+    }
+
+    async fn value(&self, css: &str) -> Result<String> {
+        self.with(css, "reading", |el| async move {
+            Ok(el.prop("value").await?.unwrap_or_default())
+        })
+        .await
+    }
+
+    /// Waits until the element's text contains `needle`.
+    async fn wait_text(&self, css: &str, needle: &str) -> Result<String> {
+        poll(&format!("{css} to say {needle:?}"), WAIT, || async {
+            let text = match self.c.find(Locator::Css(css)).await {
+                Ok(e) => e.text().await?,
+                Err(e) if e.is_no_such_element() => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            Ok(text.contains(needle).then_some(text))
+        })
+        .await
+    }
+
+    async fn js(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        Ok(self.c.execute(script, args).await?)
+    }
+
+    async fn hash(&self) -> Result<String> {
+        Ok(self
+            .c
+            .current_url()
+            .await?
+            .fragment()
+            .unwrap_or("")
+            .to_string())
+    }
+
+    /// Saves a screenshot of this step when `CONSOLE_SCREENSHOT_DIR` is set.
+    async fn shot(&mut self, name: &str) -> Result<()> {
+        if let Some(dir) = &self.shots {
+            self.step += 1;
+            let png = self.c.screenshot().await?;
+            std::fs::write(dir.join(format!("{:02}-{name}.png", self.step)), png)?;
+        }
+        Ok(())
+    }
+}
+
+/// The workspace's binaries (`target/<profile>`), where `cargo test --workspace` builds
+/// the `uplink` CLI.
+fn uplink_bin() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary location")?
+        .join("uplink");
+    ensure!(
+        path.is_file(),
+        "{} is missing; `cargo test --workspace` (or `cargo build --bin uplink`) builds it",
+        path.display()
+    );
+    Ok(path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn console_signup_grant_upload_and_browse() {
+    let started = Instant::now();
+    let net = TestNetwork::start(6).await;
+    let (driver, client) = start_browser().await.expect("browser starts");
+    let shots = std::env::var_os("CONSOLE_SCREENSHOT_DIR").map(PathBuf::from);
+    if let Some(dir) = &shots {
+        std::fs::create_dir_all(dir).expect("screenshot directory");
+    }
+    let mut page = Page {
+        c: client,
+        shots,
+        step: 0,
+    };
+    let outcome = scenario(&net, &mut page).await;
+    if let Err(e) = &outcome {
+        let path = std::env::temp_dir().join(format!(
+            "console-browser-failure-{}.png",
+            std::process::id()
+        ));
+        let saved = match page.c.screenshot().await {
+            Ok(png) => std::fs::write(&path, png).is_ok(),
+            Err(_) => false,
+        };
+        if saved {
+            eprintln!("screenshot of the page at the failure: {}", path.display());
+        } else {
+            eprintln!("no screenshot could be taken");
+        }
+        if let Ok(url) = page.c.current_url().await {
+            eprintln!("page at the failure: {url}");
+        }
+        eprintln!("failed: {e:#}");
+    }
+    let _ = page.c.close().await;
+    drop(driver);
+    net.stop().await;
+    outcome.expect("browser scenario");
+    eprintln!("browser scenario took {:?}", started.elapsed());
+}
+
+async fn scenario(net: &TestNetwork, page: &mut Page) -> Result<()> {
+    let console = net.console_url();
+    let satellite = net.network.satellite_url().to_string();
+
+    // ---- Sign up, with the page refusing a short password before asking the server.
+    page.c.goto(&console).await?;
+    page.find("#login-form").await?;
+    let title = page.c.title().await?;
+    ensure!(title.contains("Satellite Console"), "title {title:?}");
+    page.shot("login").await?;
+    page.click("#to-signup").await?;
+    page.find("#signup-form").await?;
+    page.fill("#signup-name", "Ada Lovelace").await?;
+    page.fill("#signup-email", EMAIL).await?;
+    page.fill("#signup-password", "short").await?;
+    page.fill("#signup-confirm", "short").await?;
+    page.click("#signup-submit").await?;
+    page.wait_text("#signup-password-error", "at least 8 characters")
+        .await?;
+    ensure!(
+        page.hash().await? == "/signup",
+        "a short password left the page"
+    );
+    page.shot("signup-validation").await?;
+    page.fill("#signup-password", PASSWORD).await?;
+    page.fill("#signup-confirm", PASSWORD).await?;
+    page.click("#signup-submit").await?;
+
+    // ---- First project.
+    page.find("#project-form").await?;
+    page.shot("first-project").await?;
+    page.fill("#project-name", "Browser test").await?;
+    page.fill("#project-description", "Made by the browser test")
+        .await?;
+    page.click("#project-create").await?;
+    page.find("#usage").await?;
+    let project_id = page.text("#project-id").await?;
+    ensure!(
+        page.hash().await? == format!("/projects/{project_id}"),
+        "dashboard route"
+    );
+    ensure!(page.text("#satellite-address").await? == satellite);
+    page.shot("dashboard-empty").await?;
+
+    // ---- API key: a name is required, then the key is shown once.
+    page.click("#nav-access").await?;
+    page.find("[data-testid=api-keys-empty]").await?;
+    page.click("#create-api-key").await?;
+    page.find("#api-key-name").await?;
+    page.click("#api-key-submit").await?;
+    page.wait_text("#api-key-name-error", "required").await?;
+    page.fill("#api-key-name", "browser-key").await?;
+    page.click("#api-key-submit").await?;
+    let api_key = page.value("#new-api-key-value").await?;
+    ApiKey::parse(&api_key).context("the page shows a valid API key")?;
+    page.shot("api-key-created").await?;
+
+    // ---- Access grant, made in the page from that key and a passphrase.
+    page.click("#use-key-for-grant").await?;
+    page.find("#grant-form").await?;
+    page.find("[data-testid=passphrase-warning]").await?;
+    page.fill("#grant-passphrase", PASSPHRASE).await?;
+    page.fill("#grant-passphrase-confirm", PASSPHRASE).await?;
+    page.click("#grant-ack").await?;
+    // Expires in 30 days (a datetime-local input takes local time).
+    page.js(
+        "const el = document.getElementById('grant-not-after');
+         const d = new Date(Date.now() + 30 * 86400e3);
+         d.setSeconds(0, 0);
+         el.value = new Date(d - d.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+         el.dispatchEvent(new Event('input', { bubbles: true }));",
+        vec![],
+    )
+    .await?;
+    page.shot("grant-form").await?;
+    page.click("#grant-create").await?;
+    let grant_text = page
+        .find_within("#grant-result", WAIT_KDF)
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
+    page.shot("grant-created").await?;
+    let cli = page.text("#grant-cli").await?;
+    let create_cmd = format!("uplink access create --satellite {satellite} --api-key {api_key}");
+    ensure!(cli.contains(&create_cmd), "CLI fallback {cli:?}");
+    ensure!(
+        cli.contains("uplink share --not-after 20"),
+        "CLI fallback {cli:?}"
+    );
+    // The passphrase never reaches storage.
+    let stored = page
+        .js(
+            "return JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        !stored.to_string().contains(PASSPHRASE),
+        "passphrase stored"
+    );
+
+    // ---- Use the grant: the library creates a bucket and uploads, and so does the CLI.
+    let grant = AccessGrant::parse(&grant_text).context("the page's grant parses")?;
+    ensure!(grant.satellite.to_string() == satellite, "grant satellite");
+    let caveats = grant.api_key.caveats()?;
+    ensure!(
+        caveats.len() == 1 && caveats[0].not_after.is_some(),
+        "the grant should carry the expiry: {caveats:?}"
+    );
+    let project = Project::open(grant, ClientConfig::default())?;
+    project.create_bucket("photos").await?;
+    let beach = random_bytes(4096);
+    project
+        .upload(
+            "photos",
+            "vacation/beach.jpg",
+            &beach[..],
+            Default::default(),
+        )
+        .await?;
+    ensure!(download(&project, "photos", "vacation/beach.jpg").await == beach);
+
+    let dir = tempfile::tempdir()?;
+    let notes = random_bytes(3000);
+    let notes_path = dir.path().join("notes.txt");
+    std::fs::write(&notes_path, &notes)?;
+    let out = tokio::process::Command::new(uplink_bin()?)
+        .env("UPLINK_CONFIG_DIR", dir.path().join("uplink"))
+        .env_remove("UPLINK_ACCESS")
+        .arg("--access")
+        .arg(&grant_text)
+        .args(["cp", "--quiet"])
+        .arg(&notes_path)
+        .arg("sj://photos/notes.txt")
+        .output()
+        .await?;
+    ensure!(
+        out.status.success(),
+        "uplink cp failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let total = (beach.len() + notes.len()) as u64;
+
+    // The CLI fallback the page printed derives the same encryption keys.
+    let out = tokio::process::Command::new(uplink_bin()?)
+        .env("UPLINK_CONFIG_DIR", dir.path().join("uplink"))
+        .env_remove("UPLINK_ACCESS")
+        .args(["access", "create", "--export", "--satellite", &satellite])
+        .args(["--api-key", &api_key, "--passphrase", PASSPHRASE])
+        .output()
+        .await?;
+    ensure!(
+        out.status.success(),
+        "uplink access create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_cli = AccessGrant::parse(String::from_utf8(out.stdout)?.trim())?;
+    let from_page = AccessGrant::parse(&grant_text)?;
+    ensure!(
+        from_cli.encryption == from_page.encryption,
+        "the page and `uplink access create` derive different keys from the passphrase"
+    );
+    ensure!(from_cli.api_key.head() == from_page.api_key.head());
+
+    // ---- The dashboard, reloaded, shows one bucket and the uploaded bytes.
+    page.click("#nav-dashboard").await?;
+    poll("usage of 1 bucket and the uploaded bytes", WAIT, || async {
+        page.c.refresh().await?;
+        let buckets = page.find("#usage-buckets").await?;
+        let storage = page.find("#usage-storage").await?;
+        let b = buckets.attr("data-value").await?.unwrap_or_default();
+        let s = storage.attr("data-value").await?.unwrap_or_default();
+        Ok((b == "1" && s == total.to_string()).then_some(()))
+    })
+    .await?;
+    let buckets_text = page.text("#usage-buckets .value").await?;
+    ensure!(
+        buckets_text.trim() == "1",
+        "buckets shown as {buckets_text:?}"
+    );
+    let storage_text = page.text("#usage-storage .value").await?;
+    ensure!(
+        storage_text.replace('\n', " ").contains("6.93") && storage_text.contains("KiB"),
+        "{total} bytes shown as {storage_text:?}"
+    );
+    ensure!(page.text("#usage-objects .value").await?.trim() == "2");
+    page.shot("dashboard-usage").await?;
+
+    // ---- Buckets: counts without the passphrase, names after entering it.
+    page.click("#nav-buckets").await?;
+    let row = "[data-testid=bucket-row][data-bucket=photos]";
+    page.find(row).await?;
+    ensure!(
+        page.text(&format!("{row} [data-testid=bucket-objects]"))
+            .await?
+            .trim()
+            == "2"
+    );
+    page.shot("buckets").await?;
+    page.click(&format!("{row} a")).await?;
+    page.find("#names-locked-notice").await?;
+    page.find("[data-testid=object-row]").await?;
+    ensure!(page.count("[data-testid=object-row]").await? == 2);
+    ensure!(page.count("[data-testid=object-encrypted-name]").await? == 2);
+    let listing = page.text("#objects-table").await?;
+    ensure!(
+        !listing.contains("notes.txt") && !listing.contains("vacation"),
+        "names visible without the passphrase: {listing}"
+    );
+    page.shot("objects-locked").await?;
+
+    page.click("#unlock-button").await?;
+    page.fill("#unlock-passphrase", PASSPHRASE).await?;
+    page.shot("unlock").await?;
+    page.click("#unlock-submit").await?;
+    page.find_within("[data-testid=object-row][data-name='notes.txt']", WAIT_KDF)
+        .await?;
+    let folder = "[data-testid=object-row][data-name=vacation][data-prefix=true]";
+    page.find(folder).await?;
+    let notes_size = page
+        .text("[data-testid=object-row][data-name='notes.txt'] td.num")
+        .await?;
+    ensure!(
+        notes_size.contains("2.93 KiB"),
+        "notes.txt size {notes_size:?}"
+    );
+    page.shot("objects-unlocked").await?;
+
+    page.click(&format!("{folder} a")).await?;
+    page.find("[data-testid=object-row][data-name='beach.jpg']")
+        .await?;
+    page.wait_text("#object-path", "vacation").await?;
+    ensure!(
+        !page.hash().await?.contains("vacation"),
+        "a plaintext name ended up in the URL"
+    );
+    page.shot("folder").await?;
+
+    // ---- Logging out ends the session.
+    page.click("#logout").await?;
+    page.find("#login-form").await?;
+    let me = page
+        .js(
+            "return fetch('/api/v0/auth/me').then((r) => r.status)",
+            vec![],
+        )
+        .await?;
+    if me != json!(401) {
+        bail!("after logging out /auth/me answered {me}");
+    }
+    Ok(())
+}
