@@ -155,3 +155,67 @@ async fn malformed_inline_segments_are_refused() {
     assert_eq!(got.segment_count, 1);
     net.stop().await;
 }
+
+/// Pieces held by all running nodes of the network.
+async fn stored_pieces(net: &TestNetwork) -> usize {
+    let sat = net.network.satellite_url().id;
+    let mut n = 0;
+    for node in net.network.running_nodes() {
+        n += node.store().list(sat).await.unwrap().len();
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiring_objects_disappear_with_their_pieces() {
+    use tests::uplink_core::client::UploadOptions;
+    use tests::uplink_core::protocol::now_unix;
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    project.create_bucket("expiring").await.unwrap();
+    let data = tests::random_bytes(600 << 10);
+    let keep = tests::random_bytes(100 << 10);
+    let expires_at = now_unix() + 2;
+    project
+        .upload(
+            "expiring",
+            "soon",
+            &data[..],
+            UploadOptions {
+                expires_at: Some(expires_at),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    project
+        .upload("expiring", "kept", &keep[..], Default::default())
+        .await
+        .unwrap();
+    let before = stored_pieces(&net).await;
+    let info = project.stat_object("expiring", "soon").await.unwrap();
+    assert_eq!(info.expires_at, Some(expires_at));
+
+    // Gone from listings and downloads once expired; its pieces deleted from the nodes,
+    // the other object's pieces untouched.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let kept_pieces = loop {
+        let listed = project.list_objects("expiring", "", true).await.unwrap();
+        let pieces = stored_pieces(&net).await;
+        // 3 segments of 256 KiB for the 600 KiB object, at least `optimal` (8) pieces each.
+        if listed.len() == 1 && pieces + 3 * 8 <= before {
+            break pieces;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expired object or its pieces still present: {} objects, {pieces} of {before} pieces",
+            listed.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(now_unix() >= expires_at);
+    assert!(project.stat_object("expiring", "soon").await.is_err());
+    assert!(kept_pieces >= 8, "the unexpired object's pieces remain");
+    assert_eq!(tests::download(&project, "expiring", "kept").await, keep);
+    net.stop().await;
+}
