@@ -979,14 +979,17 @@ async fn the_api_answers_as_documented() {
             .0,
         200
     );
+    // Only the owner deletes keys: it cuts off every grant made from them.
+    let answer = api.send("DELETE", key_t, &[p, &key_id], &bob, None).await;
+    assert_eq!((answer.status, answer.code()), (403, "permission_denied"));
     assert_eq!(
-        api.send("DELETE", key_t, &[p, &key_id], &bob, None)
+        api.send("DELETE", key_t, &[p, &key_id], &ann, None)
             .await
             .status,
         204
     );
     assert_eq!(
-        api.send("DELETE", key_t, &[p, &key_id], &bob, None)
+        api.send("DELETE", key_t, &[p, &key_id], &ann, None)
             .await
             .status,
         404

@@ -129,19 +129,25 @@ fn check_same_origin(req: &HttpRequest) -> Result<()> {
     Ok(())
 }
 
-fn session_cookie(token: &str, ttl_secs: i64) -> Cookie<'static> {
+fn session_cookie(req: &HttpRequest, token: &str, ttl_secs: i64) -> Cookie<'static> {
     Cookie::build(COOKIE, token.to_string())
         .path("/")
+        .secure(req.connection_info().scheme() == "https")
         .http_only(true)
         .same_site(SameSite::Strict)
         .max_age(CookieDuration::seconds(ttl_secs))
         .finish()
 }
 
-fn logged_in(state: &State, status: StatusCode, outcome: LoginOutcome) -> Result<HttpResponse> {
+fn logged_in(
+    state: &State,
+    req: &HttpRequest,
+    status: StatusCode,
+    outcome: LoginOutcome,
+) -> Result<HttpResponse> {
     let ttl = accounts(state)?.sessions().ttl_secs();
     Ok(HttpResponse::build(status)
-        .cookie(session_cookie(&outcome.session.token, ttl))
+        .cookie(session_cookie(req, &outcome.session.token, ttl))
         .json(json!({
             "user": UserInfo::from(&outcome.user),
             "token": outcome.session.token,
@@ -174,7 +180,11 @@ struct SignupBody {
     full_name: String,
 }
 
-async fn signup(state: State, body: web::Json<SignupBody>) -> Result<HttpResponse> {
+async fn signup(
+    state: State,
+    req: HttpRequest,
+    body: web::Json<SignupBody>,
+) -> Result<HttpResponse> {
     if !state.console.as_ref().is_some_and(|c| c.signup_enabled) {
         return Err(SatelliteError::PermissionDenied(
             "sign-up is disabled on this satellite; ask its operator for an account".into(),
@@ -183,7 +193,7 @@ async fn signup(state: State, body: web::Json<SignupBody>) -> Result<HttpRespons
     let outcome = accounts(&state)?
         .signup(&body.email, &body.password, &body.full_name)
         .await?;
-    logged_in(&state, StatusCode::CREATED, outcome)
+    logged_in(&state, &req, StatusCode::CREATED, outcome)
 }
 
 #[derive(Deserialize)]
@@ -192,15 +202,15 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(state: State, body: web::Json<LoginBody>) -> Result<HttpResponse> {
+async fn login(state: State, req: HttpRequest, body: web::Json<LoginBody>) -> Result<HttpResponse> {
     let outcome = accounts(&state)?.login(&body.email, &body.password).await?;
-    logged_in(&state, StatusCode::OK, outcome)
+    logged_in(&state, &req, StatusCode::OK, outcome)
 }
 
 async fn logout(state: State, req: HttpRequest) -> Result<HttpResponse> {
     let session = session(&state, &req).await?;
     accounts(&state)?.logout(&session).await?;
-    let mut gone = session_cookie("", 0);
+    let mut gone = session_cookie(&req, "", 0);
     gone.make_removal();
     Ok(HttpResponse::NoContent().cookie(gone).finish())
 }
@@ -225,7 +235,7 @@ async fn change_password(
     let outcome = accounts(&state)?
         .change_password(&session, &body.current_password, &body.new_password)
         .await?;
-    logged_in(&state, StatusCode::OK, outcome)
+    logged_in(&state, &req, StatusCode::OK, outcome)
 }
 
 #[derive(Serialize)]
@@ -417,6 +427,9 @@ async fn usage(state: State, req: HttpRequest, path: web::Path<String>) -> Resul
     })))
 }
 
+/// Beyond any real table; keeps page arithmetic far from overflow.
+const MAX_PAGE: u64 = 1_000_000;
+
 #[derive(Deserialize)]
 struct Paging {
     page: Option<u64>,
@@ -426,7 +439,7 @@ struct Paging {
 impl Paging {
     fn resolve(&self) -> (u64, u64) {
         (
-            self.page.unwrap_or(1).max(1),
+            self.page.unwrap_or(1).clamp(1, MAX_PAGE),
             self.limit.unwrap_or(20).clamp(1, 100),
         )
     }
@@ -480,7 +493,8 @@ async fn delete_key(
 ) -> Result<HttpResponse> {
     let (project_id, key_id) = path.into_inner();
     let session = session(&state, &req).await?;
-    membership(&state, &session, &project_id).await?;
+    // Deleting a key cuts off every grant made from it, whoever holds them.
+    owner(&state, &session, &project_id).await?;
     projects::delete_api_key(state.metainfo.db(), &project_id, &key_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

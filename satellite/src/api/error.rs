@@ -44,3 +44,20 @@ pub fn json_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
     actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().json(body))
         .into()
 }
+
+/// Turns malformed query strings into the same JSON error shape.
+pub fn query_error(err: actix_web::error::QueryPayloadError) -> actix_web::Error {
+    let body = ErrorBody::new(
+        ErrorCode::BadRequest,
+        format!("invalid query string: {err}"),
+    );
+    actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().json(body))
+        .into()
+}
+
+/// Turns malformed path segments into the same JSON error shape.
+pub fn path_error(err: actix_web::error::PathError) -> actix_web::Error {
+    let body = ErrorBody::new(ErrorCode::BadRequest, format!("invalid path: {err}"));
+    actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().json(body))
+        .into()
+}

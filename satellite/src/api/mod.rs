@@ -80,6 +80,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .limit(4 << 20)
                     .error_handler(|err, _| error::json_error(err)),
             )
+            .app_data(web::QueryConfig::default().error_handler(|err, _| error::query_error(err)))
+            .app_data(web::PathConfig::default().error_handler(|err, _| error::path_error(err)))
             .configure(metainfo::routes)
             .configure(nodes::routes)
             .configure(status::routes);

@@ -40,6 +40,21 @@ impl RedisCache {
         let client = redis::Client::open(url).map_err(|e| {
             CacheError::Unavailable(format!("invalid Redis URL {}: {e}", redact_url(url)))
         })?;
+        let unreachable = |e: String| {
+            CacheError::Unavailable(format!(
+                "cannot connect to Redis at {}: {e}",
+                redact_url(url)
+            ))
+        };
+        // One plain connection first, so that a wrong URL fails at once and clearly
+        // instead of after the manager's reconnection attempts.
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| unreachable("timed out".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_number_of_retries(2)
             .set_connection_timeout(Duration::from_secs(5))
@@ -49,18 +64,8 @@ impl RedisCache {
             client.get_connection_manager_with_config(config),
         )
         .await
-        .map_err(|_| {
-            CacheError::Unavailable(format!(
-                "timed out connecting to Redis at {}",
-                redact_url(url)
-            ))
-        })?
-        .map_err(|e| {
-            CacheError::Unavailable(format!(
-                "cannot connect to Redis at {}: {e}",
-                redact_url(url)
-            ))
-        })?;
+        .map_err(|_| unreachable("timed out".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
         Ok(Self {
             conn,
             prefix: prefix.to_string(),

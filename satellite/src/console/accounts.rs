@@ -113,21 +113,36 @@ impl Accounts {
         Ok(LoginOutcome { user, session })
     }
 
-    pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome> {
-        let email = email.trim().to_lowercase();
-        let key = email_hash(&email);
-        let now = now_unix();
-        let failures = login_failure::Entity::find_by_id(key.clone())
+    /// The email's recent failures, refusing the attempt while it is locked out.
+    /// Failures older than the longest lockout are forgotten.
+    async fn throttle(&self, key: &str, now: i64) -> Result<Option<login_failure::Model>> {
+        let failures = login_failure::Entity::find_by_id(key.to_string())
             .one(&self.db)
             .await?;
         if let Some(locked_until) = failures.as_ref().and_then(|f| f.locked_until)
             && locked_until > now
         {
             return Err(SatelliteError::TooManyRequests(format!(
-                "too many failed logins; try again in {} seconds",
+                "too many failed attempts; try again in {} seconds",
                 locked_until - now
             )));
         }
+        match failures {
+            Some(f) if now - f.last_failure_at > MAX_LOCKOUT_SECS => {
+                login_failure::Entity::delete_by_id(key.to_string())
+                    .exec(&self.db)
+                    .await?;
+                Ok(None)
+            }
+            other => Ok(other),
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome> {
+        let email = email.trim().to_lowercase();
+        let key = email_hash(&email);
+        let now = now_unix();
+        let failures = self.throttle(&key, now).await?;
         let account = user::Entity::find()
             .filter(user::Column::Email.eq(email.as_str()))
             .one(&self.db)
@@ -194,7 +209,12 @@ impl Accounts {
         current: &str,
         new: &str,
     ) -> Result<LoginOutcome> {
+        // Guessing the password through a stolen session is throttled like logins.
+        let key = email_hash(&session.user.email);
+        let now = now_unix();
+        let failures = self.throttle(&key, now).await?;
         if !passwords::verify(current, &session.user.password_hash).await? {
+            self.record_failure(key, failures, now).await?;
             return Err(SatelliteError::PermissionDenied(
                 "the current password is wrong".into(),
             ));
