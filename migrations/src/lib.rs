@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_initial;
 mod m20261124_000002_accounts;
+mod m20261124_000003_usage_counters;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261124_000002_accounts::Migration),
+            Box::new(m20261124_000003_usage_counters::Migration),
         ]
     }
 }

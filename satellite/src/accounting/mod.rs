@@ -1,15 +1,18 @@
 //! What each project uses, measured against its limits.
 //!
-//! Stored bytes and segments are read from the metadata itself (one indexed aggregate
-//! per check), so they can never drift from what is really stored; egress is counted
-//! per calendar month as download order limits are issued, as Storj does ("allocated"
-//! egress), because a download that was granted can be carried out.
+//! Stored bytes and segments are live counters changed in the same transactions as the
+//! segments themselves (an aggregate over the metadata grew to 240 ms per check at
+//! 100 000 objects on SQLite); egress is counted per calendar month as download order
+//! limits are issued, as Storj does ("allocated" egress), because a download that was
+//! granted can be carried out.
 
+mod counters;
 mod egress;
 mod usage;
 
+pub use counters::{adjust, remove_segments};
 pub use egress::{current_month, egress_this_month, record_egress};
-pub use usage::{ProjectUsage, bucket_usage, project_usage};
+pub use usage::{ProjectUsage, bucket_usage, measured_usage, project_usage};
 
 use sea_orm::ConnectionTrait;
 
@@ -48,8 +51,7 @@ pub async fn check_buckets<C: ConnectionTrait>(
     project_id: &str,
     limits: &ProjectLimits,
 ) -> Result<()> {
-    let usage = project_usage(conn, project_id).await?;
-    if usage.buckets >= limits.buckets {
+    if usage::bucket_count(conn, project_id).await? >= limits.buckets {
         return Err(exceeded("bucket", limits.buckets.to_string()));
     }
     Ok(())
@@ -63,11 +65,11 @@ pub async fn check_upload<C: ConnectionTrait>(
     project_id: &str,
     limits: &ProjectLimits,
 ) -> Result<()> {
-    let usage = project_usage(conn, project_id).await?;
-    if usage.storage_bytes >= limits.storage_bytes {
+    let (storage_bytes, segments) = counters::counted(conn, project_id).await?;
+    if storage_bytes >= limits.storage_bytes {
         return Err(exceeded("storage", bytes(limits.storage_bytes)));
     }
-    if usage.segments >= limits.segments {
+    if segments >= limits.segments {
         return Err(exceeded("segment", limits.segments.to_string()));
     }
     Ok(())

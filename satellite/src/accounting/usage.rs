@@ -100,7 +100,7 @@ async fn object_count<C: ConnectionTrait>(
     Ok(count(one(conn, &q).await?.n))
 }
 
-async fn bucket_count<C: ConnectionTrait>(conn: &C, project_id: &str) -> Result<u64> {
+pub(super) async fn bucket_count<C: ConnectionTrait>(conn: &C, project_id: &str) -> Result<u64> {
     let mut q = Query::select();
     q.expr_as(
         Func::cast_as(
@@ -115,9 +115,25 @@ async fn bucket_count<C: ConnectionTrait>(conn: &C, project_id: &str) -> Result<
     Ok(count(one(conn, &q).await?.n))
 }
 
-/// Buckets, stored bytes, segments and objects of a project (egress is left at 0; see
-/// [`super::egress_this_month`]).
+/// Buckets, stored bytes, segments and objects of a project, from the live counters
+/// (egress is left at 0; see [`super::egress_this_month`]).
 pub async fn project_usage<C: ConnectionTrait>(conn: &C, project_id: &str) -> Result<ProjectUsage> {
+    let (storage_bytes, segments) = super::counters::counted(conn, project_id).await?;
+    Ok(ProjectUsage {
+        buckets: bucket_count(conn, project_id).await?,
+        storage_bytes,
+        segments,
+        objects: object_count(conn, project_id, None).await?,
+        egress_bytes: 0,
+    })
+}
+
+/// The same, recomputed from the metadata itself: what the counters must equal. Costs
+/// time proportional to the project's size.
+pub async fn measured_usage<C: ConnectionTrait>(
+    conn: &C,
+    project_id: &str,
+) -> Result<ProjectUsage> {
     let sums = segment_sums(conn, project_id, None).await?;
     Ok(ProjectUsage {
         buckets: bucket_count(conn, project_id).await?,

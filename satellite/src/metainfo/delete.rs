@@ -23,6 +23,7 @@ pub async fn delete_objects(db: &DatabaseConnection, objects: &[object::Model]) 
         .all(&txn)
         .await?;
     queue_piece_deletions(&txn, &segments).await?;
+    crate::accounting::remove_segments(&txn, objects, &segments).await?;
     segment::Entity::delete_many()
         .filter(segment::Column::ObjectId.is_in(ids.clone()))
         .exec(&txn)

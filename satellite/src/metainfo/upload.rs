@@ -331,8 +331,9 @@ impl Metainfo {
     async fn insert_segment(&self, model: segment::ActiveModel) -> Result<()> {
         let position = model.position.clone().unwrap();
         let object_id = model.object_id.clone().unwrap();
+        let plain_size = model.plain_size.clone().unwrap();
         let txn = self.db.begin().await?;
-        pending_object(&txn, &object_id).await?;
+        let pending = pending_object(&txn, &object_id).await?;
         segment::Entity::insert(model)
             .exec(&txn)
             .await
@@ -343,6 +344,7 @@ impl Metainfo {
                     e.into()
                 }
             })?;
+        accounting::adjust(&txn, &pending.project_id, plain_size, 1).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -410,6 +412,7 @@ impl Metainfo {
                 .all(&txn)
                 .await?;
             queue_piece_deletions(&txn, &old_segments).await?;
+            accounting::remove_segments(&txn, &previous, &old_segments).await?;
             segment::Entity::delete_many()
                 .filter(segment::Column::ObjectId.is_in(ids.clone()))
                 .exec(&txn)

@@ -4,6 +4,7 @@
 //! One test binary with modules keeps link time down.
 
 mod access;
+mod accounting;
 mod binaries;
 mod console_api;
 mod data_path;

@@ -9,6 +9,7 @@ pub mod piece_deletion;
 pub mod project;
 pub mod project_egress;
 pub mod project_member;
+pub mod project_usage;
 pub mod revocation;
 pub mod segment;
 pub mod session;
