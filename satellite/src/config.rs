@@ -124,6 +124,9 @@ pub struct ConsoleConfig {
     /// Failed logins for one email before further attempts are refused for a while
     /// (the wait doubles with each further failure, up to 15 minutes).
     pub login_failures_before_lockout: u32,
+    /// Sign-up, login and password-change requests allowed per client address and
+    /// minute.
+    pub credential_requests_per_minute: u64,
 }
 
 impl Default for ConsoleConfig {
@@ -136,6 +139,7 @@ impl Default for ConsoleConfig {
             session_ttl: Duration::from_secs(3600),
             max_projects_per_user: 3,
             login_failures_before_lockout: 5,
+            credential_requests_per_minute: 60,
         }
     }
 }

@@ -183,6 +183,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
             signup_enabled: config.console.signup_enabled,
             max_projects_per_user: config.console.max_projects_per_user,
             default_limits: config.default_limits,
+            credential_requests_per_minute: config.console.credential_requests_per_minute,
         })
     } else {
         None

@@ -74,6 +74,22 @@ fn accounts(state: &State) -> Result<&Accounts> {
         .ok_or_else(|| SatelliteError::NotFound("the console is disabled on this satellite".into()))
 }
 
+/// Counts a request that verifies or sets a password against its client's allowance.
+async fn admit_credentials(state: &State, req: &HttpRequest) -> Result<()> {
+    let per_minute = state
+        .console
+        .as_ref()
+        .map_or(0, |c| c.credential_requests_per_minute);
+    let client = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+    state
+        .auth
+        .rate()
+        .admit_credentials(&client, per_minute)
+        .await
+}
+
 fn limits_default(state: &State) -> ProjectLimits {
     state
         .console
@@ -190,6 +206,7 @@ async fn signup(
             "sign-up is disabled on this satellite; ask its operator for an account".into(),
         ));
     }
+    admit_credentials(&state, &req).await?;
     let outcome = accounts(&state)?
         .signup(&body.email, &body.password, &body.full_name)
         .await?;
@@ -203,6 +220,7 @@ struct LoginBody {
 }
 
 async fn login(state: State, req: HttpRequest, body: web::Json<LoginBody>) -> Result<HttpResponse> {
+    admit_credentials(&state, &req).await?;
     let outcome = accounts(&state)?.login(&body.email, &body.password).await?;
     logged_in(&state, &req, StatusCode::OK, outcome)
 }
@@ -232,6 +250,7 @@ async fn change_password(
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse> {
     let session = session(&state, &req).await?;
+    admit_credentials(&state, &req).await?;
     let outcome = accounts(&state)?
         .change_password(&session, &body.current_password, &body.new_password)
         .await?;

@@ -48,6 +48,7 @@ pub struct ConsoleState {
     pub signup_enabled: bool,
     pub max_projects_per_user: u64,
     pub default_limits: ProjectLimits,
+    pub credential_requests_per_minute: u64,
 }
 
 impl AppState {

@@ -180,6 +180,11 @@ impl Authenticator {
         })
     }
 
+    /// Limits requests that verify passwords, per client address.
+    pub fn rate(&self) -> &RateLimiter {
+        &self.rate
+    }
+
     /// Revokes `target` and everything derived from it. The caller must hold the same
     /// key or an ancestor of it: sharing a grant never lets its holder revoke a sibling
     /// or a parent. A project's root key is deleted, not revoked.

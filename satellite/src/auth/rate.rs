@@ -17,23 +17,47 @@ impl RateLimiter {
         Self { cache }
     }
 
-    /// Counts one request of the project, refusing it above `per_second`.
-    pub async fn admit(&self, project_id: &str, per_second: u64) -> Result<()> {
-        let second = std::time::SystemTime::now()
+    /// Counts one event of `key` in the current window of `window_secs`; whether it
+    /// is within `limit`.
+    async fn within(&self, key: &str, limit: u64, window_secs: u64) -> Result<bool> {
+        let window = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
-            .as_secs();
+            .as_secs()
+            / window_secs.max(1);
         let count = self
             .cache
             .incr(
-                &format!("rate:{project_id}:{second}"),
-                Duration::from_secs(2),
+                &format!("{key}:{window}"),
+                Duration::from_secs(window_secs.max(1) * 2),
             )
             .await
             .map_err(|e| SatelliteError::Internal(e.to_string()))?;
-        if count > per_second {
+        Ok(count <= limit)
+    }
+
+    /// Counts one request of the project, refusing it above `per_second`.
+    pub async fn admit(&self, project_id: &str, per_second: u64) -> Result<()> {
+        if !self
+            .within(&format!("rate:{project_id}"), per_second, 1)
+            .await?
+        {
             return Err(SatelliteError::TooManyRequests(format!(
                 "project request rate limit of {per_second} requests per second exceeded; slow down and retry"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counts one sign-up, login or password attempt from a client address, refusing
+    /// it above `per_minute` (each costs an Argon2 hash, so floods are cut off early).
+    pub async fn admit_credentials(&self, client: &str, per_minute: u64) -> Result<()> {
+        if !self
+            .within(&format!("auth:{client}"), per_minute, 60)
+            .await?
+        {
+            return Err(SatelliteError::TooManyRequests(format!(
+                "more than {per_minute} sign-up and login attempts a minute from your address; wait a minute"
             )));
         }
         Ok(())

@@ -711,3 +711,32 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     assert_eq!(body["usage"]["segments"], 1);
     net.stop().await;
 }
+
+#[tokio::test]
+async fn password_requests_are_limited_per_client_address() {
+    let net = TestNetwork::start_with(Options {
+        nodes: 1,
+        tweak: Box::new(|c| c.satellite.console.credential_requests_per_minute = 3),
+    })
+    .await;
+    let anon = Console::new(&net);
+    // Three per minute: seven quick attempts cross at most one minute boundary, so at
+    // least one is refused before its password is even hashed.
+    let mut refused = None;
+    for i in 0..7 {
+        let (status, body) = anon
+            .post(
+                "/auth/signup",
+                json!({"email": format!("u{i}@example.com"), "password": "long enough pw"}),
+            )
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(body);
+            break;
+        }
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let body = refused.expect("a flood of sign-ups is cut off");
+    assert!(message(&body).contains("attempts a minute"), "{body}");
+    net.stop().await;
+}
