@@ -1,7 +1,8 @@
 //! The web console in a real browser (headless Chromium through chromedriver): sign up,
 //! make a project, an API key and an access grant in the page, use that grant with the
 //! uplink library and the `uplink` CLI, then see the usage and the decrypted names in
-//! the console.
+//! the console, and finally revoke that grant in the console while a second grant from
+//! the same API key keeps working.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install
 //! chromium chromium-driver`); without them the test fails rather than skips, so a
@@ -17,7 +18,7 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use tests::uplink_core::access::{AccessGrant, ApiKey};
+use tests::uplink_core::access::{AccessGrant, ApiKey, Caveat};
 use tests::uplink_core::client::{ClientConfig, Project};
 use tests::{TestNetwork, download, random_bytes};
 
@@ -375,6 +376,54 @@ async fn scenario(net: &TestNetwork, page: &mut Page) -> Result<()> {
         cli.contains("uplink share --not-after 20"),
         "CLI fallback {cli:?}"
     );
+
+    // ---- A second grant from the same key, with nothing restricted: it still gets a
+    // caveat of its own (only a nonce), so that it can be revoked on its own.
+    page.click("#grant-another").await?;
+    page.find("#grant-form").await?;
+    page.fill("#grant-passphrase", PASSPHRASE).await?;
+    page.fill("#grant-passphrase-confirm", PASSPHRASE).await?;
+    page.click("#grant-ack").await?;
+    page.click("#grant-create").await?;
+    let unrestricted_text = page
+        .find_within("#grant-result", WAIT_KDF)
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
+    ensure!(
+        unrestricted_text != grant_text,
+        "the second grant is the first one"
+    );
+    let cli2 = page.text("#grant-cli").await?;
+    ensure!(cli2.contains(&create_cmd), "CLI fallback {cli2:?}");
+    // With nothing to restrict, the CLI fallback still shares (adding the nonce), with
+    // no flags and no paths.
+    let share_line = cli2
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("uplink share"))
+        .with_context(|| format!("no `uplink share` in the CLI fallback {cli2:?}"))?;
+    ensure!(
+        share_line.trim_end_matches("Copy command").trim() == "uplink share",
+        "CLI fallback {cli2:?}"
+    );
+    let unrestricted = AccessGrant::parse(&unrestricted_text)?;
+    let caveats = unrestricted.api_key.caveats()?;
+    ensure!(
+        caveats.len() == 1
+            && caveats[0].nonce.len() == 16
+            && caveats[0]
+                == Caveat {
+                    nonce: caveats[0].nonce.clone(),
+                    ..Caveat::default()
+                },
+        "an unrestricted grant should carry one caveat with only a nonce: {caveats:?}"
+    );
+    ensure!(unrestricted.api_key.head() == ApiKey::parse(&api_key)?.head());
+    ensure!(unrestricted.api_key.serialize() != api_key);
+    page.shot("grant-unrestricted").await?;
+
     // The passphrase never reaches storage.
     let stored = page
         .js(
@@ -449,6 +498,11 @@ async fn scenario(net: &TestNetwork, page: &mut Page) -> Result<()> {
         "the page and `uplink access create` derive different keys from the passphrase"
     );
     ensure!(from_cli.api_key.head() == from_page.api_key.head());
+    ensure!(
+        from_cli.encryption == unrestricted.encryption,
+        "the unrestricted grant should hold the root key, as `uplink access create` makes it"
+    );
+    let cli_grant_text = from_cli.serialize();
 
     // ---- The dashboard, reloaded, shows one bucket and the uploaded bytes.
     page.click("#nav-dashboard").await?;
@@ -524,6 +578,8 @@ async fn scenario(net: &TestNetwork, page: &mut Page) -> Result<()> {
     );
     page.shot("folder").await?;
 
+    revoke_in_console(page, &grant_text, &unrestricted_text, &cli_grant_text).await?;
+
     // ---- Logging out ends the session.
     page.click("#logout").await?;
     page.find("#login-form").await?;
@@ -536,5 +592,120 @@ async fn scenario(net: &TestNetwork, page: &mut Page) -> Result<()> {
     if me != json!(401) {
         bail!("after logging out /auth/me answered {me}");
     }
+    Ok(())
+}
+
+/// Revokes `grant_text` with the Access page's dialog, after checking that the dialog
+/// refuses a grant of another satellite and a bare API key (`bare_text`); then the
+/// grant is refused by the satellite while `sibling_text`, made from the same API key,
+/// still works.
+async fn revoke_in_console(
+    page: &mut Page,
+    grant_text: &str,
+    sibling_text: &str,
+    bare_text: &str,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut elsewhere = AccessGrant::parse(grant_text)?;
+    // Another satellite is another node id (the same one may have several addresses).
+    elsewhere.satellite.id = tests::uplink_core::protocol::Identity::generate(0).node_id();
+    elsewhere.satellite.address = "satellite.example.net:7777".into();
+    let elsewhere_text = elsewhere.serialize();
+
+    page.click("#nav-access").await?;
+    page.find("#api-keys-table").await?;
+    page.click("#revoke-grant-open").await?;
+    page.find("[data-testid=revoke-grant-dialog] #revoke-grant-value")
+        .await?;
+    page.shot("revoke-dialog").await?;
+
+    // A grant of another satellite is refused in the page, before anything is sent.
+    page.fill("#revoke-grant-value", &elsewhere_text).await?;
+    page.click("#revoke-grant-next").await?;
+    let refusal = page
+        .wait_text("#revoke-grant-error", "another satellite")
+        .await?;
+    ensure!(
+        refusal.contains("satellite.example.net:7777"),
+        "the refusal should name the grant's satellite: {refusal:?}"
+    );
+    ensure!(page.count("#revoke-grant-confirm").await? == 0);
+    page.shot("revoke-other-satellite").await?;
+
+    // Something that is not a grant at all.
+    page.fill("#revoke-grant-value", "not a grant").await?;
+    page.click("#revoke-grant-next").await?;
+    page.wait_text("#revoke-grant-value-error", "not a valid access grant")
+        .await?;
+
+    // A grant holding the bare API key (as `uplink access create` makes it) cannot be
+    // revoked: only deleting its key stops it.
+    page.fill("#revoke-grant-value", bare_text).await?;
+    page.click("#revoke-grant-next").await?;
+    page.wait_text("#revoke-grant-error", "cannot be revoked")
+        .await?;
+
+    // The browser-made grant: confirm, then the satellite revokes it.
+    page.fill("#revoke-grant-value", grant_text).await?;
+    page.click("#revoke-grant-next").await?;
+    page.find("#revoke-grant-confirm").await?;
+    let summary = page
+        .wait_text(
+            "[data-testid=revoke-grant-summary]",
+            "read, write, list, delete",
+        )
+        .await?;
+    ensure!(
+        summary.contains("All buckets"),
+        "confirmation summary {summary:?}"
+    );
+    page.wait_text(
+        "[data-testid=revoke-grant-dialog]",
+        "every grant shared from it stop working",
+    )
+    .await?;
+    page.shot("revoke-confirm").await?;
+    page.click("#revoke-grant-confirm").await?;
+    page.find("[data-testid=revoke-grant-done]").await?;
+    page.wait_text("#revoke-grant-success", "revoked").await?;
+    page.shot("revoke-done").await?;
+
+    // Revoking it again: the satellite says it already is.
+    page.click("#revoke-grant-another").await?;
+    page.fill("#revoke-grant-value", grant_text).await?;
+    page.click("#revoke-grant-next").await?;
+    page.click("#revoke-grant-confirm").await?;
+    page.wait_text("#revoke-grant-error", "already revoked")
+        .await?;
+    page.shot("revoke-already").await?;
+    page.click("#revoke-grant-back").await?;
+    page.click("#revoke-grant-cancel").await?;
+    poll("the revoke dialog to close", WAIT, || async {
+        Ok((page.count(".modal-backdrop").await? == 0).then_some(()))
+    })
+    .await?;
+    // The session survived the satellite's 401 for the revoked grant.
+    page.find("#api-keys-table").await?;
+
+    // The satellite refuses the revoked grant, and keeps serving its sibling.
+    let revoked = Project::open(AccessGrant::parse(grant_text)?, ClientConfig::default())?;
+    let refused = poll("the revoked grant to be refused", WAIT, || async {
+        match revoked.list_buckets().await {
+            Ok(_) => Ok(None),
+            Err(e) => Ok(Some(e.to_string())),
+        }
+    })
+    .await?;
+    ensure!(
+        refused.contains("revoked"),
+        "the revoked grant failed otherwise: {refused}"
+    );
+    let sibling = Project::open(AccessGrant::parse(sibling_text)?, ClientConfig::default())?;
+    let buckets = sibling.list_buckets().await?;
+    ensure!(
+        buckets.iter().any(|b| b.name == "photos"),
+        "the unrestricted grant lists {buckets:?}"
+    );
+    eprintln!("revocation in the console took {:?}", started.elapsed());
     Ok(())
 }

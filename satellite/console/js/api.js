@@ -127,3 +127,41 @@ export const api = {
   objects: (id, bucket, prefix, cursor, limit) =>
     request('GET', `/projects/${enc(id)}/buckets/${enc(bucket)}/objects${query({ prefix: prefix || '', cursor, limit })}`),
 };
+
+/**
+ * Revokes an access grant on this satellite, by calling its metainfo API straight from
+ * the browser (same origin as the console). `apiKey` is the grant's own serialized API
+ * key: a grant may revoke itself, and with it every grant shared from it. It is the
+ * bearer credential of this one request only; the console session is not involved, so
+ * a 401 here (the grant already revoked, or its key deleted) does not end the session.
+ * Resolves on success; rejects with an ApiError whose `status` and `code` are the
+ * satellite's and whose message is its explanation.
+ */
+export async function revokeAccessGrant(apiKey) {
+  let res;
+  try {
+    res = await fetch('/v1/access/revoke', {
+      method: 'POST',
+      headers: {
+        Accept: 'application/json',
+        'Content-Type': 'application/json',
+        Authorization: `Bearer ${apiKey}`,
+      },
+      body: JSON.stringify({ api_key: apiKey }),
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the satellite. Check your connection and try again.');
+  }
+  if (res.ok) return;
+  let data = null;
+  try {
+    data = JSON.parse(await res.text());
+  } catch {
+    data = null;
+  }
+  const code = data?.error?.code || 'http_' + res.status;
+  const message = sentence(data?.error?.message) || friendlyStatus(res.status);
+  throw new ApiError(res.status, code, message);
+}

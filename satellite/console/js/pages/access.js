@@ -1,12 +1,13 @@
 // Access: the project's API keys, and the way to access grants.
 
-import { api } from '../api.js';
+import { api, revokeAccessGrant } from '../api.js';
 import { link, navigate, state } from '../app.js';
 import {
   h, icon, mount, timeEl, pager, emptyState, loadingBlock, alertBox, modal, field, validate, rules,
-  busy, errorRegion, setError, confirmDialog, copyButton, toast,
+  busy, errorRegion, setError, confirmDialog, copyButton, toast, formatDateTime,
 } from '../ui.js';
 import { rememberApiKey, forgetApiKey, freshKey } from '../secrets.js';
+import { grantLib } from '../unlock.js';
 
 const LIMIT = 20;
 
@@ -73,6 +74,205 @@ function shownOnce(created, close) {
         icon('key', 'icon-sm'), 'Create access grant with this key')));
 }
 
+/** How long other satellite processes may keep answering from their cached list of
+ * revoked grants (the satellite's revocation cache TTL, unless its operator changed it). */
+const REVOCATION_CACHE_NOTE = 'Other processes of this satellite may take up to its revocation cache TTL (30 seconds by default) to notice.';
+
+/** "1Ab3cD…x9YzQ7": enough of a grant to recognise it, none of what it holds. */
+function shortGrant(text) {
+  return text.length > 20 ? `${text.slice(0, 8)}…${text.slice(-8)}` : text;
+}
+
+/**
+ * What a pasted grant is, for the confirmation: never the parsed grant itself, which
+ * holds encryption keys. Only `apiKey` is secret, and it is kept only to be sent with
+ * the revocation.
+ */
+function describeGrant(lib, text) {
+  const g = lib.parseGrant(text);
+  const caveats = g.caveats;
+  const known = caveats.filter(Boolean);
+  const ops = { read: true, write: true, list: true, delete: true };
+  let notAfter = null;
+  let pathsRestricted = false;
+  for (const c of known) {
+    if (c.disallow_reads) ops.read = false;
+    if (c.disallow_writes) ops.write = false;
+    if (c.disallow_lists) ops.list = false;
+    if (c.disallow_deletes) ops.delete = false;
+    if (typeof c.not_after === 'number') notAfter = notAfter === null ? c.not_after : Math.min(notAfter, c.not_after);
+    if (Array.isArray(c.allowed_paths) && c.allowed_paths.length) pathsRestricted = true;
+  }
+  const allowed = Object.keys(ops).filter((k) => ops[k]);
+  const paths = g.encryption.defaultKey && !pathsRestricted
+    ? 'All buckets'
+    : g.encryption.entries.map((e) => `sj://${e.bucket}/${e.prefix}`).join(', ') || 'None';
+  return {
+    satelliteAddress: g.satelliteAddress,
+    apiKey: g.apiKey,
+    bare: caveats.length === 0,
+    unknownCaveats: caveats.length !== known.length,
+    operations: allowed.length ? allowed.join(', ') : 'none',
+    paths,
+    notAfter,
+    short: shortGrant(text.trim()),
+  };
+}
+
+async function consoleSatellite() {
+  if (state.config?.satellite_address) return state.config.satellite_address;
+  const config = await api.config();
+  return config?.satellite_address || '';
+}
+
+/**
+ * The "revoke an access grant" dialog: paste a grant, check it belongs to this
+ * satellite, confirm, then revoke it with its own API key. Resolves true if a grant
+ * was revoked.
+ */
+export function revokeGrantDialog() {
+  let revokedAny = false;
+  return modal((close) => {
+    const container = h('div');
+    const grantField = field({
+      id: 'revoke-grant-value', label: 'Access grant', textarea: true,
+      placeholder: 'Paste the access grant to revoke',
+      hint: 'It is read in this browser. Only its API key is sent to the satellite, to revoke it.',
+      attrs: { rows: '4', spellcheck: 'false', autocomplete: 'off', autofocus: true, class: 'textarea mono' },
+    });
+    const grantInput = grantField.input;
+
+    const pasteStep = () => {
+      const err = errorRegion('revoke-grant-error');
+      const next = h('button', { type: 'submit', class: 'btn btn-primary', id: 'revoke-grant-next', 'data-testid': 'revoke-grant-next' }, 'Continue');
+      const form = h('form', {
+        novalidate: true, id: 'revoke-grant-form',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          setError(err, '');
+          if (!validate([[grantField, (v) => (v.trim() ? null : 'Paste the access grant to revoke.')]])) return;
+          let info;
+          let ours;
+          try {
+            [info, ours] = await busy(next, async () => {
+              const lib = await grantLib();
+              let described;
+              try {
+                described = describeGrant(lib, grantInput.value);
+              } catch (e2) {
+                const why = (e2.message || String(e2)).replace(/^not a valid access grant:?\s*/i, '');
+                grantField.setError(`This is not a valid access grant${why ? `: ${why}` : ''}.`.replace(/\.\.$/, '.'));
+                return [null, null];
+              }
+              return [described, await consoleSatellite()];
+            }, 'Checking…');
+          } catch (e2) {
+            setError(err, e2.message || String(e2));
+            return;
+          }
+          if (!info) { grantInput.focus(); return; }
+          // The node id identifies a satellite; the same one may be reached by several
+          // host names.
+          const nodeId = (address) => String(address || '').split('@')[0];
+          if (!ours || nodeId(info.satelliteAddress) !== nodeId(ours)) {
+            setError(err, [
+              h('strong', null, 'This grant belongs to another satellite. '),
+              'It was made for ', h('code', null, info.satelliteAddress), ', but this console is ',
+              h('code', null, ours || 'unknown'),
+              '. Revoke it with the console of its own satellite, or with the uplink CLI.']);
+            return;
+          }
+          if (info.bare) {
+            setError(err, [
+              h('strong', null, 'This grant holds a project\u2019s API key itself, which cannot be revoked. '),
+              'Delete the API key on this page instead: that stops every grant made from it.']);
+            return;
+          }
+          mount(container, confirmStep(info));
+        },
+      },
+      h('div', { class: 'modal-head' },
+        h('h2', { id: 'revoke-grant-title' }, 'Revoke an access grant'),
+        h('p', null, 'Stop one grant, and every grant shared from it, on this satellite. Other grants made from the same API key keep working.')),
+      h('div', { class: 'modal-body' },
+        err, grantField.el,
+        h('p', { class: 'muted small', style: 'margin:0' },
+          'To cut off every grant made from an API key at once, delete the key instead.')),
+      h('div', { class: 'modal-foot' },
+        h('button', { type: 'button', class: 'btn', id: 'revoke-grant-cancel', onclick: () => close(revokedAny) }, 'Cancel'),
+        next));
+      setTimeout(() => grantInput.focus(), 0);
+      return form;
+    };
+
+    const confirmStep = (info) => {
+      const err = errorRegion('revoke-grant-error');
+      const ok = h('button', { type: 'submit', class: 'btn btn-danger', id: 'revoke-grant-confirm', 'data-testid': 'revoke-grant-confirm' }, 'Revoke grant');
+      const facts = [
+        ['Grant', h('code', null, info.short)],
+        ['Satellite', h('code', null, info.satelliteAddress)],
+        ['Allows', info.operations + (info.unknownCaveats ? ' (and restrictions this console cannot show)' : '')],
+        ['Paths', info.paths],
+        ['Expires', info.notAfter === null ? 'Never' : formatDateTime(info.notAfter)],
+      ];
+      const form = h('form', {
+        novalidate: true, id: 'revoke-grant-confirm-form',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          setError(err, '');
+          try {
+            await busy(ok, () => revokeAccessGrant(info.apiKey), 'Revoking…');
+          } catch (e2) {
+            const already = e2.status === 401 && /revoked/i.test(e2.message || '');
+            setError(err, already
+              ? [h('strong', null, 'This access grant is already revoked. '), 'It, and every grant shared from it, no longer works.']
+              : (e2.message || String(e2)));
+            return;
+          }
+          revokedAny = true;
+          grantInput.value = '';
+          toast('Access grant revoked');
+          mount(container, doneStep(info));
+        },
+      },
+      h('div', { class: 'modal-head' },
+        h('div', { class: 'danger-icon' }, icon('warn')),
+        h('h2', { id: 'revoke-grant-title' }, 'Revoke this access grant?')),
+      h('div', { class: 'modal-body' },
+        err,
+        h('dl', { class: 'kv revoke-facts', 'data-testid': 'revoke-grant-summary' },
+          facts.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+        h('p', null, h('strong', null, 'It and every grant shared from it stop working; this cannot be undone.')),
+        h('p', { class: 'muted small', style: 'margin:0' }, `This satellite refuses it at once. ${REVOCATION_CACHE_NOTE}`)),
+      h('div', { class: 'modal-foot' },
+        h('button', { type: 'button', class: 'btn', id: 'revoke-grant-back', onclick: () => mount(container, pasteStep()) }, 'Back'),
+        ok));
+      setTimeout(() => ok.focus(), 0);
+      return form;
+    };
+
+    const doneStep = (info) => {
+      const done = h('button', { type: 'button', class: 'btn btn-primary', id: 'revoke-grant-close', onclick: () => close(true) }, 'Done');
+      setTimeout(() => done.focus(), 0);
+      return h('div', { 'data-testid': 'revoke-grant-done', id: 'revoke-grant-done' },
+        h('div', { class: 'modal-head' },
+          h('h2', { id: 'revoke-grant-title' }, 'Access grant revoked')),
+        h('div', { class: 'modal-body' },
+          alertBox('success', [h('strong', null, 'Grant ', h('code', null, info.short), ' is revoked. '),
+            'It and every grant shared from it no longer work on this satellite.'], { id: 'revoke-grant-success' }),
+          h('p', { class: 'muted small' }, REVOCATION_CACHE_NOTE),
+          h('p', { class: 'muted small', style: 'margin:0' },
+            'Other grants made from the same API key keep working. To cut them all off, delete the API key instead.')),
+        h('div', { class: 'modal-foot' },
+          h('button', { type: 'button', class: 'btn', id: 'revoke-grant-another', onclick: () => mount(container, pasteStep()) }, 'Revoke another'),
+          done));
+    };
+
+    container.append(pasteStep());
+    return container;
+  }, { labelledBy: 'revoke-grant-title', testid: 'revoke-grant-dialog', wide: true }).then((v) => v === true || revokedAny);
+}
+
 export async function render(ctx) {
   const { content, project, query, alive } = ctx;
   const pid = encodeURIComponent(project.id);
@@ -97,6 +297,16 @@ export async function render(ctx) {
     h('div', { class: 'card-head' }, h('div', null, h('h2', null, 'API keys'),
       h('p', null, 'Deleting a key stops every access grant made from it.'))),
     loadingBlock('Loading API keys…'));
+  const revokeCard = h('section', { class: 'card', id: 'revoke-grant' },
+    h('div', { class: 'card-body card-row' },
+      h('div', null,
+        h('h2', null, 'Revoke an access grant'),
+        h('p', { class: 'muted', style: 'margin:3px 0 0' },
+          'Stop one grant, and every grant shared from it, without deleting its API key: other grants made from the key keep working.')),
+      h('button', {
+        type: 'button', class: 'btn', id: 'revoke-grant-open', 'data-testid': 'revoke-grant-open',
+        onclick: () => revokeGrantDialog(),
+      }, icon('lock', 'icon-sm'), 'Revoke a grant…')));
   const cliCard = h('section', { class: 'card' },
     h('div', { class: 'card-head' }, h('div', null, h('h2', null, 'Prefer the command line?'),
       h('p', null, 'The uplink CLI makes the same grants, with the passphrase typed only on your machine.'))),
@@ -104,8 +314,10 @@ export async function render(ctx) {
       h('pre', { class: 'code' }, h('span', { class: 'prompt' }, '$ '),
         `uplink access create --satellite ${state.config?.satellite_address || '<satellite>'} --api-key <api key>`),
       h('pre', { class: 'code', style: 'margin:0' }, h('span', { class: 'prompt' }, '$ '),
-        'uplink share --readonly --not-after 2030-01-01T00:00:00Z sj://bucket/prefix/')));
-  mount(content, head, keysCard, cliCard);
+        'uplink share --readonly --not-after 2030-01-01T00:00:00Z sj://bucket/prefix/'),
+      h('pre', { class: 'code', style: 'margin:12px 0 0' }, h('span', { class: 'prompt' }, '$ '),
+        'uplink access revoke <access grant>')));
+  mount(content, head, keysCard, revokeCard, cliCard);
 
   let res;
   try {

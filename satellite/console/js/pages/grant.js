@@ -54,9 +54,17 @@ export function cliCommands({ satelliteAddress, apiKey, perms, paths, notBefore,
   if (notAfter) flags.push('--not-after', rfc3339(notAfter));
   if (maxObjectTtl) flags.push('--max-object-ttl', ttlFlag(maxObjectTtl));
   const targets = paths.map((p) => sh(p.prefix ? `sj://${p.bucket}/${p.prefix}` : `sj://${p.bucket}`));
+  // Always shared, even with no flags: `uplink share` then adds a caveat holding only
+  // a random nonce, which gives the grant its own signature, so it can be revoked
+  // without touching the other grants of the API key (the page's grant does the same).
   const share = ['uplink', 'share', ...flags, ...targets].join(' ');
-  const restricted = flags.length || targets.length;
-  return { create, share: restricted ? share : null };
+  return { create, share, shareNote: flags.length || targets.length ? null : '# adds only a nonce: the grant gets its own signature, so it can be revoked alone\n' };
+}
+
+/** The `uplink share` command, with its note when it restricts nothing. */
+function shareCode(cmds, ...extra) {
+  return h('pre', { class: 'code', style: 'margin:0' },
+    cmds.shareNote ? h('span', { class: 'comment' }, cmds.shareNote) : null, cmds.share, ...extra);
 }
 
 function localInputToUnix(value) {
@@ -235,7 +243,7 @@ export async function render(ctx) {
     const cmds = cliCommands({ satelliteAddress: satelliteAddress || '<satellite>', apiKey: '<api key>', ...o });
     mount(preview,
       h('pre', { class: 'code' }, h('span', { class: 'comment' }, '# asks for the passphrase\n'), cmds.create),
-      cmds.share ? h('pre', { class: 'code', style: 'margin:0' }, cmds.share) : h('p', { class: 'muted small', style: 'margin:0' }, 'No restrictions: the grant from the first command is the whole grant.'));
+      shareCode(cmds));
   }
 
   const form = h('form', {
@@ -270,22 +278,20 @@ export async function render(ctx) {
         grant = await busy(submit, async () => {
           const lib = await grantLib();
           const salt = base64ToBytes(project.salt);
-          let g = await lib.createGrant({ satelliteAddress, apiKey, passphrase: pass.input.value, salt });
-          const restricted = !Object.values(opts.perms).every(Boolean) || opts.paths.length
-            || opts.notBefore || opts.notAfter || opts.maxObjectTtl;
-          if (restricted) {
-            g = await lib.restrictGrant(g, {
-              disallowReads: !opts.perms.read,
-              disallowWrites: !opts.perms.write,
-              disallowLists: !opts.perms.list,
-              disallowDeletes: !opts.perms.delete,
-              paths: opts.paths,
-              notBefore: opts.notBefore || undefined,
-              notAfter: opts.notAfter || undefined,
-              maxObjectTtl: opts.maxObjectTtl || undefined,
-            });
-          }
-          return g;
+          const full = await lib.createGrant({ satelliteAddress, apiKey, passphrase: pass.input.value, salt });
+          // Always restricted, even when nothing is: the caveat then holds only a random
+          // nonce, so this grant has a signature of its own and can be revoked alone. A
+          // grant carrying the bare API key could only be stopped by deleting the key.
+          return lib.restrictGrant(full, {
+            disallowReads: !opts.perms.read,
+            disallowWrites: !opts.perms.write,
+            disallowLists: !opts.perms.list,
+            disallowDeletes: !opts.perms.delete,
+            paths: opts.paths,
+            notBefore: opts.notBefore || undefined,
+            notAfter: opts.notAfter || undefined,
+            maxObjectTtl: opts.maxObjectTtl || undefined,
+          });
         }, 'Creating grant…');
       } catch (e2) {
         progress.hidden = true;
@@ -330,8 +336,8 @@ export async function render(ctx) {
     const cli = h('div', { id: 'grant-cli', 'data-testid': 'grant-cli' },
       h('pre', { class: 'code' }, h('span', { class: 'comment' }, '# prompts for the passphrase, on your machine only\n'), cmds.create,
         copyButton(() => cmds.create, { label: 'Copy command', iconOnly: true, cls: 'btn btn-ghost btn-icon btn-sm copy' })),
-      cmds.share ? h('pre', { class: 'code', style: 'margin:0' }, cmds.share,
-        copyButton(() => cmds.share, { label: 'Copy command', iconOnly: true, cls: 'btn btn-ghost btn-icon btn-sm copy' })) : null);
+      shareCode(cmds,
+        copyButton(() => cmds.share, { label: 'Copy command', iconOnly: true, cls: 'btn btn-ghost btn-icon btn-sm copy' })));
     mount(formArea, h('section', { class: 'card', id: 'grant-done', 'data-testid': 'grant-done' },
       h('div', { class: 'card-head' }, h('div', null, h('h2', null, 'Access grant created'),
         h('p', null, 'Use it with the uplink CLI (--access) or any client library.'))),
@@ -341,7 +347,7 @@ export async function render(ctx) {
         h('div', { class: 'form-actions', style: 'margin-bottom:22px' },
           copyButton(() => grant, { label: 'Copy grant', id: 'copy-grant', cls: 'btn btn-primary' }),
           h('button', { type: 'button', class: 'btn', onclick: download }, 'Download'),
-          h('button', { type: 'button', class: 'btn', onclick: () => navigate(`/projects/${pid}/access/new`, { replace: true }) }, 'Create another')),
+          h('button', { type: 'button', class: 'btn', id: 'grant-another', onclick: () => navigate(`/projects/${pid}/access/new`, { replace: true }) }, 'Create another')),
         h('h3', { style: 'margin-bottom:8px' }, 'The same grant with the CLI'),
         h('p', { class: 'muted small' }, 'If you prefer not to type your passphrase into a browser, run these instead:'),
         cli),
