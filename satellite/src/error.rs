@@ -61,6 +61,12 @@ impl SatelliteError {
     }
 }
 
+impl From<crate::cache::CacheError> for SatelliteError {
+    fn from(e: crate::cache::CacheError) -> Self {
+        SatelliteError::Internal(e.to_string())
+    }
+}
+
 pub type Result<T, E = SatelliteError> = std::result::Result<T, E>;
 
 /// Whether a database error is a unique-constraint violation (a concurrent insert won).

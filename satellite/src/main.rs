@@ -253,7 +253,8 @@ async fn main() -> Result<()> {
                         requests_per_second,
                     };
                     let p = satellite::admin::set_limits(&db, &project, update).await?;
-                    let limits = satellite::projects::limits_of(&p, &config.default_limits);
+                    let limits =
+                        satellite::accounting::effective_limits(&p, &config.default_limits);
                     println!("limits of project {}:", p.id);
                     println!("  buckets:             {}", limits.buckets);
                     println!(

@@ -98,6 +98,16 @@ impl TestNetwork {
         Project::open(self.access().await, config).expect("project opens")
     }
 
+    /// Pieces of this satellite held by all running nodes.
+    pub async fn stored_pieces(&self) -> usize {
+        let sat = self.network.satellite_url().id;
+        let mut n = 0;
+        for node in self.network.running_nodes() {
+            n += node.store().list(sat).await.expect("list pieces").len();
+        }
+        n
+    }
+
     pub async fn stop(self) {
         self.network.stop().await;
     }

@@ -13,9 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uplink_core::protocol::metainfo::ListObjectsRequest;
 
-use super::AppState;
+use super::{AppState, ConsoleState};
 use crate::accounting;
-use crate::config::ProjectLimits;
 use crate::console::{Accounts, LoginOutcome, Session, UserInfo};
 use crate::db::entities::{bucket, project, project_member};
 use crate::error::{Result, SatelliteError};
@@ -66,20 +65,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn accounts(state: &State) -> Result<&Accounts> {
+/// The console's state. Its routes are only registered when the console is enabled,
+/// so this fails only if that wiring is broken.
+fn console(state: &State) -> Result<&ConsoleState> {
     state
         .console
         .as_ref()
-        .map(|c| &c.accounts)
         .ok_or_else(|| SatelliteError::NotFound("the console is disabled on this satellite".into()))
+}
+
+fn accounts(state: &State) -> Result<&Accounts> {
+    Ok(&console(state)?.accounts)
 }
 
 /// Counts a request that verifies or sets a password against its client's allowance.
 async fn admit_credentials(state: &State, req: &HttpRequest) -> Result<()> {
-    let per_minute = state
-        .console
-        .as_ref()
-        .map_or(0, |c| c.credential_requests_per_minute);
+    let per_minute = console(state)?.credential_requests_per_minute;
     let client = req
         .peer_addr()
         .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
@@ -88,14 +89,6 @@ async fn admit_credentials(state: &State, req: &HttpRequest) -> Result<()> {
         .rate()
         .admit_credentials(&client, per_minute)
         .await
-}
-
-fn limits_default(state: &State) -> ProjectLimits {
-    state
-        .console
-        .as_ref()
-        .map(|c| c.default_limits)
-        .unwrap_or_default()
 }
 
 /// The session of the request, from the bearer token or the cookie.
@@ -178,9 +171,7 @@ async fn openapi() -> HttpResponse {
 }
 
 async fn config(state: State) -> Result<HttpResponse> {
-    let console = state.console.as_ref().ok_or_else(|| {
-        SatelliteError::NotFound("the console is disabled on this satellite".into())
-    })?;
+    let console = console(&state)?;
     Ok(HttpResponse::Ok().json(json!({
         "satellite_address": state.satellite.to_string(),
         "signup_enabled": console.signup_enabled,
@@ -201,7 +192,7 @@ async fn signup(
     req: HttpRequest,
     body: web::Json<SignupBody>,
 ) -> Result<HttpResponse> {
-    if !state.console.as_ref().is_some_and(|c| c.signup_enabled) {
+    if !console(&state)?.signup_enabled {
         return Err(SatelliteError::PermissionDenied(
             "sign-up is disabled on this satellite; ask its operator for an account".into(),
         ));
@@ -329,10 +320,7 @@ async fn create_project(
 ) -> Result<HttpResponse> {
     let session = session(&state, &req).await?;
     let db = state.metainfo.db();
-    let max = state
-        .console
-        .as_ref()
-        .map_or(0, |c| c.max_projects_per_user);
+    let max = console(&state)?.max_projects_per_user;
     if projects::owned_count(db, &session.user.id).await? >= max {
         return Err(SatelliteError::LimitExceeded(format!(
             "you already own {max} projects, the most this satellite allows"
@@ -436,7 +424,7 @@ async fn usage(state: State, req: HttpRequest, path: web::Path<String>) -> Resul
     let session = session(&state, &req).await?;
     let (project, _) = membership(&state, &session, &path).await?;
     let db = state.metainfo.db();
-    let limits = projects::limits_of(&project, &limits_default(&state));
+    let limits = accounting::effective_limits(&project, &console(&state)?.default_limits);
     let mut usage = accounting::project_usage(db, &project.id).await?;
     usage.egress_bytes = accounting::egress_this_month(db, &project.id).await?;
     Ok(HttpResponse::Ok().json(json!({

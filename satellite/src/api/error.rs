@@ -35,29 +35,13 @@ impl SatelliteError {
     }
 }
 
-/// Turns body-parsing failures into the same JSON error shape.
-pub fn json_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
-    let body = ErrorBody::new(
-        ErrorCode::BadRequest,
-        format!("invalid request body: {err}"),
-    );
-    actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().json(body))
-        .into()
-}
-
-/// Turns malformed query strings into the same JSON error shape.
-pub fn query_error(err: actix_web::error::QueryPayloadError) -> actix_web::Error {
-    let body = ErrorBody::new(
-        ErrorCode::BadRequest,
-        format!("invalid query string: {err}"),
-    );
-    actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().json(body))
-        .into()
-}
-
-/// Turns malformed path segments into the same JSON error shape.
-pub fn path_error(err: actix_web::error::PathError) -> actix_web::Error {
-    let body = ErrorBody::new(ErrorCode::BadRequest, format!("invalid path: {err}"));
+/// Turns a request the framework could not parse (its `what`: body, query string or
+/// path) into the same JSON error shape as every other error.
+pub fn bad_request<E>(what: &str, err: E) -> actix_web::Error
+where
+    E: std::fmt::Display + std::fmt::Debug + 'static,
+{
+    let body = ErrorBody::new(ErrorCode::BadRequest, format!("invalid {what}: {err}"));
     actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().json(body))
         .into()
 }

@@ -79,10 +79,15 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .app_data(
                 web::JsonConfig::default()
                     .limit(4 << 20)
-                    .error_handler(|err, _| error::json_error(err)),
+                    .error_handler(|err, _| error::bad_request("request body", err)),
             )
-            .app_data(web::QueryConfig::default().error_handler(|err, _| error::query_error(err)))
-            .app_data(web::PathConfig::default().error_handler(|err, _| error::path_error(err)))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|err, _| error::bad_request("query string", err)),
+            )
+            .app_data(
+                web::PathConfig::default().error_handler(|err, _| error::bad_request("path", err)),
+            )
             .configure(metainfo::routes)
             .configure(nodes::routes)
             .configure(status::routes);

@@ -31,8 +31,7 @@ impl RateLimiter {
                 &format!("{key}:{window}"),
                 Duration::from_secs(window_secs.max(1) * 2),
             )
-            .await
-            .map_err(|e| SatelliteError::Internal(e.to_string()))?;
+            .await?;
         Ok(count <= limit)
     }
 

@@ -13,7 +13,7 @@ use uplink_core::protocol::now_unix;
 
 use crate::cache::SharedCache;
 use crate::db::entities::revocation;
-use crate::error::{Result, SatelliteError, is_unique_violation};
+use crate::error::{Result, is_unique_violation};
 
 pub type Tail = [u8; 32];
 
@@ -28,10 +28,6 @@ fn cache_key(api_key_id: &str) -> String {
     format!("revoked:{api_key_id}")
 }
 
-fn cache_error(e: crate::cache::CacheError) -> SatelliteError {
-    SatelliteError::Internal(e.to_string())
-}
-
 impl Revocations {
     pub fn new(db: DatabaseConnection, cache: Arc<dyn SharedCache>, ttl: Duration) -> Self {
         Self { db, cache, ttl }
@@ -41,7 +37,7 @@ impl Revocations {
     /// database.
     async fn revoked(&self, api_key_id: &str) -> Result<Vec<Tail>> {
         let key = cache_key(api_key_id);
-        if let Some(packed) = self.cache.get(&key).await.map_err(cache_error)? {
+        if let Some(packed) = self.cache.get(&key).await? {
             return Ok(packed
                 .chunks_exact(32)
                 .map(|c| c.try_into().expect("32-byte chunks"))
@@ -55,10 +51,7 @@ impl Revocations {
             .iter()
             .filter_map(|r| r.tail.as_slice().try_into().ok())
             .collect();
-        self.cache
-            .set(&key, &tails.concat(), self.ttl)
-            .await
-            .map_err(cache_error)?;
+        self.cache.set(&key, &tails.concat(), self.ttl).await?;
         Ok(tails)
     }
 
@@ -83,9 +76,6 @@ impl Revocations {
             Err(e) if is_unique_violation(&e) => {} // already revoked
             Err(e) => return Err(e.into()),
         }
-        self.cache
-            .delete(&cache_key(api_key_id))
-            .await
-            .map_err(cache_error)
+        Ok(self.cache.delete(&cache_key(api_key_id)).await?)
     }
 }

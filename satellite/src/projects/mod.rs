@@ -14,7 +14,6 @@ use sea_orm::{
 };
 use uplink_core::protocol::now_unix;
 
-use crate::config::ProjectLimits;
 use crate::db::entities::{api_key, bucket, project, project_member, revocation};
 use crate::error::{Result, SatelliteError};
 
@@ -213,9 +212,4 @@ pub async fn set_limits(
         active.max_requests_per_second = Set(as_i64(v));
     }
     Ok(active.update(db).await?)
-}
-
-/// A project's limits as they apply now.
-pub fn limits_of(project: &project::Model, defaults: &ProjectLimits) -> ProjectLimits {
-    crate::accounting::effective_limits(project, defaults)
 }

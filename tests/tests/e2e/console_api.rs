@@ -396,7 +396,7 @@ async fn projects_and_members() {
 
     // A project with buckets cannot be deleted.
     let key = create_key(&owner, &id, "k").await;
-    let project = open(&net, &owner, &id, &key).await;
+    let project = open(&net, &key).await;
     project.create_bucket("bkt").await.unwrap();
     let (status, body) = owner
         .call(Method::DELETE, &format!("/projects/{id}"), None)
@@ -426,7 +426,7 @@ async fn create_key(console: &Console, project: &str, name: &str) -> String {
 }
 
 /// What a user does with a new key: a grant with their own encryption key.
-async fn open(net: &TestNetwork, _console: &Console, _project: &str, key: &str) -> Project {
+async fn open(net: &TestNetwork, key: &str) -> Project {
     let grant = AccessGrant {
         satellite: net.network.satellite_url().clone(),
         api_key: ApiKey::parse(key).unwrap(),
@@ -464,7 +464,7 @@ async fn api_keys_are_created_listed_paged_and_deleted() {
     );
 
     let serialized = create_key(&ann, &id, "to delete").await;
-    let project = open(&net, &ann, &id, &serialized).await;
+    let project = open(&net, &serialized).await;
     project.create_bucket("bkt").await.unwrap();
     let mut restricted = project.access().clone();
     restricted.api_key = restricted
@@ -520,7 +520,7 @@ async fn usage_buckets_and_encrypted_listing() {
         .await;
     let id = ann.project("P").await;
     let key = create_key(&ann, &id, "k").await;
-    let project = open(&net, &ann, &id, &key).await;
+    let project = open(&net, &key).await;
     project.create_bucket("photos").await.unwrap();
     let data = random_bytes(300 << 10);
     project
@@ -608,7 +608,7 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
         .await;
     let id = ann.project("P").await;
     let key = create_key(&ann, &id, "k").await;
-    let project = open(&net, &ann, &id, &key).await;
+    let project = open(&net, &key).await;
     let db = &net.network.satellite.db;
 
     set_limits(

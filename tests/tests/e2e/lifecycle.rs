@@ -156,16 +156,6 @@ async fn malformed_inline_segments_are_refused() {
     net.stop().await;
 }
 
-/// Pieces held by all running nodes of the network.
-async fn stored_pieces(net: &TestNetwork) -> usize {
-    let sat = net.network.satellite_url().id;
-    let mut n = 0;
-    for node in net.network.running_nodes() {
-        n += node.store().list(sat).await.unwrap().len();
-    }
-    n
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiring_objects_disappear_with_their_pieces() {
     use tests::uplink_core::client::UploadOptions;
@@ -192,7 +182,7 @@ async fn expiring_objects_disappear_with_their_pieces() {
         .upload("expiring", "kept", &keep[..], Default::default())
         .await
         .unwrap();
-    let before = stored_pieces(&net).await;
+    let before = net.stored_pieces().await;
     let info = project.stat_object("expiring", "soon").await.unwrap();
     assert_eq!(info.expires_at, Some(expires_at));
 
@@ -201,7 +191,7 @@ async fn expiring_objects_disappear_with_their_pieces() {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let kept_pieces = loop {
         let listed = project.list_objects("expiring", "", true).await.unwrap();
-        let pieces = stored_pieces(&net).await;
+        let pieces = net.stored_pieces().await;
         // 3 segments of 256 KiB for the 600 KiB object, at least `optimal` (8) pieces each.
         if listed.len() == 1 && pieces + 3 * 8 <= before {
             break pieces;

@@ -155,11 +155,10 @@ async fn forged_expired_replayed_and_misdirected_limits_are_refused() {
     );
 
     // None of the refused uploads left anything behind.
-    let sat = net.network.satellite.id();
-    let mut stored = 0;
-    for n in net.network.running_nodes() {
-        stored += n.store().list(sat).await.unwrap().len();
-    }
-    assert_eq!(stored, 1, "only the one genuine upload is stored");
+    assert_eq!(
+        net.stored_pieces().await,
+        1,
+        "only the one genuine upload is stored"
+    );
     net.stop().await;
 }
