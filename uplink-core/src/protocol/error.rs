@@ -45,6 +45,8 @@ pub enum ErrorCode {
     PieceNotFound,
     HashMismatch,
     DiskFull,
+    /// The service is briefly overloaded or its database busy; retrying is safe.
+    Unavailable,
     Internal,
     #[serde(other)]
     Unknown,
@@ -63,7 +65,7 @@ impl ErrorCode {
             BucketExists | BucketNotEmpty | Conflict => 409,
             LimitExceeded | TooManyRequests => 429,
             DiskFull => 507,
-            TooFewNodes | SegmentUnavailable => 503,
+            TooFewNodes | SegmentUnavailable | Unavailable => 503,
             Internal | Unknown => 500,
         }
     }
