@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_initial;
 mod m20261124_000002_accounts;
 mod m20261124_000003_usage_counters;
+mod m20261201_000004_write_lock;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261124_000002_accounts::Migration),
             Box::new(m20261124_000003_usage_counters::Migration),
+            Box::new(m20261201_000004_write_lock::Migration),
         ]
     }
 }

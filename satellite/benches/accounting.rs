@@ -4,12 +4,13 @@
 //! `cargo bench -p satellite --bench accounting`
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use satellite::db::Db;
 use satellite::db::entities::{object, segment};
-use sea_orm::{DatabaseConnection, EntityTrait, Set};
+use sea_orm::{EntityTrait, Set};
 
 const BATCH: usize = 500;
 
-async fn fill(db: &DatabaseConnection, project: &str, objects: usize) {
+async fn fill(db: &Db, project: &str, objects: usize) {
     for start in (0..objects).step_by(BATCH) {
         let end = (start + BATCH).min(objects);
         let ids: Vec<String> = (start..end).map(|i| format!("{project}-{i:09}")).collect();

@@ -33,8 +33,12 @@ pub enum SatelliteError {
     LimitExceeded(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// Transient: the database was busy or a connection could not be had in time, and
+    /// retrying did not help within its bound. Safe for the client to retry.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
-    Db(#[from] sea_orm::DbErr),
+    Db(sea_orm::DbErr),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -57,6 +61,20 @@ impl SatelliteError {
             SegmentUnavailable(_) => ErrorCode::SegmentUnavailable,
             LimitExceeded(_) => ErrorCode::LimitExceeded,
             TooManyRequests(_) => ErrorCode::TooManyRequests,
+            Unavailable(_) => ErrorCode::Unavailable,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for SatelliteError {
+    /// Transient failures (busy, deadlock, pool exhausted) become `Unavailable`, so that
+    /// write transactions retry them and clients see 503 rather than 500.
+    fn from(e: sea_orm::DbErr) -> Self {
+        if crate::db::is_transient(&e) {
+            tracing::debug!(error = %e, "transient database error");
+            SatelliteError::Unavailable("the satellite's database is busy; retry shortly".into())
+        } else {
+            SatelliteError::Db(e)
         }
     }
 }

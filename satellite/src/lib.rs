@@ -35,7 +35,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
-use sea_orm::DatabaseConnection;
 use uplink_core::protocol::{Identity, NodeId, NodeUrl};
 
 pub use config::SatelliteConfig;
@@ -43,6 +42,7 @@ pub use error::SatelliteError;
 
 use crate::api::AppState;
 use crate::auth::Authenticator;
+use crate::db::Db;
 use crate::metainfo::{Metainfo, MetainfoConfig};
 use crate::metrics::Metrics;
 use crate::orders::OrderSigner;
@@ -53,7 +53,7 @@ use crate::workers::{ExpiryWorker, PieceDeleter, SelectionRefresh, WorkerGroup};
 /// A satellite running in this process.
 pub struct RunningSatellite {
     pub url: NodeUrl,
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub metrics: Metrics,
     pub overlay: Arc<Overlay>,
     workers: WorkerGroup,

@@ -49,3 +49,36 @@ pub async fn record_egress<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+/// Adds `amount` to this month's counter only if the result stays within `limit`, in
+/// one statement (an upsert whose update is conditional); whether it was added.
+pub async fn charge_within<C: ConnectionTrait>(
+    conn: &C,
+    project_id: &str,
+    amount: u64,
+    limit: u64,
+) -> Result<bool> {
+    if amount > limit {
+        return Ok(false);
+    }
+    let amount = i64::try_from(amount).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let bytes_now = Expr::col((project_egress::Entity, project_egress::Column::Bytes));
+    let changed = project_egress::Entity::insert(project_egress::ActiveModel {
+        project_id: Set(project_id.to_string()),
+        month: Set(current_month()),
+        bytes: Set(amount),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            project_egress::Column::ProjectId,
+            project_egress::Column::Month,
+        ])
+        .value(project_egress::Column::Bytes, bytes_now.clone().add(amount))
+        .action_and_where(bytes_now.lte(limit - amount))
+        .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(changed > 0)
+}

@@ -76,16 +76,16 @@ pub async fn check_upload<C: ConnectionTrait>(
 }
 
 /// Counts `amount` download bytes against this month's egress, refusing them if the
-/// month's limit would be exceeded.
+/// month's limit would be exceeded. Check and count are one conditional statement, so
+/// racing downloads cannot together pass the limit.
 pub async fn charge_egress<C: ConnectionTrait>(
     conn: &C,
     project_id: &str,
     limits: &ProjectLimits,
     amount: u64,
 ) -> Result<()> {
-    let used = egress_this_month(conn, project_id).await?;
-    if used.saturating_add(amount) > limits.egress_bytes {
+    if !egress::charge_within(conn, project_id, amount, limits.egress_bytes).await? {
         return Err(exceeded("monthly egress", bytes(limits.egress_bytes)));
     }
-    record_egress(conn, project_id, amount).await
+    Ok(())
 }

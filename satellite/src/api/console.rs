@@ -320,17 +320,15 @@ async fn create_project(
 ) -> Result<HttpResponse> {
     let session = session(&state, &req).await?;
     let db = state.metainfo.db();
-    let max = console(&state)?.max_projects_per_user;
-    if projects::owned_count(db, &session.user.id).await? >= max {
-        return Err(SatelliteError::LimitExceeded(format!(
-            "you already own {max} projects, the most this satellite allows"
-        )));
-    }
+    let owner = projects::Owner {
+        user_id: &session.user.id,
+        max_owned: console(&state)?.max_projects_per_user,
+    };
     let project = projects::create_project(
         db,
         body.name.as_deref().unwrap_or(""),
         body.description.as_deref().unwrap_or(""),
-        Some(&session.user.id),
+        Some(owner),
     )
     .await?;
     Ok(HttpResponse::Created().json(project_view(&project, project_member::ROLE_OWNER)))

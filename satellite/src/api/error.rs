@@ -22,9 +22,18 @@ impl ResponseError for SatelliteError {
                 tracing::error!(error = %e, "internal error");
                 "internal error".to_string()
             }
+            SatelliteError::Unavailable(e) => {
+                tracing::warn!(error = %e, "answering 503: transient database failure");
+                e.clone()
+            }
             other => other.to_string(),
         };
-        HttpResponse::build(self.status_code()).json(ErrorBody::new(self.code(), message))
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, SatelliteError::Unavailable(_)) {
+            // Transient: tell well-behaved clients when to come back.
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
+        response.json(ErrorBody::new(self.code(), message))
     }
 }
 

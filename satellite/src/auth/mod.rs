@@ -12,7 +12,7 @@ mod revocations;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uplink_core::access::AccessError;
 use uplink_core::access::apikey::ApiKey;
 use uplink_core::access::caveat::{Action, Operation};
@@ -23,6 +23,7 @@ pub use revocations::Revocations;
 
 use crate::cache::SharedCache;
 use crate::config::ProjectLimits;
+use crate::db::Db;
 use crate::db::entities::{api_key, project};
 use crate::error::{Result, SatelliteError};
 
@@ -104,7 +105,7 @@ fn map_access_error(e: AccessError) -> SatelliteError {
 
 #[derive(Clone, Debug)]
 pub struct Authenticator {
-    db: DatabaseConnection,
+    db: Db,
     revocations: Revocations,
     rate: RateLimiter,
     default_limits: ProjectLimits,
@@ -122,7 +123,7 @@ fn verified_tails(key: &ApiKey, secret: &[u8; 32]) -> Result<Vec<[u8; 32]>> {
 
 impl Authenticator {
     pub fn new(
-        db: DatabaseConnection,
+        db: Db,
         cache: Arc<dyn SharedCache>,
         revocation_ttl: Duration,
         default_limits: ProjectLimits,

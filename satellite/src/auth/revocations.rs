@@ -8,10 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use uplink_core::protocol::now_unix;
 
 use crate::cache::SharedCache;
+use crate::db::Db;
 use crate::db::entities::revocation;
 use crate::error::{Result, is_unique_violation};
 
@@ -19,7 +20,7 @@ pub type Tail = [u8; 32];
 
 #[derive(Debug, Clone)]
 pub struct Revocations {
-    db: DatabaseConnection,
+    db: Db,
     cache: Arc<dyn SharedCache>,
     ttl: Duration,
 }
@@ -29,7 +30,7 @@ fn cache_key(api_key_id: &str) -> String {
 }
 
 impl Revocations {
-    pub fn new(db: DatabaseConnection, cache: Arc<dyn SharedCache>, ttl: Duration) -> Self {
+    pub fn new(db: Db, cache: Arc<dyn SharedCache>, ttl: Duration) -> Self {
         Self { db, cache, ttl }
     }
 

@@ -3,12 +3,13 @@
 //! Login answers the same way whether or not an email has an account: same message,
 //! same work (an Argon2 verification against a dummy hash), same throttling.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 use uplink_core::protocol::now_unix;
 
 use super::passwords;
 use super::sessions::{IssuedSession, Session, SessionSigner};
+use crate::db::Db;
 use crate::db::entities::{login_failure, user};
 use crate::error::{Result, SatelliteError, is_unique_violation};
 
@@ -17,7 +18,7 @@ const MAX_LOCKOUT_SECS: i64 = 15 * 60;
 
 #[derive(Clone, Debug)]
 pub struct Accounts {
-    db: DatabaseConnection,
+    db: Db,
     sessions: SessionSigner,
     failures_before_lockout: u32,
     /// A real Argon2id hash of a random password, verified against when an email has
@@ -60,7 +61,7 @@ fn invalid_login() -> SatelliteError {
 
 impl Accounts {
     pub async fn new(
-        db: DatabaseConnection,
+        db: Db,
         sessions: SessionSigner,
         failures_before_lockout: u32,
     ) -> Result<Self> {

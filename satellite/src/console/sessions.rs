@@ -4,10 +4,11 @@
 //! the password ends a session at once rather than when its token expires.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use uplink_core::protocol::now_unix;
 
+use crate::db::Db;
 use crate::db::entities::{session, user};
 use crate::error::{Result, SatelliteError};
 
@@ -68,7 +69,7 @@ impl SessionSigner {
     }
 
     /// Records a session for the user and returns its token.
-    pub async fn issue(&self, db: &DatabaseConnection, user_id: &str) -> Result<IssuedSession> {
+    pub async fn issue(&self, db: &Db, user_id: &str) -> Result<IssuedSession> {
         let now = now_unix();
         let row = session::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
@@ -94,7 +95,7 @@ impl SessionSigner {
     }
 
     /// The live session a token names.
-    pub async fn check(&self, db: &DatabaseConnection, token: &str) -> Result<Session> {
+    pub async fn check(&self, db: &Db, token: &str) -> Result<Session> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -116,7 +117,7 @@ impl SessionSigner {
         Ok(Session { id: row.id, user })
     }
 
-    pub async fn end(&self, db: &DatabaseConnection, session_id: &str) -> Result<()> {
+    pub async fn end(&self, db: &Db, session_id: &str) -> Result<()> {
         session::Entity::delete_by_id(session_id.to_string())
             .exec(db)
             .await?;
@@ -124,7 +125,7 @@ impl SessionSigner {
     }
 
     /// Ends every session of a user (and drops expired rows of everyone on the way).
-    pub async fn end_all(&self, db: &DatabaseConnection, user_id: &str) -> Result<()> {
+    pub async fn end_all(&self, db: &Db, user_id: &str) -> Result<()> {
         session::Entity::delete_many()
             .filter(
                 session::Column::UserId

@@ -2,7 +2,6 @@
 
 use sea_orm::{
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 use uplink_core::access::caveat::Operation;
 use uplink_core::protocol::metainfo::{
@@ -13,7 +12,7 @@ use uplink_core::protocol::now_unix;
 use super::{Metainfo, validate_bucket_name};
 use crate::accounting;
 use crate::auth::Caller;
-use crate::db::entities::{bucket, object};
+use crate::db::entities::{bucket, object, project};
 use crate::error::{Result, SatelliteError, is_unique_violation};
 
 const MAX_BUCKET_LIST: u32 = 1000;
@@ -29,30 +28,39 @@ impl Metainfo {
     pub async fn create_bucket(&self, caller: &Caller, name: &str) -> Result<BucketInfo> {
         validate_bucket_name(name)?;
         caller.authorize(Operation::Write, Some(name), None, None)?;
-        if bucket::Entity::find_by_id((caller.project_id.clone(), name.to_string()))
-            .one(&self.db)
-            .await?
-            .is_some()
-        {
-            return Err(SatelliteError::BucketExists(name.to_string()));
-        }
-        accounting::check_buckets(&self.db, &caller.project_id, &caller.limits).await?;
-        let model = bucket::ActiveModel {
-            project_id: Set(caller.project_id.clone()),
-            name: Set(name.to_string()),
-            created_at: Set(now_unix()),
-        };
-        let row = bucket::Entity::insert(model)
-            .exec_with_returning(&self.db)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    // A concurrent creation of the same bucket won.
-                    SatelliteError::BucketExists(name.to_string())
-                } else {
-                    e.into()
-                }
-            })?;
+        let row = crate::db::write_txn!(self.db, |txn| {
+            // Count and insert under the project's row lock (PostgreSQL; SQLite
+            // writers are serialised anyway), so that racing creations cannot
+            // both pass the bucket limit.
+            project::Entity::find_by_id(caller.project_id.clone())
+                .lock_exclusive()
+                .one(&txn)
+                .await?;
+            if bucket::Entity::find_by_id((caller.project_id.clone(), name.to_string()))
+                .one(&txn)
+                .await?
+                .is_some()
+            {
+                return Err(SatelliteError::BucketExists(name.to_string()));
+            }
+            accounting::check_buckets(&txn, &caller.project_id, &caller.limits).await?;
+            let model = bucket::ActiveModel {
+                project_id: Set(caller.project_id.clone()),
+                name: Set(name.to_string()),
+                created_at: Set(now_unix()),
+            };
+            bucket::Entity::insert(model)
+                .exec_with_returning(&txn)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        // A concurrent creation of the same bucket won.
+                        SatelliteError::BucketExists(name.to_string())
+                    } else {
+                        e.into()
+                    }
+                })
+        })?;
         Ok(info(&row))
     }
 
@@ -115,17 +123,18 @@ impl Metainfo {
         self.metrics.objects_deleted.inc_by(deleted);
         // Remove the bucket only if nothing was committed into it meanwhile; uploads check
         // for the bucket inside their own commit transaction.
-        let txn = self.db.begin().await?;
-        if in_bucket().count(&txn).await? > 0 {
-            return Err(SatelliteError::Conflict(format!(
-                "an upload into bucket {:?} finished while it was being deleted; try again",
-                req.name
-            )));
-        }
-        bucket::Entity::delete_by_id((caller.project_id.clone(), req.name.clone()))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
+        crate::db::write_txn!(self.db, |txn| {
+            if in_bucket().count(&txn).await? > 0 {
+                return Err(SatelliteError::Conflict(format!(
+                    "an upload into bucket {:?} finished while it was being deleted; try again",
+                    req.name
+                )));
+            }
+            bucket::Entity::delete_by_id((caller.project_id.clone(), req.name.clone()))
+                .exec(&txn)
+                .await?;
+            Ok(())
+        })?;
         Ok(DeleteBucketResponse {
             deleted_objects: deleted,
         })

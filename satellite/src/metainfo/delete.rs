@@ -2,38 +2,40 @@
 //! whatever a node misses, garbage collection removes later). A deleted object is never
 //! served again because the satellite signs no more limits for it.
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uplink_core::access::caveat::Operation;
 use uplink_core::protocol::metainfo::DeleteObjectResponse;
 
 use super::{Metainfo, object_info, queue_piece_deletions};
 use crate::auth::Caller;
+use crate::db::Db;
 use crate::db::entities::{object, segment};
 use crate::error::{Result, SatelliteError};
 
 /// Deletes objects and their segments in one transaction and queues their pieces.
-pub async fn delete_objects(db: &DatabaseConnection, objects: &[object::Model]) -> Result<usize> {
+pub async fn delete_objects(db: &Db, objects: &[object::Model]) -> Result<usize> {
     if objects.is_empty() {
         return Ok(0);
     }
     let ids: Vec<String> = objects.iter().map(|o| o.id.clone()).collect();
-    let txn = db.begin().await?;
-    let segments = segment::Entity::find()
-        .filter(segment::Column::ObjectId.is_in(ids.clone()))
-        .all(&txn)
-        .await?;
-    queue_piece_deletions(&txn, &segments).await?;
-    crate::accounting::remove_segments(&txn, objects, &segments).await?;
-    segment::Entity::delete_many()
-        .filter(segment::Column::ObjectId.is_in(ids.clone()))
-        .exec(&txn)
-        .await?;
-    let res = object::Entity::delete_many()
-        .filter(object::Column::Id.is_in(ids))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(res.rows_affected as usize)
+    let deleted = crate::db::write_txn!(db, |txn| {
+        let segments = segment::Entity::find()
+            .filter(segment::Column::ObjectId.is_in(ids.clone()))
+            .all(&txn)
+            .await?;
+        queue_piece_deletions(&txn, &segments).await?;
+        crate::accounting::remove_segments(&txn, objects, &segments).await?;
+        segment::Entity::delete_many()
+            .filter(segment::Column::ObjectId.is_in(ids.clone()))
+            .exec(&txn)
+            .await?;
+        let res = object::Entity::delete_many()
+            .filter(object::Column::Id.is_in(ids.clone()))
+            .exec(&txn)
+            .await?;
+        Ok(res.rows_affected)
+    })?;
+    Ok(deleted as usize)
 }
 
 impl Metainfo {

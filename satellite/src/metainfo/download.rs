@@ -12,6 +12,7 @@ use uplink_core::protocol::{PieceAction, PieceId, now_unix};
 use super::{Metainfo, object_info};
 use crate::accounting;
 use crate::auth::Caller;
+use crate::db::entities::segment::RemotePiece;
 use crate::db::entities::{object, segment};
 use crate::error::{Result, SatelliteError};
 use crate::orders::LimitTarget;
@@ -123,8 +124,9 @@ impl Metainfo {
             .ok_or_else(|| {
                 SatelliteError::NotFound(format!("segment {} does not exist", req.position))
             })?;
-        // A follow-up request (with exclusions) replaces pieces of a download already
-        // counted.
+        // The first request for a segment is charged the segment's size; a follow-up
+        // (with exclusions, replacing pieces that failed) is charged below for every
+        // limit it gets, so that follow-ups cannot download for free.
         if req.exclude.is_empty() {
             accounting::charge_egress(
                 &self.db,
@@ -155,11 +157,13 @@ impl Metainfo {
             .as_deref()
             .and_then(|r| PieceId::from_slice(r).ok())
             .ok_or_else(|| SatelliteError::Internal("remote segment without root piece".into()))?;
+        let pieces = seg.remote_pieces();
+        validate_exclude(&req.exclude, &pieces, req.position)?;
         let nodes = self.overlay.snapshot();
         let now = now_unix();
         let mut online = Vec::new();
         let mut doubtful = Vec::new();
-        for piece in seg.remote_pieces() {
+        for piece in pieces {
             if req.exclude.contains(&piece.num) {
                 continue;
             }
@@ -195,6 +199,10 @@ impl Metainfo {
         doubtful.shuffle(&mut rng);
         online.extend(doubtful);
         online.truncate(scheme.k as usize + self.config.download_extra(scheme.k) as usize);
+        if !req.exclude.is_empty() {
+            let amount = (seg.piece_size.max(0) as u64).saturating_mul(online.len() as u64);
+            accounting::charge_egress(&self.db, &caller.project_id, &caller.limits, amount).await?;
+        }
         let limits = self.orders.limits(
             PieceAction::Get,
             root,
@@ -213,4 +221,22 @@ impl Metainfo {
             satellite_public_key: self.orders.public_key(),
         })
     }
+}
+
+/// A follow-up request may exclude only pieces that the segment has, each once.
+fn validate_exclude(exclude: &[u16], pieces: &[RemotePiece], position: u32) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for num in exclude {
+        if !pieces.iter().any(|p| p.num == *num) {
+            return Err(SatelliteError::BadRequest(format!(
+                "exclude names piece {num}, which segment {position} does not have"
+            )));
+        }
+        if !seen.insert(num) {
+            return Err(SatelliteError::BadRequest(format!(
+                "exclude names piece {num} twice"
+            )));
+        }
+    }
+    Ok(())
 }

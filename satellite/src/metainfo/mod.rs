@@ -13,10 +13,11 @@ mod upload;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uplink_core::protocol::metainfo::{ObjectInfo, ObjectStatus, Sealed};
 use uplink_core::protocol::{PieceId, RedundancyScheme, now_unix};
 
+use crate::db::Db;
 use crate::db::entities::{bucket, object, piece_deletion, segment};
 use crate::error::{Result, SatelliteError};
 use crate::metrics::Metrics;
@@ -45,7 +46,7 @@ impl MetainfoConfig {
 }
 
 pub struct Metainfo {
-    db: DatabaseConnection,
+    db: Db,
     overlay: Arc<Overlay>,
     orders: OrderSigner,
     tokens: TokenSigner,
@@ -66,7 +67,7 @@ const MAX_ENCRYPTED_KEY_LEN: usize = 4096;
 
 impl Metainfo {
     pub fn new(
-        db: DatabaseConnection,
+        db: Db,
         overlay: Arc<Overlay>,
         orders: OrderSigner,
         tokens: TokenSigner,
@@ -87,7 +88,7 @@ impl Metainfo {
         &self.config
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
+    pub fn db(&self) -> &Db {
         &self.db
     }
 

@@ -4,7 +4,6 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use uplink_core::access::caveat::Operation;
 use uplink_core::protocol::metainfo::{
@@ -332,21 +331,22 @@ impl Metainfo {
         let position = model.position.clone().unwrap();
         let object_id = model.object_id.clone().unwrap();
         let plain_size = model.plain_size.clone().unwrap();
-        let txn = self.db.begin().await?;
-        let pending = pending_object(&txn, &object_id).await?;
-        segment::Entity::insert(model)
-            .exec(&txn)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    SatelliteError::BadRequest(format!("segment {position} was already committed"))
-                } else {
-                    e.into()
-                }
-            })?;
-        accounting::adjust(&txn, &pending.project_id, plain_size, 1).await?;
-        txn.commit().await?;
-        Ok(())
+        crate::db::write_txn!(self.db, |txn| {
+            let pending = pending_object(&txn, &object_id).await?;
+            segment::Entity::insert(model.clone())
+                .exec(&txn)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        SatelliteError::BadRequest(format!(
+                            "segment {position} was already committed"
+                        ))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            accounting::adjust(&txn, &pending.project_id, plain_size, 1).await
+        })
     }
 
     pub async fn commit_object(
@@ -358,84 +358,84 @@ impl Metainfo {
         if let Some(meta) = &req.encrypted_metadata {
             validate_sealed("encrypted metadata", meta, 64 << 10)?;
         }
-        let txn = self.db.begin().await?;
-        let obj = pending_object(&txn, &stream.object_id).await?;
-        if bucket::Entity::find_by_id((obj.project_id.clone(), obj.bucket_name.clone()))
-            .one(&txn)
-            .await?
-            .is_none()
-        {
-            return Err(SatelliteError::BucketNotFound(obj.bucket_name.clone()));
-        }
-        let segments = segment::Entity::find()
-            .filter(segment::Column::ObjectId.eq(obj.id.clone()))
-            .order_by_asc(segment::Column::Position)
-            .all(&txn)
-            .await?;
-        if segments.len() > 1 && segments.iter().any(|s| s.is_inline()) {
-            return Err(SatelliteError::BadRequest(
-                "an inline segment must be the object's only segment".into(),
-            ));
-        }
-        let mut offset: i64 = 0;
-        for (i, seg) in segments.iter().enumerate() {
-            if seg.position != i as i32 {
-                return Err(SatelliteError::BadRequest(format!(
-                    "segment {i} is missing; an object's segments must be 0..n without gaps"
-                )));
+        let committed = crate::db::write_txn!(self.db, |txn| {
+            let obj = pending_object(&txn, &stream.object_id).await?;
+            if bucket::Entity::find_by_id((obj.project_id.clone(), obj.bucket_name.clone()))
+                .one(&txn)
+                .await?
+                .is_none()
+            {
+                return Err(SatelliteError::BucketNotFound(obj.bucket_name.clone()));
             }
-            if seg.plain_offset != offset {
-                let mut active: segment::ActiveModel = seg.clone().into();
-                active.plain_offset = Set(offset);
-                active.update(&txn).await?;
-            }
-            offset += seg.plain_size;
-        }
-        // Replace whatever committed object held this key before.
-        let previous = object::Entity::find()
-            .filter(object::Column::ProjectId.eq(obj.project_id.clone()))
-            .filter(object::Column::BucketName.eq(obj.bucket_name.clone()))
-            .filter(object::Column::ObjectKey.eq(obj.object_key.clone()))
-            .filter(object::Column::Status.eq(object::STATUS_COMMITTED))
-            .all(&txn)
-            .await?;
-        if !previous.is_empty() {
-            caller.authorize(
-                Operation::Delete,
-                Some(&stream.bucket),
-                Some(&stream.encrypted_key),
-                None,
-            )?;
-            let ids: Vec<String> = previous.iter().map(|o| o.id.clone()).collect();
-            let old_segments = segment::Entity::find()
-                .filter(segment::Column::ObjectId.is_in(ids.clone()))
+            let segments = segment::Entity::find()
+                .filter(segment::Column::ObjectId.eq(obj.id.clone()))
+                .order_by_asc(segment::Column::Position)
                 .all(&txn)
                 .await?;
-            queue_piece_deletions(&txn, &old_segments).await?;
-            accounting::remove_segments(&txn, &previous, &old_segments).await?;
-            segment::Entity::delete_many()
-                .filter(segment::Column::ObjectId.is_in(ids.clone()))
-                .exec(&txn)
+            if segments.len() > 1 && segments.iter().any(|s| s.is_inline()) {
+                return Err(SatelliteError::BadRequest(
+                    "an inline segment must be the object's only segment".into(),
+                ));
+            }
+            let mut offset: i64 = 0;
+            for (i, seg) in segments.iter().enumerate() {
+                if seg.position != i as i32 {
+                    return Err(SatelliteError::BadRequest(format!(
+                        "segment {i} is missing; an object's segments must be 0..n without gaps"
+                    )));
+                }
+                if seg.plain_offset != offset {
+                    let mut active: segment::ActiveModel = seg.clone().into();
+                    active.plain_offset = Set(offset);
+                    active.update(&txn).await?;
+                }
+                offset += seg.plain_size;
+            }
+            // Replace whatever committed object held this key before.
+            let previous = object::Entity::find()
+                .filter(object::Column::ProjectId.eq(obj.project_id.clone()))
+                .filter(object::Column::BucketName.eq(obj.bucket_name.clone()))
+                .filter(object::Column::ObjectKey.eq(obj.object_key.clone()))
+                .filter(object::Column::Status.eq(object::STATUS_COMMITTED))
+                .all(&txn)
                 .await?;
-            object::Entity::delete_many()
-                .filter(object::Column::Id.is_in(ids))
-                .exec(&txn)
-                .await?;
-        }
-        let mut active: object::ActiveModel = obj.into();
-        active.status = Set(object::STATUS_COMMITTED);
-        active.committed_at = Set(Some(now_unix()));
-        active.zombie_deadline = Set(None);
-        active.plain_size = Set(offset);
-        active.segment_count = Set(segments.len() as i32);
-        active.encrypted_metadata = Set(req
-            .encrypted_metadata
-            .as_ref()
-            .map(|m| m.ciphertext.clone()));
-        active.encrypted_metadata_nonce =
-            Set(req.encrypted_metadata.as_ref().map(|m| m.nonce.clone()));
-        let committed = active.update(&txn).await.map_err(conflict_or_db)?;
-        txn.commit().await.map_err(conflict_or_db)?;
+            if !previous.is_empty() {
+                caller.authorize(
+                    Operation::Delete,
+                    Some(&stream.bucket),
+                    Some(&stream.encrypted_key),
+                    None,
+                )?;
+                let ids: Vec<String> = previous.iter().map(|o| o.id.clone()).collect();
+                let old_segments = segment::Entity::find()
+                    .filter(segment::Column::ObjectId.is_in(ids.clone()))
+                    .all(&txn)
+                    .await?;
+                queue_piece_deletions(&txn, &old_segments).await?;
+                accounting::remove_segments(&txn, &previous, &old_segments).await?;
+                segment::Entity::delete_many()
+                    .filter(segment::Column::ObjectId.is_in(ids.clone()))
+                    .exec(&txn)
+                    .await?;
+                object::Entity::delete_many()
+                    .filter(object::Column::Id.is_in(ids))
+                    .exec(&txn)
+                    .await?;
+            }
+            let mut active: object::ActiveModel = obj.into();
+            active.status = Set(object::STATUS_COMMITTED);
+            active.committed_at = Set(Some(now_unix()));
+            active.zombie_deadline = Set(None);
+            active.plain_size = Set(offset);
+            active.segment_count = Set(segments.len() as i32);
+            active.encrypted_metadata = Set(req
+                .encrypted_metadata
+                .as_ref()
+                .map(|m| m.ciphertext.clone()));
+            active.encrypted_metadata_nonce =
+                Set(req.encrypted_metadata.as_ref().map(|m| m.nonce.clone()));
+            active.update(&txn).await.map_err(conflict_or_db)
+        })?;
         self.metrics.objects_committed.inc();
         Ok(object_info(&committed))
     }

@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uplink_core::protocol::wire::{CheckInRequest, CheckInResponse};
 use uplink_core::protocol::{NodeId, PublicKey, Signable, now_unix};
 
 pub use selection::SelectionRequest;
 
+use crate::db::Db;
 use crate::db::entities::node;
 use crate::error::{Result, SatelliteError};
 
@@ -63,7 +64,7 @@ pub struct OverlayConfig {
 }
 
 pub struct Overlay {
-    db: DatabaseConnection,
+    db: Db,
     config: OverlayConfig,
     satellite: (NodeId, PublicKey),
     nodes: RwLock<Arc<HashMap<NodeId, NodeInfo>>>,
@@ -80,7 +81,7 @@ impl std::fmt::Debug for Overlay {
 
 impl Overlay {
     pub async fn new(
-        db: DatabaseConnection,
+        db: Db,
         config: OverlayConfig,
         satellite: (NodeId, PublicKey),
     ) -> Result<Self> {

@@ -4,14 +4,16 @@
 //! derived key carries the same head and can only be verified with that secret.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uplink_core::access::apikey::ApiKey;
 use uplink_core::protocol::now_unix;
 
-use super::{get_project, random};
-use crate::db::entities::{api_key, revocation};
+use super::random;
+use crate::db::Db;
+use crate::db::entities::{api_key, project, revocation};
+use crate::db::write_txn;
 use crate::error::{Result, SatelliteError};
 
 /// A newly created API key; `serialized` is shown once and never stored.
@@ -24,42 +26,47 @@ pub struct NewApiKey {
     pub serialized: String,
 }
 
-pub async fn create_api_key(
-    db: &DatabaseConnection,
-    project_id: &str,
-    name: &str,
-) -> Result<NewApiKey> {
+pub async fn create_api_key(db: &Db, project_id: &str, name: &str) -> Result<NewApiKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(SatelliteError::BadRequest(
             "API key name must be 1 to 100 characters".into(),
         ));
     }
-    get_project(db, project_id).await?;
-    let existing = api_key::Entity::find()
-        .filter(api_key::Column::ProjectId.eq(project_id))
-        .filter(api_key::Column::Name.eq(name))
-        .count(db)
-        .await?;
-    if existing > 0 {
-        return Err(SatelliteError::Conflict(format!(
-            "the project already has an API key named {name:?}"
-        )));
-    }
     let head = random::<32>();
     let secret = random::<32>();
     let key = ApiKey::new(&head, &secret)
         .map_err(|e| SatelliteError::Internal(format!("creating API key: {e}")))?;
-    let row = api_key::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        project_id: Set(project_id.to_string()),
-        name: Set(name.to_string()),
-        head: Set(head.to_vec()),
-        secret: Set(secret.to_vec()),
-        created_at: Set(now_unix()),
-    }
-    .insert(db)
-    .await?;
+    let row = write_txn!(db, |txn| {
+        // Names are unique per project: check and insert under the project's row lock.
+        project::Entity::find_by_id(project_id.to_string())
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or_else(|| {
+                SatelliteError::NotFound(format!("project {project_id} does not exist"))
+            })?;
+        let existing = api_key::Entity::find()
+            .filter(api_key::Column::ProjectId.eq(project_id))
+            .filter(api_key::Column::Name.eq(name))
+            .count(&txn)
+            .await?;
+        if existing > 0 {
+            return Err(SatelliteError::Conflict(format!(
+                "the project already has an API key named {name:?}"
+            )));
+        }
+        Ok(api_key::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            project_id: Set(project_id.to_string()),
+            name: Set(name.to_string()),
+            head: Set(head.to_vec()),
+            secret: Set(secret.to_vec()),
+            created_at: Set(now_unix()),
+        }
+        .insert(&txn)
+        .await?)
+    })?;
     Ok(NewApiKey {
         id: row.id,
         project_id: row.project_id,
@@ -71,7 +78,7 @@ pub async fn create_api_key(
 
 /// One page (1-based) of a project's keys, newest first, and the total count.
 pub async fn list_api_keys(
-    db: &DatabaseConnection,
+    db: &Db,
     project_id: &str,
     page: u64,
     per_page: u64,
@@ -87,22 +94,22 @@ pub async fn list_api_keys(
 }
 
 /// Deletes a key of the project; every grant made from it is refused from then on.
-pub async fn delete_api_key(db: &DatabaseConnection, project_id: &str, key_id: &str) -> Result<()> {
-    let txn = db.begin().await?;
-    let deleted = api_key::Entity::delete_many()
-        .filter(api_key::Column::Id.eq(key_id))
-        .filter(api_key::Column::ProjectId.eq(project_id))
-        .exec(&txn)
-        .await?;
-    if deleted.rows_affected == 0 {
-        return Err(SatelliteError::NotFound(format!(
-            "API key {key_id} does not exist in this project"
-        )));
-    }
-    revocation::Entity::delete_many()
-        .filter(revocation::Column::ApiKeyId.eq(key_id))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(())
+pub async fn delete_api_key(db: &Db, project_id: &str, key_id: &str) -> Result<()> {
+    write_txn!(db, |txn| {
+        let deleted = api_key::Entity::delete_many()
+            .filter(api_key::Column::Id.eq(key_id))
+            .filter(api_key::Column::ProjectId.eq(project_id))
+            .exec(&txn)
+            .await?;
+        if deleted.rows_affected == 0 {
+            return Err(SatelliteError::NotFound(format!(
+                "API key {key_id} does not exist in this project"
+            )));
+        }
+        revocation::Entity::delete_many()
+            .filter(revocation::Column::ApiKeyId.eq(key_id))
+            .exec(&txn)
+            .await?;
+        Ok(())
+    })
 }

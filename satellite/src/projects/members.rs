@@ -1,12 +1,11 @@
 //! Who may manage a project from the console. Owners manage members and settings;
 //! members see usage, buckets and keys, and create keys.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Serialize;
 use uplink_core::protocol::now_unix;
 
+use crate::db::Db;
 use crate::db::entities::{project_member, user};
 use crate::error::{Result, SatelliteError, is_unique_violation};
 
@@ -20,11 +19,7 @@ pub struct Member {
 }
 
 /// The user's role in the project, if they belong to it.
-pub async fn role_of(
-    db: &DatabaseConnection,
-    project_id: &str,
-    user_id: &str,
-) -> Result<Option<String>> {
+pub async fn role_of(db: &Db, project_id: &str, user_id: &str) -> Result<Option<String>> {
     Ok(
         project_member::Entity::find_by_id((project_id.to_string(), user_id.to_string()))
             .one(db)
@@ -33,7 +28,7 @@ pub async fn role_of(
     )
 }
 
-pub async fn list_members(db: &DatabaseConnection, project_id: &str) -> Result<Vec<Member>> {
+pub async fn list_members(db: &Db, project_id: &str) -> Result<Vec<Member>> {
     let rows = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(project_id))
         .order_by_asc(project_member::Column::CreatedAt)
@@ -60,7 +55,7 @@ pub async fn list_members(db: &DatabaseConnection, project_id: &str) -> Result<V
 }
 
 /// Adds the account with this email as a member.
-pub async fn add_member(db: &DatabaseConnection, project_id: &str, email: &str) -> Result<Member> {
+pub async fn add_member(db: &Db, project_id: &str, email: &str) -> Result<Member> {
     let email = email.trim().to_lowercase();
     let account = user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
@@ -97,7 +92,7 @@ pub async fn add_member(db: &DatabaseConnection, project_id: &str, email: &str) 
 }
 
 /// Removes a member; the owner cannot be removed.
-pub async fn remove_member(db: &DatabaseConnection, project_id: &str, user_id: &str) -> Result<()> {
+pub async fn remove_member(db: &Db, project_id: &str, user_id: &str) -> Result<()> {
     match role_of(db, project_id, user_id).await?.as_deref() {
         None => Err(SatelliteError::NotFound(
             "that user is not a member of this project".into(),

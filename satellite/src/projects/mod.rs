@@ -9,12 +9,14 @@ pub use members::{Member, add_member, list_members, remove_member, role_of};
 
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use uplink_core::protocol::now_unix;
 
-use crate::db::entities::{api_key, bucket, project, project_member, revocation};
+use crate::db::Db;
+use crate::db::entities::{api_key, bucket, project, project_member, revocation, user};
+use crate::db::write_txn;
 use crate::error::{Result, SatelliteError};
 
 pub(crate) fn random<const N: usize>() -> [u8; N] {
@@ -43,12 +45,21 @@ fn clean_description(description: &str) -> Result<String> {
     Ok(description.to_string())
 }
 
-/// Creates a project; with an owner, the owner becomes its first member.
+/// Who creates a project from the console, and how many they may own.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner<'a> {
+    pub user_id: &'a str,
+    pub max_owned: u64,
+}
+
+/// Creates a project; with an owner, the owner becomes its first member, provided they
+/// own fewer than `max_owned` projects (counted and inserted atomically, so racing
+/// creations cannot exceed the limit).
 pub async fn create_project(
-    db: &DatabaseConnection,
+    db: &Db,
     name: &str,
     description: &str,
-    owner: Option<&str>,
+    owner: Option<Owner<'_>>,
 ) -> Result<project::Model> {
     let now = now_unix();
     let model = project::ActiveModel {
@@ -56,7 +67,7 @@ pub async fn create_project(
         name: Set(clean_name(name)?),
         salt: Set(random::<16>().to_vec()),
         created_at: Set(now),
-        owner_id: Set(owner.map(str::to_string)),
+        owner_id: Set(owner.map(|o| o.user_id.to_string())),
         description: Set(clean_description(description)?),
         max_buckets: Set(None),
         max_storage_bytes: Set(None),
@@ -64,23 +75,37 @@ pub async fn create_project(
         max_segments: Set(None),
         max_requests_per_second: Set(None),
     };
-    let txn = db.begin().await?;
-    let project = model.insert(&txn).await?;
-    if let Some(owner) = owner {
-        project_member::ActiveModel {
-            project_id: Set(project.id.clone()),
-            user_id: Set(owner.to_string()),
-            role: Set(project_member::ROLE_OWNER.into()),
-            created_at: Set(now),
+    write_txn!(db, |txn| {
+        if let Some(owner) = owner {
+            // The owner's row lock serialises their creations on PostgreSQL.
+            user::Entity::find_by_id(owner.user_id.to_string())
+                .lock_exclusive()
+                .one(&txn)
+                .await?
+                .ok_or_else(|| SatelliteError::NotFound("the account does not exist".into()))?;
+            let max = owner.max_owned;
+            if owned_count(&txn, owner.user_id).await? >= max {
+                return Err(SatelliteError::LimitExceeded(format!(
+                    "you already own {max} projects, the most this satellite allows"
+                )));
+            }
         }
-        .insert(&txn)
-        .await?;
-    }
-    txn.commit().await?;
-    Ok(project)
+        let project = model.clone().insert(&txn).await?;
+        if let Some(owner) = owner {
+            project_member::ActiveModel {
+                project_id: Set(project.id.clone()),
+                user_id: Set(owner.user_id.to_string()),
+                role: Set(project_member::ROLE_OWNER.into()),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        Ok(project)
+    })
 }
 
-pub async fn get_project(db: &DatabaseConnection, project_id: &str) -> Result<project::Model> {
+pub async fn get_project(db: &Db, project_id: &str) -> Result<project::Model> {
     project::Entity::find_by_id(project_id.to_string())
         .one(db)
         .await?
@@ -88,10 +113,7 @@ pub async fn get_project(db: &DatabaseConnection, project_id: &str) -> Result<pr
 }
 
 /// Projects the user belongs to, with the user's role in each, oldest first.
-pub async fn projects_of_user(
-    db: &DatabaseConnection,
-    user_id: &str,
-) -> Result<Vec<(project::Model, String)>> {
+pub async fn projects_of_user(db: &Db, user_id: &str) -> Result<Vec<(project::Model, String)>> {
     let memberships = project_member::Entity::find()
         .filter(project_member::Column::UserId.eq(user_id))
         .all(db)
@@ -117,7 +139,7 @@ pub async fn projects_of_user(
 }
 
 /// How many projects a user owns.
-pub async fn owned_count(db: &DatabaseConnection, user_id: &str) -> Result<u64> {
+pub async fn owned_count<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<u64> {
     Ok(project_member::Entity::find()
         .filter(project_member::Column::UserId.eq(user_id))
         .filter(project_member::Column::Role.eq(project_member::ROLE_OWNER))
@@ -126,7 +148,7 @@ pub async fn owned_count(db: &DatabaseConnection, user_id: &str) -> Result<u64> 
 }
 
 pub async fn update_project(
-    db: &DatabaseConnection,
+    db: &Db,
     project_id: &str,
     name: Option<&str>,
     description: Option<&str>,
@@ -142,41 +164,41 @@ pub async fn update_project(
 }
 
 /// Deletes a project with no buckets, with its keys, revocations and memberships.
-pub async fn delete_project(db: &DatabaseConnection, project_id: &str) -> Result<()> {
-    let txn = db.begin().await?;
-    let buckets = bucket::Entity::find()
-        .filter(bucket::Column::ProjectId.eq(project_id))
-        .count(&txn)
-        .await?;
-    if buckets > 0 {
-        return Err(SatelliteError::Conflict(format!(
-            "the project still has {buckets} bucket(s); delete them first"
-        )));
-    }
-    let keys: Vec<String> = api_key::Entity::find()
-        .filter(api_key::Column::ProjectId.eq(project_id))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|k| k.id)
-        .collect();
-    revocation::Entity::delete_many()
-        .filter(revocation::Column::ApiKeyId.is_in(keys))
-        .exec(&txn)
-        .await?;
-    api_key::Entity::delete_many()
-        .filter(api_key::Column::ProjectId.eq(project_id))
-        .exec(&txn)
-        .await?;
-    project_member::Entity::delete_many()
-        .filter(project_member::Column::ProjectId.eq(project_id))
-        .exec(&txn)
-        .await?;
-    project::Entity::delete_by_id(project_id.to_string())
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(())
+pub async fn delete_project(db: &Db, project_id: &str) -> Result<()> {
+    write_txn!(db, |txn| {
+        let buckets = bucket::Entity::find()
+            .filter(bucket::Column::ProjectId.eq(project_id))
+            .count(&txn)
+            .await?;
+        if buckets > 0 {
+            return Err(SatelliteError::Conflict(format!(
+                "the project still has {buckets} bucket(s); delete them first"
+            )));
+        }
+        let keys: Vec<String> = api_key::Entity::find()
+            .filter(api_key::Column::ProjectId.eq(project_id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+        revocation::Entity::delete_many()
+            .filter(revocation::Column::ApiKeyId.is_in(keys))
+            .exec(&txn)
+            .await?;
+        api_key::Entity::delete_many()
+            .filter(api_key::Column::ProjectId.eq(project_id))
+            .exec(&txn)
+            .await?;
+        project_member::Entity::delete_many()
+            .filter(project_member::Column::ProjectId.eq(project_id))
+            .exec(&txn)
+            .await?;
+        project::Entity::delete_by_id(project_id.to_string())
+            .exec(&txn)
+            .await?;
+        Ok(())
+    })
 }
 
 /// Sets a project's own limits; `None` leaves a value as it is.
@@ -189,11 +211,7 @@ pub struct LimitsUpdate {
     pub requests_per_second: Option<u64>,
 }
 
-pub async fn set_limits(
-    db: &DatabaseConnection,
-    project_id: &str,
-    update: LimitsUpdate,
-) -> Result<project::Model> {
+pub async fn set_limits(db: &Db, project_id: &str, update: LimitsUpdate) -> Result<project::Model> {
     let mut active: project::ActiveModel = get_project(db, project_id).await?.into();
     let as_i64 = |v: u64| Some(i64::try_from(v).unwrap_or(i64::MAX));
     if let Some(v) = update.buckets {

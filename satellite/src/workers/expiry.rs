@@ -3,16 +3,17 @@
 
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use uplink_core::protocol::now_unix;
 
 use super::Worker;
+use crate::db::Db;
 use crate::db::entities::object;
 use crate::error::SatelliteError;
 use crate::metainfo::delete_objects;
 
 pub struct ExpiryWorker {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub interval: Duration,
     pub batch: u64,
 }

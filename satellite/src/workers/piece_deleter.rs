@@ -6,14 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uplink_core::protocol::wire::{DELETE_PATH, DeleteRequest};
 use uplink_core::protocol::{NodeId, PieceId};
 
 use super::Worker;
+use crate::db::Db;
 use crate::db::entities::piece_deletion;
 use crate::error::SatelliteError;
 use crate::metrics::Metrics;
@@ -21,7 +19,7 @@ use crate::orders::OrderSigner;
 use crate::overlay::Overlay;
 
 pub struct PieceDeleter {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub overlay: Arc<Overlay>,
     pub orders: OrderSigner,
     pub http: reqwest::Client,

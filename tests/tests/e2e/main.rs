@@ -6,6 +6,7 @@
 mod access;
 mod accounting;
 mod binaries;
+mod concurrency;
 mod console_api;
 mod data_path;
 mod faults;

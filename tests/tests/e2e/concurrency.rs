@@ -1,0 +1,348 @@
+//! Many clients at once on the default SQLite database (and on PostgreSQL when
+//! `TEST_DATABASE_URL` is set): no upload fails because another one commits at the same
+//! moment, and no limit is passed by requests that race for its last unit.
+
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tests::TestNetwork;
+use tests::satellite::accounting::egress_this_month;
+use tests::satellite::projects::{LimitsUpdate, set_limits};
+use tests::uplink_core::client::error::{Subject, UplinkError};
+use tests::uplink_core::client::{ClientConfig, MetainfoClient, Project};
+use tests::uplink_core::protocol::ErrorCode;
+use tests::uplink_core::protocol::metainfo::{
+    DownloadObjectRequest, DownloadSegmentRequest, ListObjectsRequest,
+};
+
+const SEED: u64 = 0x5eed_c0ff_ee07;
+
+/// Twenty clients, each as its own process would be (own connection pool), upload ten
+/// objects each at the same time; every upload succeeds and reads back exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_uploaders_all_succeed() {
+    let net = TestNetwork::start(10).await;
+    let grant = net.access().await;
+    let config = ClientConfig {
+        segment_size: 128 << 10,
+        ..ClientConfig::default()
+    };
+    Project::open(grant.clone(), config.clone())
+        .unwrap()
+        .create_bucket("crowd")
+        .await
+        .unwrap();
+    println!("seed {SEED:#x}");
+    let clients = 20;
+    let per_client = 10;
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let project = Project::open(grant.clone(), config.clone()).unwrap();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(SEED + c as u64);
+            let mut failures = Vec::new();
+            let mut written = Vec::new();
+            for i in 0..per_client {
+                let mut data = vec![0u8; rng.gen_range(5_000..200_000)];
+                rng.fill_bytes(&mut data);
+                let key = format!("client-{c}/object-{i}");
+                match project
+                    .upload("crowd", &key, &data[..], Default::default())
+                    .await
+                {
+                    Ok(_) => written.push((key, data)),
+                    Err(e) => failures.push(format!("{key}: {e}")),
+                }
+            }
+            (project, written, failures)
+        }));
+    }
+    let mut all_failures = Vec::new();
+    let mut checked = 0;
+    for task in tasks {
+        let (project, written, failures) = task.await.unwrap();
+        all_failures.extend(failures);
+        for (key, data) in written {
+            assert!(
+                tests::download(&project, "crowd", &key).await == data,
+                "{key} reads back different bytes"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        all_failures.is_empty(),
+        "{} of {} uploads failed: {:#?}",
+        all_failures.len(),
+        clients * per_client,
+        all_failures
+    );
+    assert_eq!(checked, clients * per_client);
+    net.stop().await;
+}
+
+/// Twelve bucket creations at once against a limit of two: exactly two succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_bucket_creations_respect_the_limit() {
+    let net = TestNetwork::start(4).await;
+    let project = net.project().await;
+    let id = project.metainfo().project_info().await.unwrap().project_id;
+    set_limits(
+        &net.network.satellite.db,
+        &id,
+        LimitsUpdate {
+            buckets: Some(2),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let metainfo = Arc::new(project.metainfo().clone());
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let metainfo = metainfo.clone();
+            tokio::spawn(async move { metainfo.create_bucket(&format!("race-{i}")).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(UplinkError::LimitExceeded(message)) => {
+                assert!(message.contains("bucket limit of 2"), "{message}")
+            }
+            Err(other) => panic!("a creation failed for another reason: {other}"),
+        }
+    }
+    assert_eq!(created, 2);
+    assert_eq!(project.list_buckets().await.unwrap().len(), 2);
+    net.stop().await;
+}
+
+/// Twelve project creations at once by one account against a limit of three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_project_creations_respect_the_limit() {
+    let net = TestNetwork::start(1).await;
+    let http = reqwest::Client::new();
+    let base = format!("{}/api/v0", net.console_url());
+    let res = http
+        .post(format!("{base}/auth/signup"))
+        .json(&json!({"email": "racer@example.com", "password": "a long passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let token = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let (http, base, token) = (http.clone(), base.clone(), token.clone());
+            tokio::spawn(async move {
+                let res = http
+                    .post(format!("{base}/projects"))
+                    .bearer_auth(token)
+                    .json(&json!({"name": format!("p{i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                (res.status(), res.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(body.contains("own 3 projects"), "{body}")
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(created, 3);
+    let res = http
+        .get(format!("{base}/projects"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let listed = res.json::<Value>().await.unwrap();
+    assert_eq!(listed["projects"].as_array().unwrap().len(), 3, "{listed}");
+    net.stop().await;
+}
+
+/// The raw download handle and encrypted key of the only object in `bucket`.
+async fn only_object(metainfo: &MetainfoClient, bucket: &str) -> (String, u32) {
+    let subject = Subject::bucket(bucket);
+    let listed = metainfo
+        .list_objects(
+            &ListObjectsRequest {
+                bucket: bucket.into(),
+                prefix: String::new(),
+                cursor: None,
+                recursive: true,
+                limit: None,
+                include_metadata: false,
+                pending: false,
+            },
+            &subject,
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let download = metainfo
+        .download_object(
+            &DownloadObjectRequest {
+                bucket: bucket.into(),
+                encrypted_key: listed.items[0].encrypted_key.clone(),
+                segment_cursor: 0,
+                segment_limit: None,
+            },
+            &subject,
+        )
+        .await
+        .unwrap();
+    (download.stream_id, download.segments.len() as u32)
+}
+
+fn segment(stream_id: &str, exclude: Vec<u16>) -> DownloadSegmentRequest {
+    DownloadSegmentRequest {
+        stream_id: stream_id.to_string(),
+        position: 0,
+        exclude,
+    }
+}
+
+/// Requests that replace failed pieces (`exclude`) are charged too, and may only name
+/// pieces of the segment; at the limit they are refused like any other download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_up_download_requests_are_charged() {
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    let id = project.metainfo().project_info().await.unwrap().project_id;
+    let db = &net.network.satellite.db;
+    project.create_bucket("egress").await.unwrap();
+    let size = 200_000u64;
+    project
+        .upload(
+            "egress",
+            "video",
+            &tests::random_bytes(size as usize)[..],
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let metainfo = project.metainfo();
+    let (stream_id, segments) = only_object(metainfo, "egress").await;
+    assert_eq!(segments, 1);
+    let subject = Subject::default();
+
+    // Bad input is refused and charges nothing.
+    let before = egress_this_month(db, &id).await.unwrap();
+    for bad in [vec![999], vec![0, 0]] {
+        match metainfo
+            .download_segment(&segment(&stream_id, bad.clone()), &subject)
+            .await
+        {
+            Err(UplinkError::Satellite {
+                code: ErrorCode::BadRequest,
+                message,
+                ..
+            }) => assert!(message.contains("exclude names piece"), "{message}"),
+            other => panic!("exclude {bad:?} was not refused: {other:?}"),
+        }
+    }
+    assert_eq!(egress_this_month(db, &id).await.unwrap(), before);
+
+    // A limit of exactly one download.
+    set_limits(
+        db,
+        &id,
+        LimitsUpdate {
+            egress_bytes: Some(before + size),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let first = metainfo
+        .download_segment(&segment(&stream_id, vec![]), &subject)
+        .await
+        .unwrap();
+    let piece = first.limits[0].piece_num;
+    for exclude in [vec![], vec![piece]] {
+        for _ in 0..3 {
+            match metainfo
+                .download_segment(&segment(&stream_id, exclude.clone()), &subject)
+                .await
+            {
+                Err(UplinkError::LimitExceeded(message)) => {
+                    assert!(message.contains("monthly egress"), "{message}")
+                }
+                other => panic!("a download past the limit (exclude {exclude:?}) got {other:?}"),
+            }
+        }
+    }
+    assert_eq!(egress_this_month(db, &id).await.unwrap(), before + size);
+    net.stop().await;
+}
+
+/// Twelve downloads at once against a limit of three: exactly three get limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_downloads_respect_the_egress_limit() {
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    let id = project.metainfo().project_info().await.unwrap().project_id;
+    let db = &net.network.satellite.db;
+    project.create_bucket("egress").await.unwrap();
+    let size = 100_000u64;
+    project
+        .upload(
+            "egress",
+            "clip",
+            &tests::random_bytes(size as usize)[..],
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let (stream_id, _) = only_object(project.metainfo(), "egress").await;
+    let before = egress_this_month(db, &id).await.unwrap();
+    set_limits(
+        db,
+        &id,
+        LimitsUpdate {
+            egress_bytes: Some(before + 3 * size),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let metainfo = Arc::new(project.metainfo().clone());
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let (metainfo, stream_id) = (metainfo.clone(), stream_id.clone());
+            tokio::spawn(async move {
+                metainfo
+                    .download_segment(&segment(&stream_id, vec![]), &Subject::default())
+                    .await
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => granted += 1,
+            Err(UplinkError::LimitExceeded(_)) => {}
+            Err(other) => panic!("a download failed for another reason: {other}"),
+        }
+    }
+    assert_eq!(granted, 3);
+    assert_eq!(egress_this_month(db, &id).await.unwrap(), before + 3 * size);
+    net.stop().await;
+}
