@@ -11,6 +11,7 @@ mod data_path;
 mod faults;
 mod lifecycle;
 mod listing;
+mod load;
 mod order_limits;
 mod privacy;
 mod sharing;
