@@ -37,12 +37,8 @@ pub enum LoadError {
     #[error("{0}")]
     InvalidArgument(String),
     /// The run could not start: the satellite refused the grant or the bucket.
-    #[error("{context}: {source}")]
-    Setup {
-        context: String,
-        #[source]
-        source: UplinkError,
-    },
+    #[error("{context}: {error}")]
+    Setup { context: String, error: UplinkError },
 }
 
 /// What to run.
@@ -106,10 +102,10 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
         ));
     }
     let open = |what: &str| {
-        Project::open(config.access.clone(), config.client.clone()).map_err(|source| {
+        Project::open(config.access.clone(), config.client.clone()).map_err(|error| {
             LoadError::Setup {
                 context: what.to_string(),
-                source,
+                error,
             }
         })
     };
@@ -117,10 +113,10 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
     let created = match setup.create_bucket(&config.bucket).await {
         Ok(_) => true,
         Err(UplinkError::BucketExists(_)) => false,
-        Err(source) => {
+        Err(error) => {
             return Err(LoadError::Setup {
                 context: format!("creating bucket {:?}", config.bucket),
-                source,
+                error,
             });
         }
     };
@@ -217,10 +213,8 @@ async fn cleanup(
             Err(e) => note(&format!("deleting {}", entry.key), &e),
         }
     }
-    if created {
-        if let Err(e) = project.delete_bucket(&shared.bucket, false).await {
-            note(&format!("deleting bucket {:?}", shared.bucket), &e);
-        }
+    if created && let Err(e) = project.delete_bucket(&shared.bucket, false).await {
+        note(&format!("deleting bucket {:?}", shared.bucket), &e);
     }
     deleted
 }
@@ -228,13 +222,16 @@ async fn cleanup(
 /// Prints totals and the rates since the last line, every `every`.
 async fn report_progress(live: Arc<Live>, started: Instant, every: Duration) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (mut last_ops, mut last_up, mut last_down) = (0u64, 0u64, 0u64);
+    let mut last = Instant::now();
     loop {
         tick.tick().await;
         let done: Vec<u64> = live.done.iter().map(Live::get).collect();
         let ops: u64 = done.iter().sum();
         let (up, down) = (Live::get(&live.bytes_up), Live::get(&live.bytes_down));
-        let secs = every.as_secs_f64();
+        let secs = last.elapsed().as_secs_f64().max(1e-3);
+        last = Instant::now();
         let counts: Vec<String> = OpKind::ALL
             .into_iter()
             .map(|op| format!("{op} {}", done[op.index()]))
