@@ -1,11 +1,13 @@
 //! `node-sim`: run a local network, run nodes against a satellite, or benchmark.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use node_sim::node::{StorageBackend, StorageNode};
 use node_sim::sim::bench::{BenchConfig, run as run_bench};
+use node_sim::sim::load::{self, LoadConfig, Mix, SizeRange};
 use node_sim::sim::network::node_config;
 use node_sim::sim::{Network, NetworkConfig};
 use uplink_core::access::AccessGrant;
@@ -69,6 +71,47 @@ enum Command {
         #[arg(long)]
         sync: bool,
     },
+    /// Run many concurrent clients against a running satellite: uploads, downloads and
+    /// range reads (each compared byte for byte), listings and deletes; report ops/s,
+    /// latencies, errors by kind and mismatches. Exits non-zero on any error or mismatch.
+    Load(LoadArgs),
+}
+
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// Access grant: a name saved by `uplink access` or a serialized grant (default:
+    /// $UPLINK_ACCESS, then the uplink's default saved access).
+    #[arg(long)]
+    access: Option<String>,
+    /// Where the uplink keeps saved access grants.
+    #[arg(long, env = "UPLINK_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
+    /// Concurrent clients, each with its own connections.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// How long clients keep starting operations, e.g. 60s or 5m.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    duration: std::time::Duration,
+    /// Weights of put, get, range, list and delete; without `range`, a quarter of
+    /// get's weight goes to range reads.
+    #[arg(long, default_value = "put=40,get=40,list=15,delete=5")]
+    mix: Mix,
+    /// Object sizes, MIN..MAX (drawn log-uniformly) or one size.
+    #[arg(long, default_value = "1KiB..8MiB")]
+    sizes: SizeRange,
+    /// Bucket to write into (created if missing).
+    #[arg(long, default_value = "load")]
+    bucket: String,
+    /// Seed of every client's operations and every object's contents (default: random,
+    /// printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Delete what the run wrote at the end (and the bucket, if the run created it).
+    #[arg(long)]
+    cleanup: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -206,6 +249,43 @@ async fn run_nodes(
     Ok(())
 }
 
+async fn run_load(args: LoadArgs) -> Result<()> {
+    let config_dir = load::config_dir(args.config_dir.as_deref());
+    let access = load::resolve_access(args.access.as_deref(), config_dir.as_deref())?;
+    let seed = args.seed.unwrap_or_else(load::random_seed);
+    let mut config = LoadConfig::new(access);
+    config.bucket = args.bucket;
+    config.clients = args.clients;
+    config.duration = args.duration;
+    config.mix = args.mix;
+    config.sizes = args.sizes;
+    config.seed = seed;
+    config.cleanup = args.cleanup;
+    if std::io::stderr().is_terminal() {
+        config.progress_every = Some(std::time::Duration::from_secs(5));
+    }
+    eprintln!(
+        "load: {} clients for {} against {}, seed {seed}",
+        config.clients,
+        humantime::format_duration(config.duration),
+        config.access.satellite
+    );
+    let report = load::run(config).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    if !report.is_clean() {
+        eprintln!(
+            "load: {} errors and {} mismatches",
+            report.error_count, report.mismatches
+        );
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -289,5 +369,6 @@ async fn main() -> Result<()> {
             );
             Ok(())
         }
+        Command::Load(args) => run_load(args).await,
     }
 }

@@ -12,6 +12,7 @@ mod data_path;
 mod faults;
 mod lifecycle;
 mod listing;
+mod load;
 mod order_limits;
 mod privacy;
 mod sharing;
