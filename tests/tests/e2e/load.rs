@@ -11,7 +11,6 @@ use tests::uplink_core::client::{ClientConfig, Project, UplinkError};
 const SEED: u64 = 0x10ad_5eed;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the SQLite write-lock fix"]
 async fn concurrent_clients_see_no_errors_and_read_back_what_they_wrote() {
     let net = TestNetwork::start(10).await;
     let access = net.access().await;
