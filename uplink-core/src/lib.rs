@@ -5,6 +5,7 @@
 //! - [`erasure`]: the erasure codec and the stripe layout of segments.
 //! - [`access`]: API keys (macaroons), caveats and access grants.
 //! - [`client`]: the uplink library that stores and fetches objects.
+//! - [`transport`]: TLS bound to identities, the one HTTP client of a process.
 //! - [`units`]: byte sizes as written on command lines.
 
 pub mod access;
@@ -12,4 +13,5 @@ pub mod client;
 pub mod crypto;
 pub mod erasure;
 pub mod protocol;
+pub mod transport;
 pub mod units;
