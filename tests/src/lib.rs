@@ -11,6 +11,8 @@ use rand::RngCore;
 use uplink_core::access::AccessGrant;
 use uplink_core::client::{ClientConfig, Project};
 
+pub mod wiretap;
+
 pub use node_sim;
 pub use satellite;
 pub use uplink_core;
