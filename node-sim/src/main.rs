@@ -131,7 +131,19 @@ enum NetworkAction {
         /// Erasure scheme k/repair/optimal/total.
         #[arg(long, default_value = "4/6/8/10")]
         redundancy: String,
+        /// The satellite's database: SQLite under DIR unless a `postgres://` URL is given.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// Redis for the satellite's shared caches.
+        #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+        redis_url: Option<String>,
     },
+}
+
+/// Where the satellite of `network up` keeps its state.
+struct Stores {
+    database_url: Option<String>,
+    redis_url: Option<String>,
 }
 
 const GRANT_FILE: &str = "access.grant";
@@ -143,11 +155,14 @@ async fn network_up(
     satellite_addr: String,
     node_port: u16,
     redundancy: String,
+    stores: Stores,
 ) -> Result<()> {
     let mut config = NetworkConfig::new(&dir, nodes);
     config.satellite_listen = satellite_addr;
     config.node_port = node_port;
     config.satellite.redundancy = redundancy;
+    config.satellite.database_url = stores.database_url;
+    config.satellite.redis_url = stores.redis_url;
     config.sync_writes = true;
     let network = Network::start(config).await?;
     let grant_path = dir.join(GRANT_FILE);
@@ -303,8 +318,16 @@ async fn main() -> Result<()> {
                     satellite_addr,
                     node_port,
                     redundancy,
+                    database_url,
+                    redis_url,
                 },
-        } => network_up(nodes, dir, satellite_addr, node_port, redundancy).await,
+        } => {
+            let stores = Stores {
+                database_url,
+                redis_url,
+            };
+            network_up(nodes, dir, satellite_addr, node_port, redundancy, stores).await
+        }
         Command::Nodes {
             satellite,
             count,
