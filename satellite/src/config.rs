@@ -483,6 +483,24 @@ mod tests {
     }
 
     #[test]
+    fn http_deadlines_cannot_be_switched_off() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[http]\nbody_window = \"0s\"\n",
+        )
+        .unwrap();
+        let err = SatelliteConfig::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, SatelliteError::Config(why) if why.contains("http.body_window")),
+            "{err}"
+        );
+        let defaults = SatelliteConfig::default();
+        assert_eq!(defaults.http.body_min_bytes, 1024);
+        assert_eq!(defaults.max_revocations_per_project, 1000);
+    }
+
+    #[test]
     fn database_passwords_are_redacted() {
         assert_eq!(
             redact_url("postgres://sat:hunter2@db:5432/sat"),
