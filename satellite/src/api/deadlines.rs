@@ -99,7 +99,9 @@ async fn watchdog(conn: Weak<ConnWatch>, bound: Duration) {
                     let now = Instant::now();
                     let deadline = since + bound;
                     if now >= deadline {
-                        tracing::debug!("closing a connection whose request did not arrive in time");
+                        tracing::debug!(
+                            "closing a connection whose request did not arrive in time"
+                        );
                         #[cfg(unix)]
                         let _ = conn.socket.shutdown(std::net::Shutdown::Both);
                         return;

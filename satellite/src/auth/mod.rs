@@ -20,8 +20,8 @@ use uplink_core::access::caveat::{Action, Caveat, Operation};
 use uplink_core::protocol::now_unix;
 
 pub use rate::RateLimiter;
-pub use revocations::Revocations;
 use revocations::Revocation;
+pub use revocations::Revocations;
 
 use crate::cache::SharedCache;
 use crate::config::ProjectLimits;

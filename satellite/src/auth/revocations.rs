@@ -94,9 +94,7 @@ impl Revocations {
                 .one(&txn)
                 .await?
                 .ok_or_else(|| {
-                    SatelliteError::Unauthenticated(
-                        "the API key's project no longer exists".into(),
-                    )
+                    SatelliteError::Unauthenticated("the API key's project no longer exists".into())
                 })?;
             let caller_revoked = revocation::Entity::find()
                 .filter(revocation::Column::ApiKeyId.eq(r.api_key_id))

@@ -41,9 +41,7 @@ const MAX_EMAIL_BYTES: usize = 254;
 fn normalize_email(email: &str) -> Result<String> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= MAX_EMAIL_BYTES
-        && !email
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace())
+        && !email.chars().any(|c| c.is_control() || c.is_whitespace())
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !domain.contains('@')

@@ -50,8 +50,7 @@ pub fn validate(password: &str, email: &str) -> Result<()> {
     let local = email.split_once('@').map_or(email, |(local, _)| local);
     if lower == email || lower == local {
         return Err(SatelliteError::BadRequest(
-            "the password must not be your email address or its name part; choose another"
-                .into(),
+            "the password must not be your email address or its name part; choose another".into(),
         ));
     }
     if COMMON.contains(lower.as_str()) {
@@ -138,7 +137,13 @@ mod tests {
                 "{password}"
             );
         }
-        for common in ["password", "Password1", "QWERTYUIOP", "iloveyou", "12345678"] {
+        for common in [
+            "password",
+            "Password1",
+            "QWERTYUIOP",
+            "iloveyou",
+            "12345678",
+        ] {
             assert!(
                 refusal(common, "ann@example.com").contains("most commonly used"),
                 "{common}"

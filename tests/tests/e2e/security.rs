@@ -120,9 +120,7 @@ async fn revocations_per_project_are_bounded_even_when_racing() {
         reader_p.revoke(&child.api_key).await.unwrap();
     }
     // The last unit, raced for by twelve.
-    let children: Vec<AccessGrant> = (0..12)
-        .map(|_| share(&reader, Caveat::default()))
-        .collect();
+    let children: Vec<AccessGrant> = (0..12).map(|_| share(&reader, Caveat::default())).collect();
     let results = futures::future::join_all(children.iter().map(|child| {
         let reader = open(&reader);
         async move { reader.revoke(&child.api_key).await }
@@ -458,10 +456,7 @@ async fn the_owner_may_keep_a_removed_members_keys() {
         .await
         .unwrap();
     let keys = t.owner.keys(&t.project).await;
-    assert!(
-        keys.contains(&("operator key".into(), None)),
-        "{keys:?}"
-    );
+    assert!(keys.contains(&("operator key".into(), None)), "{keys:?}");
     net.stop().await;
 }
 
@@ -642,7 +637,12 @@ async fn slow_headers_do_not_hold_connections() {
     let address = net.network.satellite_url().address.clone();
 
     // The first request of a connection.
-    let ended = dribble(&address, b"GET /health HTTP/1.1\r\nHost: sat\r\n", SLOW_HEADER).await;
+    let ended = dribble(
+        &address,
+        b"GET /health HTTP/1.1\r\nHost: sat\r\n",
+        SLOW_HEADER,
+    )
+    .await;
     assert!(
         matches!(ended, Ended::Closed | Ended::Answered(408)),
         "{ended:?}"
@@ -684,7 +684,9 @@ async fn slow_headers_do_not_hold_connections() {
     );
 
     // Prompt clients are served as before.
-    let health = reqwest::get(format!("http://{address}/health")).await.unwrap();
+    let health = reqwest::get(format!("http://{address}/health"))
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     net.stop().await;
 }
