@@ -11,6 +11,7 @@ mod m20261124_000001_initial;
 mod m20261124_000002_accounts;
 mod m20261124_000003_usage_counters;
 mod m20261201_000004_write_lock;
+mod m20261201_000005_key_creators;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_accounts::Migration),
             Box::new(m20261124_000003_usage_counters::Migration),
             Box::new(m20261201_000004_write_lock::Migration),
+            Box::new(m20261201_000005_key_creators::Migration),
         ]
     }
 }

@@ -71,10 +71,80 @@ pub struct SatelliteConfig {
     /// process updates its own cache (and Redis) at once; others follow within this.
     #[serde(with = "humantime_serde")]
     pub revocation_cache_ttl: Duration,
+    /// Revoked access grants a project may hold. Any holder of a grant can revoke
+    /// grants derived from it, so the rows are bounded; deleting an API key drops its
+    /// revocations.
+    pub max_revocations_per_project: u64,
+    /// Revocations a project may make per minute.
+    pub revocations_per_minute: u64,
+    /// Timeouts and size limits of the HTTP server, which bound what a slow or hostile
+    /// client can hold before it is authenticated.
+    pub http: HttpConfig,
     /// Limits of projects that have no limits of their own.
     pub default_limits: ProjectLimits,
     /// Web console and its API (`/` and `/api/v0`).
     pub console: ConsoleConfig,
+}
+
+/// How long the HTTP server waits for clients, and how much it reads from them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A request's headers must have arrived this long after the connection opened
+    /// or, on a kept-alive connection, after the idle `keep_alive` that follows the
+    /// previous response. Otherwise the connection is closed (408 on a first request).
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// How long an idle connection is kept open for another request.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive: Duration,
+    /// How long a closing connection may take to shut down cleanly.
+    #[serde(with = "humantime_serde")]
+    pub disconnect_timeout: Duration,
+    /// A request body must deliver at least this many bytes in every `body_window`
+    /// (until it ends), or the request is answered 408 and the connection closed.
+    pub body_min_bytes: u64,
+    #[serde(with = "humantime_serde")]
+    pub body_window: Duration,
+    /// Largest request body accepted (every body is JSON).
+    pub max_body_size: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(5),
+            disconnect_timeout: Duration::from_secs(2),
+            body_min_bytes: 1024,
+            body_window: Duration::from_secs(10),
+            max_body_size: 4 << 20,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn validate(&self) -> Result<(), SatelliteError> {
+        for (name, value) in [
+            ("http.header_timeout", self.header_timeout),
+            ("http.keep_alive", self.keep_alive),
+            ("http.disconnect_timeout", self.disconnect_timeout),
+            ("http.body_window", self.body_window),
+        ] {
+            if value.is_zero() {
+                return Err(SatelliteError::Config(format!(
+                    "{name} must be longer than zero: without it a client can hold a \
+                     connection open for ever"
+                )));
+            }
+        }
+        if self.max_body_size < 64 << 10 {
+            return Err(SatelliteError::Config(
+                "http.max_body_size below 64 KiB would refuse ordinary requests".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What one project may use. Each project can override each value.
@@ -214,6 +284,9 @@ impl Default for SatelliteConfig {
             http_workers: 2,
             redis_url: None,
             revocation_cache_ttl: Duration::from_secs(30),
+            max_revocations_per_project: 1000,
+            revocations_per_minute: 60,
+            http: HttpConfig::default(),
             default_limits: ProjectLimits::default(),
             console: ConsoleConfig::default(),
         }
@@ -255,7 +328,7 @@ impl SatelliteConfig {
                 "max_inline_size above 64 KiB would bloat the database".into(),
             ));
         }
-        Ok(())
+        self.http.validate()
     }
 
     pub fn redundancy_scheme(&self) -> Result<RedundancyScheme, SatelliteError> {
@@ -407,6 +480,24 @@ mod tests {
             assert!(!config.console.signup_enabled);
             Ok(())
         });
+    }
+
+    #[test]
+    fn http_deadlines_cannot_be_switched_off() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[http]\nbody_window = \"0s\"\n",
+        )
+        .unwrap();
+        let err = SatelliteConfig::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, SatelliteError::Config(why) if why.contains("http.body_window")),
+            "{err}"
+        );
+        let defaults = SatelliteConfig::default();
+        assert_eq!(defaults.http.body_min_bytes, 1024);
+        assert_eq!(defaults.max_revocations_per_project, 1000);
     }
 
     #[test]

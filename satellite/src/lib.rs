@@ -41,7 +41,7 @@ pub use config::SatelliteConfig;
 pub use error::SatelliteError;
 
 use crate::api::AppState;
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, RevocationLimits};
 use crate::db::Db;
 use crate::metainfo::{Metainfo, MetainfoConfig};
 use crate::metrics::Metrics;
@@ -210,19 +210,32 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
             cache.clone(),
             config.revocation_cache_ttl,
             config.default_limits,
+            RevocationLimits {
+                max_per_project: config.max_revocations_per_project,
+                per_minute: config.revocations_per_minute,
+            },
         ),
         overlay: overlay.clone(),
         metrics: metrics.clone(),
         satellite: url.clone(),
         workers: workers.status_handle(),
         console,
+        http: config.http,
     });
+    let http = config.http;
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(api::deadlines::guard))
             .wrap(actix_web::middleware::from_fn(api::observe))
             .configure(api::configure(state.clone()))
     })
     .workers(config.http_workers.max(1))
+    .client_request_timeout(http.header_timeout)
+    .client_disconnect_timeout(http.disconnect_timeout)
+    .keep_alive(actix_web::http::KeepAlive::Timeout(http.keep_alive))
+    .on_connect(api::deadlines::on_connect(
+        http.keep_alive + http.header_timeout,
+    ))
     .disable_signals()
     .shutdown_timeout(5)
     .listen(listener)

@@ -401,20 +401,29 @@ async fn add_member(
     Ok(HttpResponse::Created().json(member))
 }
 
+#[derive(Deserialize)]
+struct RemoveMemberQuery {
+    /// What happens to the API keys the member created; deleted unless the owner says.
+    #[serde(default)]
+    keys: projects::MemberKeys,
+}
+
 async fn remove_member(
     state: State,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    query: web::Query<RemoveMemberQuery>,
 ) -> Result<HttpResponse> {
     let (project_id, user_id) = path.into_inner();
     let session = session(&state, &req).await?;
-    // Members may leave; only the owner removes others.
-    if user_id != session.user.id {
+    // Members may leave; only the owner removes others, and only the owner may keep a
+    // member's keys working.
+    if user_id != session.user.id || query.keys == projects::MemberKeys::Reassign {
         owner(&state, &session, &project_id).await?;
     } else {
         membership(&state, &session, &project_id).await?;
     }
-    projects::remove_member(state.metainfo.db(), &project_id, &user_id).await?;
+    projects::remove_member(state.metainfo.db(), &project_id, &user_id, query.keys).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -460,10 +469,6 @@ async fn list_keys(
     membership(&state, &session, &path).await?;
     let (page, limit) = paging.resolve();
     let (keys, total) = projects::list_api_keys(state.metainfo.db(), &path, page, limit).await?;
-    let keys: Vec<_> = keys
-        .iter()
-        .map(|k| json!({ "id": k.id, "name": k.name, "created_at": k.created_at }))
-        .collect();
     Ok(HttpResponse::Ok().json(json!({
         "api_keys": keys, "total": total, "page": page, "limit": limit,
     })))
@@ -482,11 +487,21 @@ async fn create_key(
 ) -> Result<HttpResponse> {
     let session = session(&state, &req).await?;
     membership(&state, &session, &path).await?;
-    let key = projects::create_api_key(state.metainfo.db(), &path, &body.name).await?;
+    let key = projects::create_api_key_by(
+        state.metainfo.db(),
+        &path,
+        &body.name,
+        Some(&session.user.id),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(json!({
         "id": key.id,
         "name": key.name,
         "created_at": key.created_at,
+        "created_by": projects::KeyCreator {
+            user_id: session.user.id.clone(),
+            email: Some(session.user.email.clone()),
+        },
         "api_key": key.serialized,
     })))
 }

@@ -1,10 +1,12 @@
 //! The satellite's HTTP API: metainfo, node check-in, health and metrics.
 //!
 //! Every request passes one middleware that records metrics and a tracing span labelled
-//! by the matched route, so endpoints need no instrumentation of their own.
+//! by the matched route, so endpoints need no instrumentation of their own, and one that
+//! holds slow clients to deadlines ([`deadlines`]).
 
 mod assets;
 mod console;
+pub mod deadlines;
 mod error;
 mod metainfo;
 mod nodes;
@@ -21,7 +23,7 @@ use tracing::Instrument;
 use uplink_core::protocol::NodeUrl;
 
 use crate::auth::{Authenticator, Caller};
-use crate::config::ProjectLimits;
+use crate::config::{HttpConfig, ProjectLimits};
 use crate::console::Accounts;
 use crate::error::{Result, SatelliteError};
 use crate::metainfo::Metainfo;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub workers: StatusHandle,
     /// Accounts and the web console; `None` when disabled.
     pub console: Option<ConsoleState>,
+    /// Body size and rate limits.
+    pub http: HttpConfig,
 }
 
 /// What the console API needs beyond the rest of the API.
@@ -74,11 +78,12 @@ impl AppState {
 /// Registers every route on an actix `App`.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     let console_enabled = state.console.is_some();
+    let max_body = usize::try_from(state.http.max_body_size).unwrap_or(usize::MAX);
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(state)
             .app_data(
                 web::JsonConfig::default()
-                    .limit(4 << 20)
+                    .limit(max_body)
                     .error_handler(|err, _| error::bad_request("request body", err)),
             )
             .app_data(

@@ -4,7 +4,8 @@
 //! satellite. Every call then checks that no key along the chain was revoked, counts
 //! against the project's request rate, evaluates all caveats against the request and
 //! verifies the macaroon chain with the secret, so a tampered, forged, widened or
-//! revoked key fails.
+//! revoked key fails. Revoking is authorised like any other call: the revoking grant
+//! must be within its time window and not revoked itself.
 
 mod rate;
 mod revocations;
@@ -15,10 +16,11 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uplink_core::access::AccessError;
 use uplink_core::access::apikey::ApiKey;
-use uplink_core::access::caveat::{Action, Operation};
+use uplink_core::access::caveat::{Action, Caveat, Operation};
 use uplink_core::protocol::now_unix;
 
 pub use rate::RateLimiter;
+use revocations::Revocation;
 pub use revocations::Revocations;
 
 use crate::cache::SharedCache;
@@ -103,12 +105,45 @@ fn map_access_error(e: AccessError) -> SatelliteError {
     }
 }
 
+/// Bounds on what revoking may cost a project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RevocationLimits {
+    /// Revocation rows a project may hold.
+    pub max_per_project: u64,
+    /// Revocations a project may make per minute.
+    pub per_minute: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Authenticator {
     db: Db,
     revocations: Revocations,
     rate: RateLimiter,
     default_limits: ProjectLimits,
+    revocation_limits: RevocationLimits,
+}
+
+/// Refuses a key outside the time window (`not_before`, `not_after`) of any of its
+/// caveats, with the same reasons as every other call.
+fn check_time_window(key: &ApiKey, now: i64) -> Result<()> {
+    let action = Action {
+        op: Operation::Read,
+        bucket: None,
+        encrypted_key: None,
+        time: now,
+        object_expires_at: None,
+    };
+    for caveat in key.caveats().map_err(map_access_error)? {
+        let window = Caveat {
+            not_before: caveat.not_before,
+            not_after: caveat.not_after,
+            ..Caveat::default()
+        };
+        window
+            .allows(&action)
+            .map_err(SatelliteError::PermissionDenied)?;
+    }
+    Ok(())
 }
 
 /// The key's chain of signatures, refused unless it ends in the key's own signature
@@ -127,12 +162,14 @@ impl Authenticator {
         cache: Arc<dyn SharedCache>,
         revocation_ttl: Duration,
         default_limits: ProjectLimits,
+        revocation_limits: RevocationLimits,
     ) -> Self {
         Self {
             revocations: Revocations::new(db.clone(), cache.clone(), revocation_ttl),
             rate: RateLimiter::new(cache),
             db,
             default_limits,
+            revocation_limits,
         }
     }
 
@@ -188,8 +225,11 @@ impl Authenticator {
 
     /// Revokes `target` and everything derived from it. The caller must hold the same
     /// key or an ancestor of it: sharing a grant never lets its holder revoke a sibling
-    /// or a parent. A project's root key is deleted, not revoked.
+    /// or a parent. The caller's grant must be within its time window and not revoked,
+    /// the project's revocations are bounded and rate limited. A project's root key is
+    /// deleted, not revoked.
     pub async fn revoke(&self, caller: &Caller, target: &str) -> Result<()> {
+        check_time_window(&caller.key, now_unix())?;
         let target = ApiKey::parse(target.trim()).map_err(|e| {
             SatelliteError::BadRequest(format!("the API key to revoke is malformed: {e}"))
         })?;
@@ -213,8 +253,21 @@ impl Authenticator {
                 "a grant can only revoke grants derived from it".into(),
             ));
         }
+        let limits = self.revocation_limits;
+        self.rate
+            .admit_revocation(&caller.project_id, limits.per_minute)
+            .await?;
+        let caller_tails = verified_tails(&caller.key, &caller.secret)?;
         self.revocations
-            .revoke(&caller.api_key_id, &target.signature())
+            .revoke(
+                Revocation {
+                    project_id: &caller.project_id,
+                    api_key_id: &caller.api_key_id,
+                    caller_tails: &caller_tails,
+                    target: &target.signature(),
+                },
+                limits.max_per_project,
+            )
             .await
     }
 }

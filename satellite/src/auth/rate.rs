@@ -61,4 +61,18 @@ impl RateLimiter {
         }
         Ok(())
     }
+
+    /// Counts one revocation in the project, refusing it above `per_minute`:
+    /// revocations are writes any holder of a share can make.
+    pub async fn admit_revocation(&self, project_id: &str, per_minute: u64) -> Result<()> {
+        if !self
+            .within(&format!("revoke:{project_id}"), per_minute, 60)
+            .await?
+        {
+            return Err(SatelliteError::TooManyRequests(format!(
+                "more than {per_minute} revocations a minute in this project; wait a minute"
+            )));
+        }
+        Ok(())
+    }
 }

@@ -32,17 +32,22 @@ pub struct LoginOutcome {
     pub session: IssuedSession,
 }
 
+/// The longest email address (RFC 5321's path limit less the angle brackets).
+const MAX_EMAIL_BYTES: usize = 254;
+
+/// Trims and lowercases an email address, refusing anything that is not plainly one:
+/// control characters (NUL included) or whitespace anywhere, not exactly one `@`, an
+/// empty name part, a domain without a dot or with an empty label, more than 254 bytes.
 fn normalize_email(email: &str) -> Result<String> {
     let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
+    let valid = email.len() <= MAX_EMAIL_BYTES
+        && !email.chars().any(|c| c.is_control() || c.is_whitespace())
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
                 && !domain.contains('@')
-        })
-        && !email.chars().any(char::is_whitespace);
+                && domain.contains('.')
+                && domain.split('.').all(|label| !label.is_empty())
+        });
     if !valid {
         return Err(SatelliteError::BadRequest(
             "enter a valid email address, like name@example.com".into(),
@@ -85,7 +90,7 @@ impl Accounts {
         full_name: &str,
     ) -> Result<LoginOutcome> {
         let email = normalize_email(email)?;
-        passwords::validate(password)?;
+        passwords::validate(password, &email)?;
         let full_name = full_name.trim();
         if full_name.chars().count() > 100 {
             return Err(SatelliteError::BadRequest(
@@ -140,6 +145,9 @@ impl Accounts {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome> {
+        // Before anything else, and alike for every email: an over-long password is
+        // never hashed, and the answer says nothing about the account.
+        passwords::check_length(password)?;
         let email = email.trim().to_lowercase();
         let key = email_hash(&email);
         let now = now_unix();
@@ -210,6 +218,9 @@ impl Accounts {
         current: &str,
         new: &str,
     ) -> Result<LoginOutcome> {
+        // Neither password is hashed before its length is checked.
+        passwords::check_length(current)?;
+        passwords::validate(new, &session.user.email)?;
         // Guessing the password through a stolen session is throttled like logins.
         let key = email_hash(&session.user.email);
         let now = now_unix();
@@ -220,7 +231,6 @@ impl Accounts {
                 "the current password is wrong".into(),
             ));
         }
-        passwords::validate(new)?;
         let mut active: user::ActiveModel = session.user.clone().into();
         active.password_hash = Set(passwords::hash(new).await?);
         let user = active.update(&self.db).await?;
@@ -240,6 +250,7 @@ mod tests {
             normalize_email(" Ann@Example.COM ").unwrap(),
             "ann@example.com"
         );
+        let long = format!("{}@example.com", "a".repeat(MAX_EMAIL_BYTES - 11));
         for bad in [
             "",
             "ann",
@@ -248,8 +259,24 @@ mod tests {
             "ann@example",
             "a b@example.com",
             "ann@.com",
+            "ann@example.com.",
+            "ann@example..com",
+            "ann@b@example.com",
+            "ann\0@example.com",
+            "ann@example.com\0",
+            "ann\u{7f}@example.com",
+            "ann\t@example.com",
+            "ann\u{2028}@example.com",
+            "ann@exa\u{85}mple.com",
+            long.as_str(),
         ] {
-            assert!(normalize_email(bad).is_err(), "{bad}");
+            assert!(
+                matches!(normalize_email(bad), Err(SatelliteError::BadRequest(_))),
+                "{bad:?}"
+            );
         }
+        assert_eq!(long.len(), MAX_EMAIL_BYTES + 1);
+        let longest = &long[1..];
+        assert_eq!(normalize_email(longest).unwrap(), longest);
     }
 }

@@ -1,12 +1,20 @@
 //! Who may manage a project from the console. Owners manage members and settings;
 //! members see usage, buckets and keys, and create keys.
+//!
+//! A member's API keys leave with the member: a key is a credential its creator may
+//! have copied anywhere, so keeping it alive after the creator lost access would keep
+//! the creator's access alive too. The owner may instead take the keys over (they are
+//! then listed as the owner's), when something depends on them.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use serde::Serialize;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
 use uplink_core::protocol::now_unix;
 
-use crate::db::Db;
-use crate::db::entities::{project_member, user};
+use crate::db::entities::{api_key, project, project_member, revocation, user};
+use crate::db::{Db, write_txn};
 use crate::error::{Result, SatelliteError, is_unique_violation};
 
 #[derive(Clone, Debug, Serialize)]
@@ -91,20 +99,94 @@ pub async fn add_member(db: &Db, project_id: &str, email: &str) -> Result<Member
     })
 }
 
-/// Removes a member; the owner cannot be removed.
-pub async fn remove_member(db: &Db, project_id: &str, user_id: &str) -> Result<()> {
-    match role_of(db, project_id, user_id).await?.as_deref() {
-        None => Err(SatelliteError::NotFound(
-            "that user is not a member of this project".into(),
-        )),
-        Some(project_member::ROLE_OWNER) => Err(SatelliteError::Conflict(
-            "the project's owner cannot be removed".into(),
-        )),
-        Some(_) => {
-            project_member::Entity::delete_by_id((project_id.to_string(), user_id.to_string()))
-                .exec(db)
+/// What happens to the API keys a removed member created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberKeys {
+    /// Delete them: every grant made from them stops working at once.
+    #[default]
+    Delete,
+    /// Keep them working, recorded as created by the project's owner.
+    Reassign,
+}
+
+/// What removing a member did to their keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RemovedMember {
+    pub keys_deleted: u64,
+    pub keys_reassigned: u64,
+}
+
+/// Removes a member and deletes or reassigns the API keys they created, in one
+/// transaction; the owner cannot be removed.
+pub async fn remove_member(
+    db: &Db,
+    project_id: &str,
+    user_id: &str,
+    keys: MemberKeys,
+) -> Result<RemovedMember> {
+    write_txn!(db, |txn| {
+        // Under the project's row lock, so no key of the member is created meanwhile
+        // (creating a key takes the same lock and checks membership).
+        let project = project::Entity::find_by_id(project_id.to_string())
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or_else(|| SatelliteError::NotFound(format!("project {project_id} not found")))?;
+        let membership =
+            project_member::Entity::find_by_id((project_id.to_string(), user_id.to_string()))
+                .one(&txn)
                 .await?;
-            Ok(())
+        match membership.as_ref().map(|m| m.role.as_str()) {
+            None => {
+                return Err(SatelliteError::NotFound(
+                    "that user is not a member of this project".into(),
+                ));
+            }
+            Some(project_member::ROLE_OWNER) => {
+                return Err(SatelliteError::Conflict(
+                    "the project's owner cannot be removed".into(),
+                ));
+            }
+            Some(_) => {}
         }
-    }
+        project_member::Entity::delete_by_id((project_id.to_string(), user_id.to_string()))
+            .exec(&txn)
+            .await?;
+        let theirs = api_key::Column::ProjectId
+            .eq(project_id)
+            .and(api_key::Column::CreatedBy.eq(user_id));
+        let mut removed = RemovedMember::default();
+        match keys {
+            MemberKeys::Delete => {
+                let ids: Vec<String> = api_key::Entity::find()
+                    .select_only()
+                    .column(api_key::Column::Id)
+                    .filter(theirs.clone())
+                    .into_tuple()
+                    .all(&txn)
+                    .await?;
+                if !ids.is_empty() {
+                    revocation::Entity::delete_many()
+                        .filter(revocation::Column::ApiKeyId.is_in(ids))
+                        .exec(&txn)
+                        .await?;
+                    removed.keys_deleted = api_key::Entity::delete_many()
+                        .filter(theirs)
+                        .exec(&txn)
+                        .await?
+                        .rows_affected;
+                }
+            }
+            MemberKeys::Reassign => {
+                removed.keys_reassigned = api_key::Entity::update_many()
+                    .col_expr(api_key::Column::CreatedBy, Expr::value(project.owner_id))
+                    .filter(theirs)
+                    .exec(&txn)
+                    .await?
+                    .rows_affected;
+            }
+        }
+        Ok(removed)
+    })
 }

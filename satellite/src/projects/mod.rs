@@ -4,8 +4,13 @@
 mod api_keys;
 mod members;
 
-pub use api_keys::{NewApiKey, create_api_key, delete_api_key, list_api_keys};
-pub use members::{Member, add_member, list_members, remove_member, role_of};
+pub use api_keys::{
+    KeyCreator, ListedApiKey, NewApiKey, create_api_key, create_api_key_by, delete_api_key,
+    list_api_keys,
+};
+pub use members::{
+    Member, MemberKeys, RemovedMember, add_member, list_members, remove_member, role_of,
+};
 
 use rand::RngCore;
 use sea_orm::{

@@ -15,4 +15,5 @@ mod listing;
 mod load;
 mod order_limits;
 mod privacy;
+mod security;
 mod sharing;

@@ -295,7 +295,7 @@ export async function render(ctx) {
 
   const keysCard = h('section', { class: 'card', id: 'api-keys' },
     h('div', { class: 'card-head' }, h('div', null, h('h2', null, 'API keys'),
-      h('p', null, 'Deleting a key stops every access grant made from it.'))),
+      h('p', null, 'Deleting a key stops every access grant made from it. A member\u2019s keys are deleted when they leave the project, unless the owner keeps them.'))),
     loadingBlock('Loading API keys…'));
   const revokeCard = h('section', { class: 'card', id: 'revoke-grant' },
     h('div', { class: 'card-body card-row' },
@@ -342,6 +342,9 @@ export async function render(ctx) {
     return h('tr', { 'data-testid': 'api-key-row', 'data-key-id': k.id, 'data-key-name': k.name },
       h('td', null, h('div', { class: 'name-cell' }, icon('key'), h('span', null, k.name),
         fresh ? h('span', { class: 'badge ok', title: 'Created in this tab: usable for a grant without pasting it' }, 'new') : null)),
+      h('td', { 'data-testid': 'api-key-creator' }, k.created_by
+        ? (k.created_by.email || 'a former account')
+        : h('span', { class: 'muted', title: 'Made by the satellite\u2019s operator' }, 'operator')),
       h('td', { class: 'nowrap' }, timeEl(k.created_at, true)),
       h('td', { class: 'actions' },
         h('a', { class: 'btn btn-ghost btn-sm', href: link(`/projects/${pid}/access/new?key=${encodeURIComponent(k.id)}`) }, 'Make grant'),
@@ -369,6 +372,7 @@ export async function render(ctx) {
       h('caption', { class: 'sr-only' }, 'API keys'),
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, 'Name'),
+        h('th', { scope: 'col' }, 'Created by'),
         h('th', { scope: 'col' }, 'Created'),
         h('th', { scope: 'col', class: 'actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
       h('tbody', null, rows))),

@@ -1,6 +1,6 @@
 // Project members: who can use this project from the console.
 
-import { api } from '../api.js';
+import { api, request } from '../api.js';
 import { state, navigate, reloadProjects } from '../app.js';
 import {
   h, icon, mount, avatar, timeEl, loadingBlock, alertBox, field, validate, rules, busy,
@@ -14,7 +14,7 @@ export async function render(ctx) {
   const head = h('div', { class: 'page-head' },
     h('div', null,
       h('h1', { id: 'page-title' }, 'Members'),
-      h('p', null, 'Members can see this project\'s usage, buckets and API keys, and create API keys. Only the owner can add or remove members, rename or delete the project.')));
+      h('p', null, 'Members can see this project\'s usage, buckets and API keys, and create API keys. Only the owner can add or remove members, rename or delete the project. A member\'s API keys leave with them.')));
 
   let addCard = null;
   if (isOwner) {
@@ -71,13 +71,26 @@ export async function render(ctx) {
         type: 'button', class: 'btn btn-ghost btn-sm danger', 'data-testid': 'remove-member',
         'aria-label': self ? 'Leave this project' : `Remove ${m.email}`,
         onclick: async () => {
+          // Keys a member made are deleted with them unless the owner keeps them.
+          let keys = 'delete';
+          const choice = (value, label, hint) => h('label', { class: 'check' },
+            h('input', {
+              type: 'radio', name: 'member-keys', value, id: `member-keys-${value}`, 'data-testid': `member-keys-${value}`,
+              checked: value === keys, onchange: () => { keys = value; },
+            }),
+            h('div', null, h('strong', null, label), h('span', null, hint)));
+          const body = self
+            ? h('p', { class: 'muted' }, 'You will lose access to this project in the console. The API keys you created are deleted, and every access grant made from them stops working.')
+            : h('div', null,
+              h('p', { class: 'muted' }, `${m.email} will lose access to this project in the console. What happens to the API keys they created?`),
+              h('div', { class: 'stack', style: 'gap:8px', role: 'radiogroup', 'aria-label': 'Their API keys' },
+                choice('delete', 'Delete their keys', 'Every access grant made from them stops working at once.'),
+                choice('reassign', 'Keep their keys working', 'The keys are listed as yours from then on. Grants they shared keep working.')));
           const done = await confirmDialog({
             title: self ? `Leave ${project.name}?` : `Remove ${m.full_name || m.email}?`,
-            body: self
-              ? 'You will lose access to this project in the console. API keys and grants you made keep working until they are deleted.'
-              : `${m.email} will lose access to this project in the console. API keys and grants they made keep working until they are deleted.`,
+            body,
             confirmLabel: self ? 'Leave project' : 'Remove member',
-            action: () => api.removeMember(project.id, m.user_id),
+            action: () => request('DELETE', `/projects/${encodeURIComponent(project.id)}/members/${encodeURIComponent(m.user_id)}?keys=${keys}`),
           });
           if (!done) return;
           if (self) {

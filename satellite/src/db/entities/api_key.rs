@@ -12,6 +12,9 @@ pub struct Model {
     /// The macaroon root secret: never leaves the satellite.
     pub secret: Vec<u8>,
     pub created_at: i64,
+    /// The user who created the key in the console; `None` for keys made by operators.
+    /// Removing that user from the project deletes the key or hands it to the owner.
+    pub created_by: Option<String>,
 }
 
 impl std::fmt::Debug for Model {
@@ -20,6 +23,7 @@ impl std::fmt::Debug for Model {
             .field("id", &self.id)
             .field("project_id", &self.project_id)
             .field("name", &self.name)
+            .field("created_by", &self.created_by)
             .finish_non_exhaustive()
     }
 }
