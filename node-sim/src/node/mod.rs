@@ -52,11 +52,14 @@ pub struct StorageNode;
 impl StorageNode {
     /// Starts a node with the store its configuration names.
     pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
-        let space: Arc<dyn SpaceProbe> = match config.storage {
-            StorageBackend::Disk => Arc::new(FsSpace::new(&config.data_dir)),
-            StorageBackend::Memory => Arc::new(Unlimited),
-        };
-        let store: Arc<dyn PieceStore> = match config.storage {
+        let store = Self::open_store(&config).await?;
+        let space = Self::space_probe(&config);
+        Self::start_with(config, store, space).await
+    }
+
+    /// The store `config` names, opened.
+    pub async fn open_store(config: &NodeConfig) -> Result<Arc<dyn PieceStore>, NodeError> {
+        Ok(match config.storage {
             StorageBackend::Disk => {
                 let dir = config.data_dir.clone();
                 let sync = config.sync_writes;
@@ -66,8 +69,16 @@ impl StorageNode {
                 Arc::new(store)
             }
             StorageBackend::Memory => Arc::new(MemoryStore::new()),
-        };
-        Self::start_with(config, store, space).await
+        })
+    }
+
+    /// How free space is measured for `config`: on the file system of the data
+    /// directory, or not at all for the memory backend.
+    pub fn space_probe(config: &NodeConfig) -> Arc<dyn SpaceProbe> {
+        match config.storage {
+            StorageBackend::Disk => Arc::new(FsSpace::new(&config.data_dir)),
+            StorageBackend::Memory => Arc::new(Unlimited),
+        }
     }
 
     /// Starts a node on a given store (for example a fault-injecting wrapper around a

@@ -17,6 +17,9 @@ use uplink_core::protocol::{
 
 use super::*;
 
+mod disk_full;
+mod raw;
+
 struct Net {
     sat: Identity,
     node: RunningNode,
