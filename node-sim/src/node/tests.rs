@@ -20,6 +20,7 @@ use super::*;
 mod disk_full;
 mod no_paths;
 mod raw;
+mod slow_clients;
 
 struct Net {
     sat: Identity,

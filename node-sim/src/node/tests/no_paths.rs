@@ -13,7 +13,13 @@ async fn expect_internal_without_paths(resp: reqwest::Response, data_dir: &Path,
     assert_eq!(status, 500, "{what}");
     let dir = data_dir.display().to_string();
     let canonical = data_dir.canonicalize().unwrap().display().to_string();
-    for path in [dir.as_str(), canonical.as_str(), "/pieces/", "/tmp/", ".partial"] {
+    for path in [
+        dir.as_str(),
+        canonical.as_str(),
+        "/pieces/",
+        "/tmp/",
+        ".partial",
+    ] {
         assert!(
             !text.contains(path),
             "{what}: the answer names {path:?}: {text}"

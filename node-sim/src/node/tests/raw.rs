@@ -40,7 +40,7 @@ impl RawConnection {
         let mut conn = Self::open(addr).await;
         let head = format!(
             "POST {path} HTTP/1.1\r\nhost: node\r\nconnection: close\r\n\
-             content-length: {content_length}\r\n\r\n"
+             content-type: application/json\r\ncontent-length: {content_length}\r\n\r\n"
         );
         conn.send(head.as_bytes()).await.unwrap();
         conn
@@ -51,18 +51,21 @@ impl RawConnection {
         self.write.flush().await
     }
 
-    /// Sends `bytes` one at a time, `every` apart, until they are all sent or the server
-    /// stops taking them. Runs in the background; the connection's reader is unaffected.
-    pub fn dribble(mut self, bytes: Vec<u8>, every: Duration) -> JoinHandle<Vec<u8>> {
-        tokio::spawn(async move {
-            for b in bytes {
-                if self.is_closed() || self.send(&[b]).await.is_err() {
-                    break;
-                }
-                tokio::time::sleep(every).await;
+    /// Sends `bytes` one at a time, `every` apart, until the server closes the
+    /// connection (within [`PATIENCE`]); returns all the server sent.
+    pub async fn dribble(mut self, bytes: Vec<u8>, every: Duration) -> Vec<u8> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        for b in bytes {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server kept a dribbling connection open for {PATIENCE:?}"
+            );
+            if self.is_closed() || self.send(&[b]).await.is_err() {
+                break;
             }
-            self.closed().await
-        })
+            tokio::time::sleep(every).await;
+        }
+        self.closed().await
     }
 
     /// Whether the server has closed the connection yet.
