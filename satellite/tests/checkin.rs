@@ -300,3 +300,97 @@ async fn every_failed_dial_back_gets_the_same_answer_and_a_real_prover_passes() 
     );
     assert_eq!(prover.challenges.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn invalid_check_ins_dial_nothing() {
+    let (_dir, sat) = satellite(|c| c.identity_difficulty = 4).await;
+    let listener = Listener::start("127.0.0.1", Behaviour::HttpWithoutEndpoint).await;
+    let address = listener.addr.to_string();
+
+    // A bad signature.
+    let node = Identity::generate(4);
+    let mut req = signed_check_in(&node, &address);
+    req.capacity.free_bytes += 1;
+    let (status, body) = post(&sat, &req).await;
+    assert_eq!(error_of(&body).error.code, ErrorCode::Unauthenticated);
+    assert_eq!(status, 401);
+
+    // Too little proof of work.
+    let weak = loop {
+        let id = Identity::generate(0);
+        if id.node_id().difficulty() < 4 {
+            break id;
+        }
+    };
+    let (status, body) = check_in(&sat, &weak, &address).await;
+    assert_eq!(error_of(&body).error.code, ErrorCode::PermissionDenied);
+    assert_eq!(status, 403);
+
+    // A stale timestamp.
+    let mut req = signed_check_in(&node, &address);
+    req.timestamp -= 3600;
+    req.signature = node.sign(&req);
+    let (status, body) = post(&sat, &req).await;
+    assert_eq!(error_of(&body).error.code, ErrorCode::BadRequest);
+    assert_eq!(status, 400);
+
+    assert_eq!(listener.connections(), 0, "an invalid check-in made the satellite dial");
+    // A valid one does dial.
+    check_in(&sat, &node, &address).await;
+    assert_eq!(listener.connections(), 1);
+}
+
+#[tokio::test]
+async fn one_node_id_is_dialed_back_at_most_once_per_interval() {
+    let (_dir, sat) = satellite(|_| {}).await;
+    let node = Identity::generate(0);
+    let prover = Listener::start("127.0.0.1", Behaviour::Prover(node.clone())).await;
+    let good = prover.addr.to_string();
+
+    // Verified once, a node checking in again from the same address is not dialed again
+    // within the interval (several at once wait for the one dial-back).
+    let answers = futures::future::join_all((0..3).map(|_| check_in(&sat, &node, &good))).await;
+    for (status, body) in answers {
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+    assert_eq!(prover.connections(), 1);
+
+    // Claiming another address within the interval is refused without dialing.
+    let elsewhere = Listener::start("127.0.0.1", Behaviour::Prover(node.clone())).await;
+    let (status, body) = check_in(&sat, &node, &elsewhere.addr.to_string()).await;
+    assert_eq!(error_of(&body).error.code, ErrorCode::TooManyRequests);
+    assert_eq!(status, 429);
+    assert_eq!(elsewhere.connections(), 0);
+
+    // So is a node id whose dial-back just failed, whatever address it names next.
+    let prober = Identity::generate(0);
+    let (status, _) = check_in(&sat, &prober, &closed_port("127.0.0.1").await).await;
+    assert_eq!(status, 400);
+    let target = Listener::start("127.0.0.1", Behaviour::HttpWithoutEndpoint).await;
+    let (status, body) = check_in(&sat, &prober, &target.addr.to_string()).await;
+    assert_eq!(error_of(&body).error.code, ErrorCode::TooManyRequests);
+    assert_eq!(status, 429);
+    assert_eq!(target.connections(), 0);
+}
+
+#[tokio::test]
+async fn one_host_receives_a_bounded_number_of_dial_backs() {
+    let (_dir, sat) = satellite(|_| {}).await;
+    // Fresh node ids, all naming ports of one host: the per-node bound does not apply.
+    let silent = Listener::start("127.0.0.9", Behaviour::Silent).await;
+    let address = silent.addr.to_string();
+    let answers = futures::future::join_all(
+        (0..48).map(|_| async { check_in(&sat, &Identity::generate(0), &address).await }),
+    )
+    .await;
+    let limited = answers.iter().filter(|(status, _)| *status == 429).count();
+    let unverified = answers.iter().filter(|(status, _)| *status == 400).count();
+    assert_eq!(limited + unverified, 48);
+    assert!(limited >= 1, "48 dial-backs to one host were all made");
+    assert!(unverified >= 32, "the burst of 32 was not granted: {unverified}");
+    // Another host is unaffected.
+    let node = Identity::generate(0);
+    let prover = Listener::start("127.0.0.10", Behaviour::Prover(node.clone())).await;
+    let (status, body) = check_in(&sat, &node, &prover.addr.to_string()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
