@@ -334,7 +334,11 @@ async fn invalid_check_ins_dial_nothing() {
     assert_eq!(error_of(&body).error.code, ErrorCode::BadRequest);
     assert_eq!(status, 400);
 
-    assert_eq!(listener.connections(), 0, "an invalid check-in made the satellite dial");
+    assert_eq!(
+        listener.connections(),
+        0,
+        "an invalid check-in made the satellite dial"
+    );
     // A valid one does dial.
     check_in(&sat, &node, &address).await;
     assert_eq!(listener.connections(), 1);
@@ -387,7 +391,10 @@ async fn one_host_receives_a_bounded_number_of_dial_backs() {
     let unverified = answers.iter().filter(|(status, _)| *status == 400).count();
     assert_eq!(limited + unverified, 48);
     assert!(limited >= 1, "48 dial-backs to one host were all made");
-    assert!(unverified >= 32, "the burst of 32 was not granted: {unverified}");
+    assert!(
+        unverified >= 32,
+        "the burst of 32 was not granted: {unverified}"
+    );
     // Another host is unaffected.
     let node = Identity::generate(0);
     let prover = Listener::start("127.0.0.10", Behaviour::Prover(node.clone())).await;

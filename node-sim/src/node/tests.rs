@@ -18,6 +18,7 @@ use uplink_core::protocol::{
 use super::*;
 
 mod disk_full;
+mod identity;
 mod no_paths;
 mod raw;
 mod slow_clients;
