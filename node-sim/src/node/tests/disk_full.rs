@@ -278,7 +278,7 @@ async fn on_a_real_small_file_system() {
 
     let free = r.free_at_check_in().await;
     assert!(
-        free <= 50 * MIB - RESERVE && free >= 49 * MIB - RESERVE,
+        (49 * MIB - RESERVE..=50 * MIB - RESERVE).contains(&free),
         "a fresh 50 MiB file system less the reserve, not the 1 TiB allowance: {free}"
     );
 
