@@ -8,7 +8,7 @@ use uplink_core::protocol::wire::{CHECKIN_PATH, CheckInRequest, CheckInResponse,
 use uplink_core::protocol::{ErrorBody, Identity, NodeUrl, Signature, now_unix};
 
 use super::error::NodeError;
-use super::piecestore::PieceStore;
+use super::space::Space;
 use super::verify::OrderVerifier;
 
 /// Time allowed for one check-in request.
@@ -21,8 +21,7 @@ pub struct CheckIn {
     identity: Identity,
     satellites: Vec<NodeUrl>,
     verifier: Arc<OrderVerifier>,
-    store: Arc<dyn PieceStore>,
-    capacity: u64,
+    space: Arc<Space>,
     address: String,
     client: reqwest::Client,
 }
@@ -32,8 +31,7 @@ impl CheckIn {
         identity: Identity,
         satellites: Vec<NodeUrl>,
         verifier: Arc<OrderVerifier>,
-        store: Arc<dyn PieceStore>,
-        capacity: u64,
+        space: Arc<Space>,
         address: String,
     ) -> Result<Self, NodeError> {
         let client = reqwest::Client::builder()
@@ -44,23 +42,23 @@ impl CheckIn {
             identity,
             satellites,
             verifier,
-            store,
-            capacity,
+            space,
             address,
             client,
         })
     }
 
-    /// The signed request this node sends now.
+    /// The signed request this node sends now. The free space it states is what a new
+    /// piece could take: the smaller of the allowance and the file system's free space.
     pub async fn request(&self) -> Result<CheckInRequest, NodeError> {
-        let used = self.store.used_bytes().await?;
+        let space = self.space.report().await?;
         let mut req = CheckInRequest {
             node_id: self.identity.node_id(),
             public_key: self.identity.public_key(),
             address: self.address.clone(),
             capacity: NodeCapacity {
-                free_bytes: self.capacity.saturating_sub(used),
-                used_bytes: used,
+                free_bytes: space.free,
+                used_bytes: space.used,
             },
             version: env!("CARGO_PKG_VERSION").to_string(),
             timestamp: now_unix(),

@@ -76,6 +76,31 @@ pub struct NodeConfig {
     /// clock may run ahead of ours). Default 5 minutes.
     #[serde(default = "default_max_clock_skew", with = "duration_serde")]
     pub max_clock_skew: Duration,
+    /// Bytes kept free on the file system under `data_dir`: the node offers the smaller
+    /// of `capacity_bytes` less what it stores and the file system's free space less
+    /// this. Default 16 MiB.
+    #[serde(default = "default_disk_reserve")]
+    pub disk_reserve_bytes: u64,
+    /// Time a client has to send the head of its first request on a connection; then
+    /// the connection is closed. Default 5 s.
+    #[serde(default = "default_header_timeout", with = "duration_serde")]
+    pub header_timeout: Duration,
+    /// How long an idle connection is kept open for another request. Default 10 s.
+    #[serde(default = "default_keep_alive", with = "duration_serde")]
+    pub keep_alive: Duration,
+    /// How long a closing connection waits for the client to take the last response
+    /// before it is dropped. Default 2 s.
+    #[serde(default = "default_disconnect_timeout", with = "duration_serde")]
+    pub disconnect_timeout: Duration,
+    /// Slowest request body accepted: a body that delivers fewer than `body_min_bytes`
+    /// within `body_rate_window` of waiting for it is cut off, and its request refused.
+    /// Time the node spends on the bytes it has (writing them to disk) does not count.
+    /// Default 32 KiB.
+    #[serde(default = "default_body_min_bytes")]
+    pub body_min_bytes: u64,
+    /// See `body_min_bytes`. Default 10 s.
+    #[serde(default = "default_body_rate_window", with = "duration_serde")]
+    pub body_rate_window: Duration,
 }
 
 impl NodeConfig {
@@ -94,6 +119,12 @@ impl NodeConfig {
             sync_writes: true,
             workers: default_workers(),
             max_clock_skew: default_max_clock_skew(),
+            disk_reserve_bytes: default_disk_reserve(),
+            header_timeout: default_header_timeout(),
+            keep_alive: default_keep_alive(),
+            disconnect_timeout: default_disconnect_timeout(),
+            body_min_bytes: default_body_min_bytes(),
+            body_rate_window: default_body_rate_window(),
         }
     }
 }
@@ -115,6 +146,24 @@ fn default_workers() -> usize {
 }
 fn default_max_clock_skew() -> Duration {
     Duration::from_secs(5 * 60)
+}
+fn default_disk_reserve() -> u64 {
+    16 << 20
+}
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_keep_alive() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_disconnect_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_body_min_bytes() -> u64 {
+    32 << 10
+}
+fn default_body_rate_window() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// A duration as a humantime string (`"90s"`, `"5m"`) or as integer seconds.
@@ -161,6 +210,12 @@ mod tests {
         assert!(cfg.sync_writes);
         assert_eq!(cfg.workers, 2);
         assert!(cfg.external_address.is_none());
+        assert_eq!(cfg.disk_reserve_bytes, 16 << 20);
+        assert_eq!(cfg.header_timeout, Duration::from_secs(5));
+        assert_eq!(cfg.keep_alive, Duration::from_secs(10));
+        assert_eq!(cfg.disconnect_timeout, Duration::from_secs(2));
+        assert_eq!(cfg.body_min_bytes, 32 << 10);
+        assert_eq!(cfg.body_rate_window, Duration::from_secs(10));
     }
 
     #[test]
@@ -180,6 +235,12 @@ mod tests {
             storage = "memory"
             sync_writes = false
             workers = 1
+            disk_reserve_bytes = 4096
+            header_timeout = "3s"
+            keep_alive = 7
+            disconnect_timeout = "1s"
+            body_min_bytes = 100
+            body_rate_window = "2s"
             "#,
             sat.node_id()
         );
@@ -189,6 +250,12 @@ mod tests {
         assert_eq!(cfg.checkin_interval, Duration::from_secs(90));
         assert_eq!(cfg.max_clock_skew, Duration::from_secs(30));
         assert_eq!(cfg.storage, StorageBackend::Memory);
+        assert_eq!(cfg.disk_reserve_bytes, 4096);
+        assert_eq!(cfg.header_timeout, Duration::from_secs(3));
+        assert_eq!(cfg.keep_alive, Duration::from_secs(7));
+        assert_eq!(cfg.disconnect_timeout, Duration::from_secs(1));
+        assert_eq!(cfg.body_min_bytes, 100);
+        assert_eq!(cfg.body_rate_window, Duration::from_secs(2));
         assert!(toml::from_str::<NodeConfig>("data_dir = \"x\"\nchekin = 1").is_err());
         assert!(
             toml::from_str::<NodeConfig>("data_dir = \"x\"\ncheckin_interval = \"soon\"").is_err()

@@ -6,6 +6,10 @@ use uplink_core::protocol::{ErrorBody, ErrorCode, NodeId, PieceId, ProtocolError
 
 use super::piecestore::StoreError;
 
+/// What a client is told about an internal error.
+pub const INTERNAL_MESSAGE: &str =
+    "internal error in the storage node (the details are in its log)";
+
 /// Everything that can go wrong in a storage node.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -86,9 +90,13 @@ impl NodeError {
         }
     }
 
-    /// The JSON body sent to clients.
+    /// The JSON body sent to clients. Internal errors are described by a fixed text:
+    /// their details (I/O errors, file paths of the piece store) stay in the node's log.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody::new(self.code(), self.to_string())
+        match self.code() {
+            ErrorCode::Internal => ErrorBody::new(ErrorCode::Internal, INTERNAL_MESSAGE),
+            code => ErrorBody::new(code, self.to_string()),
+        }
     }
 
     /// Maps a store error for one piece to a node error that names the piece.
@@ -110,6 +118,9 @@ impl actix_web::ResponseError for NodeError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if self.code() == ErrorCode::Internal {
+            tracing::error!("request failed: {self}");
+        }
         HttpResponse::build(self.status_code()).json(self.body())
     }
 }

@@ -10,12 +10,14 @@
 //! Everything runs on the current tokio runtime (the HTTP workers on their own threads),
 //! so many nodes can run in one process; each has its own metrics registry.
 
+pub mod body_rate;
 pub mod checkin;
 pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod piecestore;
 pub mod server;
+pub mod space;
 pub mod verify;
 
 #[cfg(test)]
@@ -24,7 +26,6 @@ mod tests;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -38,6 +39,7 @@ pub use metrics::NodeMetrics;
 pub use piecestore::{
     DiskStore, MemoryStore, PieceHeader, PieceReader, PieceStore, PieceWriter, StoreError,
 };
+pub use space::{FsSpace, Space, SpaceProbe, Unlimited};
 pub use verify::{ActionKind, OrderVerifier, SerialStore};
 
 /// File under the data directory that holds the node's identity.
@@ -50,7 +52,14 @@ pub struct StorageNode;
 impl StorageNode {
     /// Starts a node with the store its configuration names.
     pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
-        let store: Arc<dyn PieceStore> = match config.storage {
+        let store = Self::open_store(&config).await?;
+        let space = Self::space_probe(&config);
+        Self::start_with(config, store, space).await
+    }
+
+    /// The store `config` names, opened.
+    pub async fn open_store(config: &NodeConfig) -> Result<Arc<dyn PieceStore>, NodeError> {
+        Ok(match config.storage {
             StorageBackend::Disk => {
                 let dir = config.data_dir.clone();
                 let sync = config.sync_writes;
@@ -60,15 +69,35 @@ impl StorageNode {
                 Arc::new(store)
             }
             StorageBackend::Memory => Arc::new(MemoryStore::new()),
-        };
-        Self::start_with_store(config, store).await
+        })
+    }
+
+    /// How free space is measured for `config`: on the file system of the data
+    /// directory, or not at all for the memory backend.
+    pub fn space_probe(config: &NodeConfig) -> Arc<dyn SpaceProbe> {
+        match config.storage {
+            StorageBackend::Disk => Arc::new(FsSpace::new(&config.data_dir)),
+            StorageBackend::Memory => Arc::new(Unlimited),
+        }
     }
 
     /// Starts a node on a given store (for example a fault-injecting wrapper around a
-    /// real one); `config.storage` and `config.sync_writes` are ignored.
+    /// real one); `config.storage` and `config.sync_writes` are ignored. Free space is
+    /// measured on the file system of `config.data_dir`.
     pub async fn start_with_store(
         config: NodeConfig,
         store: Arc<dyn PieceStore>,
+    ) -> Result<RunningNode, NodeError> {
+        let space = Arc::new(FsSpace::new(&config.data_dir));
+        Self::start_with(config, store, space).await
+    }
+
+    /// Starts a node on a given store, measuring free space with a given probe (for
+    /// example one that makes the disk look full).
+    pub async fn start_with(
+        config: NodeConfig,
+        store: Arc<dyn PieceStore>,
+        space: Arc<dyn SpaceProbe>,
     ) -> Result<RunningNode, NodeError> {
         let data_dir = config.data_dir.clone();
         let difficulty = config.identity_difficulty;
@@ -126,19 +155,34 @@ impl StorageNode {
         metrics
             .used_bytes
             .set(i64::try_from(store.used_bytes().await?).unwrap_or(i64::MAX));
+        let space = Arc::new(Space::new(
+            store.clone(),
+            space,
+            config.capacity_bytes,
+            config.disk_reserve_bytes,
+        ));
         let state = Arc::new(server::NodeState {
             identity: identity.clone(),
             store: store.clone(),
             verifier: verifier.clone(),
-            capacity: config.capacity_bytes,
+            space: space.clone(),
+            address: address.clone(),
             metrics: metrics.clone(),
-            in_flight: AtomicU64::new(0),
         });
-        let server =
-            server::build(state, listener, config.workers).map_err(|source| NodeError::Io {
-                context: format!("starting the HTTP server on {bound}"),
-                source,
-            })?;
+        let limits = server::ServerLimits {
+            workers: config.workers,
+            header_timeout: config.header_timeout,
+            keep_alive: config.keep_alive,
+            disconnect_timeout: config.disconnect_timeout,
+            body_rate: body_rate::BodyRate {
+                min_bytes: config.body_min_bytes,
+                window: config.body_rate_window,
+            },
+        };
+        let server = server::build(state, listener, limits).map_err(|source| NodeError::Io {
+            context: format!("starting the HTTP server on {bound}"),
+            source,
+        })?;
         let handle = server.handle();
         let server_task = tokio::spawn(server);
 
@@ -146,8 +190,7 @@ impl StorageNode {
             identity.clone(),
             config.satellites.clone(),
             verifier.clone(),
-            store.clone(),
-            config.capacity_bytes,
+            space.clone(),
             address.clone(),
         )?);
         let checkin_task = tokio::spawn(
@@ -164,6 +207,7 @@ impl StorageNode {
             data_dir,
             store,
             verifier,
+            space,
             metrics,
             checkin,
             handle,
@@ -201,6 +245,7 @@ pub struct RunningNode {
     data_dir: PathBuf,
     store: Arc<dyn PieceStore>,
     verifier: Arc<OrderVerifier>,
+    space: Arc<Space>,
     metrics: NodeMetrics,
     checkin: Arc<CheckIn>,
     handle: ServerHandle,
@@ -243,6 +288,11 @@ impl RunningNode {
 
     pub fn verifier(&self) -> &Arc<OrderVerifier> {
         &self.verifier
+    }
+
+    /// The node's space accounting: what a new piece may take now.
+    pub fn space(&self) -> &Arc<Space> {
+        &self.space
     }
 
     pub fn metrics(&self) -> &NodeMetrics {

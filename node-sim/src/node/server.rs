@@ -1,18 +1,24 @@
-//! The node's HTTP API (actix-web): piece upload, download and delete, health, metrics.
+//! The node's HTTP API (actix-web): piece upload, download and delete, the identity
+//! challenge of check-in, health, metrics.
 //!
 //! Bodies follow [`uplink_core::protocol::wire`]: uploads and download responses are
 //! frame streams, the rest JSON. Errors are [`uplink_core::protocol::ErrorBody`] JSON with
 //! the status of their code.
+//!
+//! Every connection is bounded in time before anything is authenticated: the head of
+//! the first request must arrive within `header_timeout`, an idle connection is closed
+//! after `keep_alive`, and a request body must keep up a minimum rate
+//! ([`super::body_rate`]).
 
 use std::net::TcpListener;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, Server, Service, ServiceRequest};
+use actix_web::http::KeepAlive;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
@@ -20,15 +26,18 @@ use prometheus::{Histogram, IntCounter};
 use uplink_core::protocol::piece::DEFAULT_HASH_BLOCK_SIZE;
 use uplink_core::protocol::wire::{
     self, DELETE_PATH, DOWNLOAD_PATH, DeleteRequest, DownloadHeader, DownloadRequest, FrameDecoder,
-    FrameKind, UPLOAD_PATH, UploadResponse,
+    FrameKind, IDENTITY_CHALLENGE_PATH, IdentityChallenge, IdentityProof, UPLOAD_PATH,
+    UploadResponse,
 };
 use uplink_core::protocol::{
     BlockHasher, Identity, NodeId, OrderLimit, PieceHash, Signable, Signature, now_unix,
 };
 
+use super::body_rate::{BodyRate, MinRate};
 use super::error::NodeError;
 use super::metrics::NodeMetrics;
 use super::piecestore::{PieceHeader, PieceReader, PieceStore, StoreError};
+use super::space::{Reservation, Space};
 use super::verify::{ActionKind, OrderVerifier};
 
 /// Largest data frame a download response carries.
@@ -41,10 +50,20 @@ pub(crate) struct NodeState {
     pub identity: Identity,
     pub store: Arc<dyn PieceStore>,
     pub verifier: Arc<OrderVerifier>,
-    pub capacity: u64,
+    pub space: Arc<Space>,
+    /// The address this node advertises; the only one it proves its identity for.
+    pub address: String,
     pub metrics: NodeMetrics,
-    /// Piece bytes received by uploads that are not committed yet.
-    pub in_flight: AtomicU64,
+}
+
+/// How long connections may take; see [`super::NodeConfig`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ServerLimits {
+    pub workers: usize,
+    pub header_timeout: Duration,
+    pub keep_alive: Duration,
+    pub disconnect_timeout: Duration,
+    pub body_rate: BodyRate,
 }
 
 impl NodeState {
@@ -65,9 +84,10 @@ impl NodeState {
 pub(crate) fn build(
     state: Arc<NodeState>,
     listener: TcpListener,
-    workers: usize,
+    limits: ServerLimits,
 ) -> std::io::Result<Server> {
     listener.set_nonblocking(true)?;
+    let body_rate = limits.body_rate;
     let server = HttpServer::new(move || {
         let metrics = state.metrics.clone();
         App::new()
@@ -91,7 +111,7 @@ pub(crate) fn build(
                     received.inc_by(chunk.len() as u64);
                 });
                 req.set_payload(Payload::Stream {
-                    payload: Box::pin(payload),
+                    payload: Box::pin(MinRate::new(Box::pin(payload), body_rate)),
                 });
                 let response = srv.call(req);
                 let metrics = metrics.clone();
@@ -124,11 +144,19 @@ pub(crate) fn build(
             .route(UPLOAD_PATH, web::post().to(upload))
             .route(DOWNLOAD_PATH, web::post().to(download))
             .route(DELETE_PATH, web::post().to(delete))
+            .route(IDENTITY_CHALLENGE_PATH, web::post().to(identity_challenge))
             .route("/health", web::get().to(health))
             .route("/metrics", web::get().to(metrics_text))
             .default_service(web::to(not_found))
     })
-    .workers(workers.max(1))
+    .workers(limits.workers.max(1))
+    .client_request_timeout(limits.header_timeout)
+    .client_disconnect_timeout(limits.disconnect_timeout)
+    .keep_alive(if limits.keep_alive.is_zero() {
+        KeepAlive::Disabled
+    } else {
+        KeepAlive::Timeout(limits.keep_alive)
+    })
     .disable_signals()
     .listen(listener)?
     .run();
@@ -141,6 +169,7 @@ fn endpoint_label(path: &str) -> &'static str {
         UPLOAD_PATH => "upload",
         DOWNLOAD_PATH => "download",
         DELETE_PATH => "delete",
+        IDENTITY_CHALLENGE_PATH => "identity",
         "/health" => "health",
         "/metrics" => "metrics",
         _ => "other",
@@ -256,26 +285,6 @@ impl FrameReader {
     }
 }
 
-/// Piece bytes counted against capacity while an upload is in progress.
-struct Reservation<'a> {
-    in_flight: &'a AtomicU64,
-    bytes: u64,
-}
-
-impl Reservation<'_> {
-    /// Reserves `n` more bytes; returns the bytes reserved by all uploads together.
-    fn add(&mut self, n: u64) -> u64 {
-        self.bytes += n;
-        self.in_flight.fetch_add(n, Ordering::Relaxed) + n
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        self.in_flight.fetch_sub(self.bytes, Ordering::Relaxed);
-    }
-}
-
 /// `POST UPLOAD_PATH`: `OrderLimit, Data*, PieceHash` frames.
 async fn upload(
     state: web::Data<NodeState>,
@@ -301,23 +310,21 @@ async fn upload(
     };
     state.verifier.verify(&limit, ActionKind::Upload)?;
     let (satellite, piece) = (limit.satellite_id, limit.piece_id);
+    // Room for all the limit allows, before a byte is written.
+    let mut reservation = state
+        .space
+        .reserve(limit.limit)
+        .await
+        .map_err(|e| match e {
+            NodeError::DiskFull(why) => NodeError::DiskFull(format!("piece {piece}: {why}")),
+            other => other,
+        })?;
     let mut writer = state
         .store
         .create(satellite, piece)
         .await
         .map_err(|e| NodeError::from_store(e, satellite, piece))?;
-    let mut reservation = Reservation {
-        in_flight: &state.in_flight,
-        bytes: 0,
-    };
-    let received = receive_piece(
-        &state,
-        &limit,
-        &mut frames,
-        writer.as_mut(),
-        &mut reservation,
-    )
-    .await;
+    let received = receive_piece(&limit, &mut frames, writer.as_mut(), &mut reservation).await;
     let (piece_hash, block_hashes) = match received {
         Ok(r) => r,
         Err(e) => {
@@ -354,7 +361,6 @@ async fn upload(
 /// Receives data frames and the closing piece hash, writing and hashing as they come;
 /// returns the verified piece hash and the block hashes.
 async fn receive_piece(
-    state: &NodeState,
     limit: &OrderLimit,
     frames: &mut FrameReader,
     writer: &mut dyn super::piecestore::PieceWriter,
@@ -379,21 +385,12 @@ async fn receive_piece(
                         limit.limit
                     )));
                 }
-                let reserved = reservation.add(len);
-                let used = state.store.used_bytes().await?;
-                if used.saturating_add(reserved) > state.capacity {
-                    return Err(NodeError::DiskFull(format!(
-                        "node {} has no room for piece {piece}: {used} bytes used, {reserved} \
-                         being uploaded, capacity {} bytes",
-                        state.node_id(),
-                        state.capacity
-                    )));
-                }
                 hasher.update(&payload);
                 writer
                     .write(&payload)
                     .await
                     .map_err(|e| NodeError::from_store(e, limit.satellite_id, piece))?;
+                reservation.wrote(len);
             }
             FrameKind::PieceHash => {
                 piece_hash = Some(
@@ -552,4 +549,28 @@ async fn delete(
         state.refresh_used_gauge().await;
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": deleted })))
+}
+
+/// `POST IDENTITY_CHALLENGE_PATH`: signs a trusted satellite's challenge for this node's
+/// own address, proving to the satellite that this node answers there.
+async fn identity_challenge(
+    state: web::Data<NodeState>,
+    challenge: web::Json<IdentityChallenge>,
+) -> Result<web::Json<IdentityProof>, NodeError> {
+    let challenge = challenge.into_inner();
+    if !state.verifier.is_trusted(&challenge.satellite_id) {
+        return Err(NodeError::UntrustedSatellite(format!(
+            "identity challenge from satellite {}, which this node does not trust",
+            challenge.satellite_id
+        )));
+    }
+    if challenge.address != state.address {
+        return Err(NodeError::BadRequest(format!(
+            "identity challenge for address {:?}; this node is at {:?}",
+            challenge.address, state.address
+        )));
+    }
+    Ok(web::Json(IdentityProof {
+        signature: state.identity.sign(&challenge),
+    }))
 }

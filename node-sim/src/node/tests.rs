@@ -17,6 +17,12 @@ use uplink_core::protocol::{
 
 use super::*;
 
+mod disk_full;
+mod identity;
+mod no_paths;
+mod raw;
+mod slow_clients;
+
 struct Net {
     sat: Identity,
     node: RunningNode,
@@ -797,7 +803,7 @@ async fn refused_downloads_and_deletes() {
 }
 
 #[tokio::test]
-async fn capacity_is_enforced_while_receiving() {
+async fn uploads_that_could_exceed_the_capacity_are_refused_up_front() {
     let net = start_with(|c| c.capacity_bytes = 50_000).await;
     let piece = PieceId::random();
     let content = data(120_000, 7);
@@ -811,7 +817,7 @@ async fn capacity_is_enforced_while_receiving() {
     expect_error(
         resp,
         ErrorCode::DiskFull,
-        "capacity 50000 bytes",
+        "room for 50000 more bytes and the order limit allows 1048576",
         "over capacity",
     )
     .await;

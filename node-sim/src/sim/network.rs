@@ -10,7 +10,9 @@ use uplink_core::crypto::Key;
 use uplink_core::crypto::store::EncryptionStore;
 use uplink_core::protocol::NodeUrl;
 
-use crate::node::{NodeConfig, NodeError, PieceStore, RunningNode, StorageBackend, StorageNode};
+use crate::node::{
+    NodeConfig, NodeError, PieceStore, RunningNode, SpaceProbe, StorageBackend, StorageNode,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -203,7 +205,7 @@ impl Network {
         if self.node(index).is_some() {
             return Ok(());
         }
-        self.launch(index, None).await
+        self.launch(index, None, None).await
     }
 
     /// Starts node `index` on a given store (e.g. a fault-injecting wrapper).
@@ -213,22 +215,43 @@ impl Network {
         store: Arc<dyn PieceStore>,
     ) -> Result<(), SimError> {
         self.stop_node(index).await;
-        self.launch(index, Some(store)).await
+        self.launch(index, Some(store), None).await
+    }
+
+    /// Starts node `index` on its usual store, measuring free space with a given probe
+    /// (e.g. [`super::faults::LimitedSpace`] for a disk that looks full).
+    pub async fn start_node_with_space(
+        &mut self,
+        index: usize,
+        space: Arc<dyn SpaceProbe>,
+    ) -> Result<(), SimError> {
+        self.stop_node(index).await;
+        self.launch(index, None, Some(space)).await
     }
 
     async fn launch(
         &mut self,
         index: usize,
         store: Option<Arc<dyn PieceStore>>,
+        space: Option<Arc<dyn SpaceProbe>>,
     ) -> Result<(), SimError> {
         let slot = index
             .checked_sub(1)
             .and_then(|i| self.nodes.get_mut(i))
             .ok_or_else(|| SimError::Setup(format!("no node {index}")))?;
         let config = slot.config.clone();
-        let node = match store {
-            Some(store) => StorageNode::start_with_store(config, store).await,
-            None => StorageNode::start(config).await,
+        let node = match (store, space) {
+            (None, None) => StorageNode::start(config).await,
+            (Some(store), None) => StorageNode::start_with_store(config, store).await,
+            (store, Some(space)) => {
+                let store = match store {
+                    Some(store) => store,
+                    None => StorageNode::open_store(&config)
+                        .await
+                        .map_err(|source| SimError::Node { index, source })?,
+                };
+                StorageNode::start_with(config, store, space).await
+            }
         }
         .map_err(|source| SimError::Node { index, source })?;
         node.check_in_now()

@@ -1,13 +1,17 @@
 //! The node registry: check-ins, and an in-memory view of the nodes used for selection.
 //!
+//! A check-in is accepted once its signature, proof of work and clock check out and the
+//! node has proved its identity at the address it claims ([`dialback`]).
+//!
 //! Check-ins write through to the database and to the cache; the cache is also reloaded
 //! periodically from the database, so that several satellite processes sharing one
 //! database converge on the same view.
 
+pub mod dialback;
 mod selection;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +21,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uplink_core::protocol::wire::{CheckInRequest, CheckInResponse};
 use uplink_core::protocol::{NodeId, PublicKey, Signable, now_unix};
 
+pub use dialback::{DialBack, DialBackLimits};
 pub use selection::SelectionRequest;
 
 use crate::db::Db;
@@ -68,7 +73,7 @@ pub struct Overlay {
     config: OverlayConfig,
     satellite: (NodeId, PublicKey),
     nodes: RwLock<Arc<HashMap<NodeId, NodeInfo>>>,
-    http: reqwest::Client,
+    dial_back: DialBack,
 }
 
 impl std::fmt::Debug for Overlay {
@@ -88,12 +93,9 @@ impl Overlay {
         let overlay = Self {
             db,
             config,
+            dial_back: DialBack::new(satellite.0, DialBackLimits::default())?,
             satellite,
             nodes: RwLock::new(Arc::new(HashMap::new())),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .map_err(|e| SatelliteError::Internal(e.to_string()))?,
         };
         overlay.refresh().await?;
         Ok(overlay)
@@ -162,15 +164,15 @@ impl Overlay {
                 req.timestamp
             )));
         }
-        let ip = resolve(&req.address).await?;
+        let target = resolve(&req.address).await?;
         if self.config.checkin_ping {
-            self.ping(&req.address, &req.node_id).await?;
+            self.dial_back.verify(&req, target).await?;
         }
         let model = node::ActiveModel {
             id: Set(req.node_id.0.to_vec()),
             public_key: Set(req.public_key.0.to_vec()),
             address: Set(req.address.clone()),
-            last_net: Set(network_of(ip)),
+            last_net: Set(network_of(target.ip())),
             free_bytes: Set(req.capacity.free_bytes.min(i64::MAX as u64) as i64),
             used_bytes: Set(req.capacity.used_bytes.min(i64::MAX as u64) as i64),
             version: Set(req.version.clone()),
@@ -228,49 +230,39 @@ impl Overlay {
         })
     }
 
-    /// Confirms that the node answers at the address it claims.
-    async fn ping(&self, address: &str, id: &NodeId) -> Result<()> {
-        let url = format!("http://{address}/health");
-        let unreachable = |why: String| {
-            SatelliteError::BadRequest(format!(
-                "node is not reachable at its advertised address {address}: {why}"
-            ))
-        };
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let body: serde_json::Value = resp.json().await.map_err(|e| unreachable(e.to_string()))?;
-        if body.get("node_id").and_then(|v| v.as_str()) != Some(id.to_string().as_str()) {
-            return Err(unreachable("a different node answers there".into()));
-        }
-        Ok(())
-    }
-
     pub fn config(&self) -> &OverlayConfig {
         &self.config
     }
 }
 
-async fn resolve(address: &str) -> Result<IpAddr> {
+/// The socket address a claimed `host:port` stands for. A name that does not resolve
+/// gets the same answer as a failed dial-back, so check-in tells nothing about names.
+async fn resolve(address: &str) -> Result<SocketAddr> {
     let bad = |why: &str| {
         SatelliteError::BadRequest(format!("node address {address:?} is not usable: {why}"))
     };
-    if let Ok(sock) = address.parse::<std::net::SocketAddr>() {
+    let concrete = |sock: SocketAddr| {
         if sock.port() == 0 || sock.ip().is_unspecified() {
-            return Err(bad("needs a concrete IP and port"));
+            Err(bad("needs a concrete IP and port"))
+        } else {
+            Ok(sock)
         }
-        return Ok(sock.ip());
+    };
+    if let Ok(sock) = address.parse::<SocketAddr>() {
+        return concrete(sock);
     }
+    let unresolved = |detail: String| {
+        tracing::debug!(%address, "node address does not resolve: {detail}");
+        SatelliteError::BadRequest(dialback::UNVERIFIED.into())
+    };
     let mut addrs = tokio::net::lookup_host(address)
         .await
-        .map_err(|e| bad(&e.to_string()))?;
-    addrs
-        .next()
-        .map(|a| a.ip())
-        .ok_or_else(|| bad("the host name does not resolve"))
+        .map_err(|e| unresolved(e.to_string()))?;
+    concrete(
+        addrs
+            .next()
+            .ok_or_else(|| unresolved("no addresses".into()))?,
+    )
 }
 
 /// The /24 (IPv4) or /64 (IPv6) network of an address.

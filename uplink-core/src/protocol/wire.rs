@@ -18,6 +18,8 @@ pub const UPLOAD_PATH: &str = "/v1/pieces/upload";
 pub const DOWNLOAD_PATH: &str = "/v1/pieces/download";
 pub const DELETE_PATH: &str = "/v1/pieces/delete";
 pub const CHECKIN_PATH: &str = "/v1/nodes/checkin";
+/// Where a node answers an [`IdentityChallenge`] with an [`IdentityProof`].
+pub const IDENTITY_CHALLENGE_PATH: &str = "/v1/identity/challenge";
 
 pub const FRAME_HEADER_LEN: usize = 5;
 /// Largest control frame accepted (an order limit, a hash, a header with block hashes).
@@ -196,6 +198,33 @@ pub struct CheckInResponse {
     pub satellite_public_key: PublicKey,
 }
 
+/// Sent by a satellite to the address a node claimed at check-in: whoever answers there
+/// must sign it with the key of the node that checked in. The satellite dials nothing
+/// else, and learns nothing from a failure but that the proof did not come.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityChallenge {
+    /// Fresh random bytes for every challenge, so a proof cannot be replayed.
+    pub nonce: [u8; 32],
+    /// The satellite asking, so a proof given to one satellite is worthless to another.
+    pub satellite_id: NodeId,
+    /// The address the satellite dialed (the one claimed in the check-in).
+    pub address: String,
+}
+
+impl Signable for IdentityChallenge {
+    const DOMAIN: &'static [u8] = b"sj-identity-challenge-v1";
+    fn signed_fields(&self) -> Vec<u8> {
+        postcard::to_allocvec(&(&self.nonce, &self.satellite_id, &self.address))
+            .expect("postcard encoding cannot fail")
+    }
+}
+
+/// A node's answer to an [`IdentityChallenge`]: its signature over the challenge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityProof {
+    pub signature: Signature,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +253,41 @@ mod tests {
             assert!(frames[2].1.is_empty());
             assert_eq!(dec.pending(), 0);
         }
+    }
+
+    #[test]
+    fn identity_challenges_sign_every_field_under_their_own_domain() {
+        use crate::protocol::Identity;
+        let node = Identity::generate(0);
+        let challenge = IdentityChallenge {
+            nonce: [7; 32],
+            satellite_id: NodeId::random(),
+            address: "127.0.0.1:7777".into(),
+        };
+        let signature = node.sign(&challenge);
+        node.public_key()
+            .verify(&challenge.signing_bytes(), &signature)
+            .unwrap();
+        let edits: [fn(&mut IdentityChallenge); 3] = [
+            |c| c.nonce[31] ^= 1,
+            |c| c.satellite_id = NodeId::random(),
+            |c| c.address.push('0'),
+        ];
+        for (i, edit) in edits.into_iter().enumerate() {
+            let mut changed = challenge.clone();
+            edit(&mut changed);
+            assert!(
+                node.public_key()
+                    .verify(&changed.signing_bytes(), &signature)
+                    .is_err(),
+                "field {i} is not covered by the signature"
+            );
+        }
+        assert!(
+            challenge
+                .signing_bytes()
+                .starts_with(b"sj-identity-challenge-v1")
+        );
     }
 
     #[test]
