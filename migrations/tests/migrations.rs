@@ -105,8 +105,10 @@ async fn schema(db: &DatabaseConnection) -> Schema {
                     &format!("SELECT name FROM pragma_table_info('{}')", t[0]),
                 )
                 .await;
-                out.tables
-                    .insert(t[0].clone(), columns.into_iter().map(|c| c[0].clone()).collect());
+                out.tables.insert(
+                    t[0].clone(),
+                    columns.into_iter().map(|c| c[0].clone()).collect(),
+                );
             }
             for i in strings(
                 db,
@@ -162,7 +164,10 @@ async fn each_step_up_and_down(db: &DatabaseConnection) {
         before.push(now);
     }
     assert!(
-        Migrator::get_pending_migrations(db).await.unwrap().is_empty(),
+        Migrator::get_pending_migrations(db)
+            .await
+            .unwrap()
+            .is_empty(),
         "all applied"
     );
     // The tables the satellite's entities use all exist.
@@ -363,7 +368,9 @@ async fn usage_counters_are_backfilled(db: &DatabaseConnection) {
     // Project c: a bucket and nothing in it.
     project(db, "c", &["empty"]).await;
 
-    Migrator::up(db, Some(1)).await.expect("the counter migration");
+    Migrator::up(db, Some(1))
+        .await
+        .expect("the counter migration");
     let expected: BTreeMap<String, (i64, i64)> = [
         ("a".to_string(), (262_144 * 2 + 12_345 + 100 + 5_000, 5)),
         ("b".to_string(), (77_777, 1)),
@@ -381,7 +388,9 @@ async fn usage_counters_are_backfilled(db: &DatabaseConnection) {
     assert!(got.get("c").is_none_or(|v| *v == (0, 0)), "{got:?}");
 
     // Down drops the counters and nothing else; up again fills them the same way.
-    Migrator::down(db, Some(1)).await.expect("the counter migration down");
+    Migrator::down(db, Some(1))
+        .await
+        .expect("the counter migration down");
     assert!(!schema(db).await.tables.contains_key("project_usage"));
     assert_eq!(count(db, "segments").await, 6);
     assert_eq!(count(db, "objects").await, 5);

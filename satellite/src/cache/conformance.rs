@@ -35,7 +35,10 @@ async fn expiry(cache: &dyn SharedCache) {
     let long = Duration::from_secs(60);
     let mut short = Duration::from_millis(500);
     for attempt in 0.. {
-        assert!(attempt < 6, "the cache never answered two calls within {short:?}");
+        assert!(
+            attempt < 6,
+            "the cache never answered two calls within {short:?}"
+        );
         let (count, value) = (format!("brief-count-{attempt}"), format!("brief-{attempt}"));
         let began = Instant::now();
         assert_eq!(cache.incr(&count, short).await.unwrap(), 1);

@@ -266,7 +266,11 @@ mod tests {
                 },
             ));
         }
-        for changed in [hash_block_size * 2, hash_block_size / 2, hash_block_size + 1] {
+        for changed in [
+            hash_block_size * 2,
+            hash_block_size / 2,
+            hash_block_size + 1,
+        ] {
             out.push((
                 format!("hash_block_size {changed}"),
                 PieceHash {
