@@ -174,8 +174,8 @@ impl TestNetwork {
     /// Every piece the satellite's metadata records, for every segment of every object
     /// (pending ones included), by the node that holds it.
     pub async fn recorded_pieces(&self) -> PieceSet {
-        use sea_orm::EntityTrait;
         use satellite::db::entities::segment;
+        use sea_orm::EntityTrait;
         let mut out = PieceSet::new();
         for seg in segment::Entity::find()
             .all(&self.network.satellite.db)

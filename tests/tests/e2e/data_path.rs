@@ -45,11 +45,7 @@ impl AsyncRead for Trickle {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         let left = self.data.len() - self.pos;
-        let n = self
-            .rng
-            .gen_range(1..=9000)
-            .min(left)
-            .min(buf.remaining());
+        let n = self.rng.gen_range(1..=9000).min(left).min(buf.remaining());
         let pos = self.pos;
         buf.put_slice(&self.data[pos..pos + n]);
         self.pos += n;
@@ -183,9 +179,20 @@ async fn delete_and_overwrite() {
     assert!(round_trip(&project, "del", "k", &second).await == second);
     // The pieces the satellite recorded for each version, by node.
     let second_pieces = net.recorded_pieces().await;
-    assert!(first_pieces.len() >= 8, "{} pieces recorded", first_pieces.len());
-    assert!(second_pieces.len() >= 8, "{} pieces recorded", second_pieces.len());
-    assert!(first_pieces.is_disjoint(&second_pieces), "the overwrite replaced them");
+    assert!(
+        first_pieces.len() >= 8,
+        "{} pieces recorded",
+        first_pieces.len()
+    );
+    assert!(
+        second_pieces.len() >= 8,
+        "{} pieces recorded",
+        second_pieces.len()
+    );
+    assert!(
+        first_pieces.is_disjoint(&second_pieces),
+        "the overwrite replaced them"
+    );
     let gone = project.delete_object("del", "k").await.unwrap();
     assert_eq!(gone.map(|o| o.size), Some(60_000));
     assert!(net.recorded_pieces().await.is_empty());

@@ -82,7 +82,9 @@ async fn pending_objects_that_are_never_committed_expire() {
             .await
             .unwrap();
         assert_eq!(rows.len(), 1);
-        let deadline = rows[0].zombie_deadline.expect("a pending object has a deadline");
+        let deadline = rows[0]
+            .zombie_deadline
+            .expect("a pending object has a deadline");
         assert!(
             (begun_at + 3600..=now_unix() + 3600).contains(&deadline),
             "deadline {deadline} for an upload begun at {begun_at}"
@@ -221,10 +223,17 @@ async fn expiring_objects_disappear_with_their_pieces() {
         .await
         .unwrap();
     let recorded_all = net.recorded_pieces().await;
-    let soon: PieceSet = recorded_soon.difference(&recorded_before).copied().collect();
+    let soon: PieceSet = recorded_soon
+        .difference(&recorded_before)
+        .copied()
+        .collect();
     let kept: PieceSet = recorded_all.difference(&recorded_soon).copied().collect();
     // 3 segments of 256 KiB for the 600 KiB object, at least `optimal` (8) pieces each.
-    assert!(soon.len() >= 3 * 8, "{} pieces for the expiring object", soon.len());
+    assert!(
+        soon.len() >= 3 * 8,
+        "{} pieces for the expiring object",
+        soon.len()
+    );
     assert!(kept.len() >= 8, "{} pieces for the kept object", kept.len());
     let on_nodes = net.pieces_on_nodes().await;
     assert!(soon.is_subset(&on_nodes) && kept.is_subset(&on_nodes));
