@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tests::uplink_core::access::{AccessGrant, ApiKey};
-use tests::uplink_core::client::{ClientConfig, Project};
+use tests::uplink_core::client::{ClientConfig, Project, UplinkError};
 use tests::uplink_core::crypto::{EncryptionStore, Key};
 use tests::uplink_core::protocol::now_unix;
 use tests::{Options, TestNetwork, random_bytes};
@@ -475,10 +475,12 @@ async fn projects_and_members() {
         .call(Method::DELETE, &format!("/projects/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(
-        project.create_bucket("ccc").await.is_err(),
-        "its keys are gone"
-    );
+    match project.create_bucket("ccc").await {
+        Err(UplinkError::Unauthenticated(why)) => {
+            assert!(why.contains("unknown API key"), "its keys are gone: {why}")
+        }
+        other => panic!("the deleted project's key still works: {other:?}"),
+    }
     net.stop().await;
 }
 
@@ -592,8 +594,12 @@ async fn api_keys_are_created_listed_paged_and_deleted() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     for p in [&project, &child] {
-        let err = p.list_buckets().await.unwrap_err().to_string();
-        assert!(err.contains("unknown API key"), "{err}");
+        match p.list_buckets().await {
+            Err(UplinkError::Unauthenticated(why)) => {
+                assert!(why.contains("unknown API key"), "{why}")
+            }
+            other => panic!("a deleted key still works: {other:?}"),
+        }
     }
     let (status, _) = ann
         .call(
@@ -693,6 +699,14 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The message of a refusal for a project limit; any other error fails the test.
+fn limit_exceeded(err: UplinkError) -> String {
+    match err {
+        UplinkError::LimitExceeded(_) => err.to_string(),
+        other => panic!("expected a project limit, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn project_limits_are_enforced_with_errors_that_name_them() {
     use tests::satellite::admin::{LimitsUpdate, set_limits};
@@ -716,7 +730,7 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     .await
     .unwrap();
     project.create_bucket("one1").await.unwrap();
-    let err = project.create_bucket("two2").await.unwrap_err().to_string();
+    let err = limit_exceeded(project.create_bucket("two2").await.unwrap_err());
     assert!(err.contains("bucket limit of 1"), "{err}");
 
     set_limits(
@@ -737,8 +751,8 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     let err = project
         .upload("one1", "b", &data[..], Default::default())
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    let err = limit_exceeded(err);
     assert!(err.contains("storage limit of 9.77 KiB"), "{err}");
 
     set_limits(
@@ -758,8 +772,8 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     let err = project
         .download("one1", "a", None, &mut Vec::new(), None)
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    let err = limit_exceeded(err);
     assert!(err.contains("monthly egress limit"), "{err}");
 
     set_limits(
@@ -776,8 +790,8 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     let err = project
         .upload("one1", "c", &b"x"[..], Default::default())
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    let err = limit_exceeded(err);
     assert!(err.contains("segment limit of 1"), "{err}");
 
     set_limits(
@@ -793,7 +807,7 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     let mut refused = None;
     for _ in 0..20 {
         if let Err(e) = project.list_buckets().await {
-            refused = Some(e.to_string());
+            refused = Some(limit_exceeded(e));
             break;
         }
     }
