@@ -11,9 +11,9 @@
 #   4. stops both servers and removes the directory, pass or fail.
 #
 # Tests that need PostgreSQL or Redis are `#[ignore]`d in a plain `cargo test` (which
-# lists them as ignored, with the reason) and run here by name; run without the
-# service they fail and say what is missing. Any failure stops the script with a
-# non-zero status. `.ci/run` runs this script after the formatting and lint checks.
+# lists them as ignored, with the reason) and run here by name (`postgres_*`,
+# `cache::redis::*`); run without the service they fail and say what is missing. Any
+# failure stops the script with a non-zero status. `.ci/run` runs this script after the formatting and lint checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,11 +92,14 @@ pg_dir=$tmp/pg
 redis_pid=""
 cleanup() {
   set +e
+  local began=$SECONDS
   if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null; fi
   if [ -f "$pg_dir/data/postmaster.pid" ]; then
     "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$pg_dir/data" -m immediate -w stop >/dev/null 2>&1
   fi
   rm -rf "$tmp"
+  echo "stopped PostgreSQL and Redis and removed $tmp in $((SECONDS - began)) s;" \
+    "$((SECONDS - start)) s in all"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -139,13 +142,10 @@ export TEST_DATABASE_URL="postgres://sat_test@127.0.0.1:$pg_port/postgres"
 export TEST_REDIS_URL="redis://127.0.0.1:$redis_port/"
 echo "PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port, in $tmp"
 
-phase "end-to-end and console tests on PostgreSQL, caches in Redis"
-cargo test --locked -p tests --test e2e --test browser
-phase "OpenAPI tests on PostgreSQL, caches in Redis"
-cargo test --locked -p satellite --test openapi
-phase "migrations on PostgreSQL"
-cargo test --locked -p migrations --test migrations -- --ignored
-phase "Redis cache conformance"
-cargo test --locked -p satellite --lib cache::redis -- --ignored
+# `--workspace` everywhere: the same features as the first run, so nothing is rebuilt.
+phase "end-to-end, console and OpenAPI tests on PostgreSQL, caches in Redis"
+cargo test --workspace --locked --test e2e --test browser --test openapi
+phase "migrations on PostgreSQL, Redis cache conformance (the tests ignored above)"
+cargo test --workspace --locked --tests -- --ignored postgres_ cache::redis::
 phase "done"
 echo "all tests passed in $((SECONDS - start)) s"
