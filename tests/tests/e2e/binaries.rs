@@ -267,10 +267,7 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
     let missing = output(uplink(&config).args(["cp", "sj://files/nope", "-"]));
     assert!(!missing.status.success());
     let err = String::from_utf8_lossy(&missing.stderr);
-    assert!(
-        err.starts_with("error: object \"nope\" not found"),
-        "{err}"
-    );
+    assert!(err.starts_with("error: object \"nope\" not found"), "{err}");
     let nobucket = output(uplink(&config).arg("cp").arg(&src).arg("sj://nobucket/x"));
     assert!(!nobucket.status.success());
     let err = String::from_utf8_lossy(&nobucket.stderr);
