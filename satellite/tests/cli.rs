@@ -11,9 +11,39 @@ fn help_names_every_command() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["setup", "run", "migrate", "admin"] {
-        assert!(text.contains(cmd), "{cmd} missing from:\n{text}");
+    assert!(
+        text.lines().any(|l| l == "Usage: satellite <COMMAND>"),
+        "no usage line in:\n{text}"
+    );
+    let listed = listed_commands(&text);
+    for cmd in ["setup", "run", "migrate", "id", "admin"] {
+        assert!(
+            listed.contains(&cmd),
+            "{cmd} missing from {listed:?} in:\n{text}"
+        );
+        // And it is a command of its own, with its own help.
+        let sub = Command::new(env!("CARGO_BIN_EXE_satellite"))
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        assert!(sub.status.success(), "{cmd} --help failed");
+        let sub = String::from_utf8_lossy(&sub.stdout);
+        assert!(
+            sub.lines()
+                .any(|l| l.starts_with(&format!("Usage: satellite {cmd}"))),
+            "{cmd}: {sub}"
+        );
     }
+}
+
+/// The names in the "Commands:" section of clap's help, in order.
+fn listed_commands(help: &str) -> Vec<&str> {
+    help.lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
 }
 
 #[test]
@@ -39,12 +69,35 @@ fn setup_writes_config_and_refuses_to_overwrite_it() {
     assert!(dir.path().join("identity.key").exists());
     let second = run(&[]);
     assert!(!second.status.success());
-    assert!(String::from_utf8_lossy(&second.stderr).contains("already exists"));
+    assert_eq!(
+        first_line(&second.stderr),
+        format!(
+            "Error: {} already exists; pass --force to overwrite it",
+            dir.path().join("config.toml").display()
+        )
+    );
     let bad = Command::new(env!("CARGO_BIN_EXE_satellite"))
         .args(["setup", "--force", "--redundancy", "9/3/4/5", "--data-dir"])
         .arg(dir.path())
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("redundancy"));
+    assert_eq!(
+        first_line(&bad.stderr),
+        "Error: invalid configuration: redundancy: malformed: redundancy 9/3/4/5 \
+         must satisfy 1 <= k <= repair <= optimal <= total"
+    );
+    // Refused input changes nothing, even with --force.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("config.toml")).unwrap(),
+        config
+    );
+}
+
+fn first_line(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
 }

@@ -582,16 +582,40 @@ fn example_body(doc: &Value, op: &Value) -> Option<Value> {
     Some(body["content"]["application/json"]["example"].clone())
 }
 
+/// A satellite on SQLite; with `TEST_DATABASE_URL` (a PostgreSQL server) on a new
+/// database there, and with `TEST_REDIS_URL` its caches in that Redis.
 async fn start() -> (tempfile::TempDir, satellite::RunningSatellite) {
     let dir = tempfile::tempdir().expect("temp dir");
     let satellite = satellite::start(SatelliteConfig {
         data_dir: dir.path().to_path_buf(),
         listen_addr: "127.0.0.1:0".into(),
+        database_url: fresh_postgres_database().await,
+        redis_url: std::env::var("TEST_REDIS_URL").ok(),
         ..Default::default()
     })
     .await
     .expect("satellite starts");
     (dir, satellite)
+}
+
+async fn fresh_postgres_database() -> Option<String> {
+    use sea_orm::ConnectionTrait;
+    let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
+    let admin = sea_orm::Database::connect(admin_url.as_str())
+        .await
+        .expect("TEST_DATABASE_URL must be a reachable PostgreSQL server");
+    let name = format!("openapi_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("CREATE DATABASE");
+    let _ = admin.close().await;
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (admin_url.as_str(), String::new()),
+    };
+    let (server, _) = base.rsplit_once('/').expect("URL with a database path");
+    Some(format!("{server}/{name}{query}"))
 }
 
 fn api<'a>(doc: &'a Value, satellite: &satellite::RunningSatellite) -> Api<'a> {

@@ -3,13 +3,18 @@
 //!
 //! It is the simulator's own [`Network`], so tests exercise what users run.
 
+use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use node_sim::sim::{Network, NetworkConfig};
-use rand::RngCore;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
 use uplink_core::access::AccessGrant;
 use uplink_core::client::{ClientConfig, Project};
+use uplink_core::protocol::{NodeId, PieceId};
 
 pub mod wiretap;
 
@@ -21,6 +26,47 @@ pub use uplink_core;
 pub struct TestNetwork {
     pub network: Network,
     _dir: tempfile::TempDir,
+    _watchdog: Watchdog,
+}
+
+/// Pieces by the node that holds them.
+pub type PieceSet = BTreeSet<(NodeId, PieceId)>;
+
+/// How long a test may keep a network before it counts as hung (`TEST_TIMEOUT_SECS`).
+const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Ends the test binary, loudly, if a test keeps its network past the time limit: a
+/// test that waits forever on something (a node that never answers, a lock) then fails
+/// instead of hanging the whole run. Dropping the network disarms it.
+struct Watchdog {
+    _disarm: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    fn arm() -> Self {
+        let limit = std::env::var("TEST_TIMEOUT_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map_or(DEFAULT_TEST_TIMEOUT, Duration::from_secs);
+        // libtest names each test's thread after the test.
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("a test")
+            .to_string();
+        let (tx, rx) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+                // Straight to stderr: the test harness's output capture would hide it.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n{test}: still running after {limit:?} (TEST_TIMEOUT_SECS); \
+                     aborting the test binary so that the test fails instead of hanging"
+                );
+                std::process::abort();
+            }
+        });
+        Self { _disarm: tx }
+    }
 }
 
 /// Knobs a test may turn before the network starts.
@@ -48,6 +94,7 @@ impl TestNetwork {
     }
 
     pub async fn start_with(options: Options) -> Self {
+        let watchdog = Watchdog::arm();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = NetworkConfig::new(dir.path(), options.nodes);
         config.sync_writes = false;
@@ -63,7 +110,11 @@ impl TestNetwork {
         config.satellite.expiry_interval = Duration::from_millis(500);
         (options.tweak)(&mut config);
         let network = Network::start(config).await.expect("network starts");
-        Self { network, _dir: dir }
+        Self {
+            network,
+            _dir: dir,
+            _watchdog: watchdog,
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -110,6 +161,40 @@ impl TestNetwork {
         n
     }
 
+    /// Every piece of this satellite that a running node holds.
+    pub async fn pieces_on_nodes(&self) -> PieceSet {
+        let sat = self.network.satellite_url().id;
+        let mut out = PieceSet::new();
+        for node in self.network.running_nodes() {
+            for piece in node.store().list(sat).await.expect("list pieces") {
+                out.insert((node.id(), piece));
+            }
+        }
+        out
+    }
+
+    /// Every piece the satellite's metadata records, for every segment of every object
+    /// (pending ones included), by the node that holds it.
+    pub async fn recorded_pieces(&self) -> PieceSet {
+        use satellite::db::entities::segment;
+        use sea_orm::EntityTrait;
+        let mut out = PieceSet::new();
+        for seg in segment::Entity::find()
+            .all(&self.network.satellite.db)
+            .await
+            .expect("segments readable")
+        {
+            let Some(root) = seg.root_piece_id.as_deref() else {
+                continue;
+            };
+            let root = PieceId::from_slice(root).expect("a stored root piece id");
+            for p in seg.remote_pieces() {
+                out.insert((p.node, root.derive(&p.node, p.num)));
+            }
+        }
+        out
+    }
+
     pub async fn stop(self) {
         self.network.stop().await;
     }
@@ -141,6 +226,29 @@ fn uuid_like() -> String {
     let mut b = [0u8; 8];
     rand::thread_rng().fill_bytes(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The seed of [`seeded_rng`] unless `TEST_SEED` gives another.
+pub const DEFAULT_SEED: u64 = 20_261_124;
+
+/// A random generator for sizes, ranges and chunkings, from a fixed seed that is printed
+/// (shown with a failing test's output) and can be changed with `TEST_SEED`, so that a
+/// failure can be replayed exactly. Each `purpose` gets its own stream.
+pub fn seeded_rng(purpose: &str) -> StdRng {
+    let seed = std::env::var("TEST_SEED")
+        .ok()
+        .map(|s| s.parse().expect("TEST_SEED must be an unsigned integer"))
+        .unwrap_or(DEFAULT_SEED);
+    eprintln!("{purpose}: random seed {seed} (replay with TEST_SEED={seed})");
+    let salt = fnv1a(purpose.as_bytes());
+    StdRng::seed_from_u64(seed ^ salt)
+}
+
+/// A stable 64-bit digest of `bytes` (FNV-1a), to give each purpose its own stream.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// `len` random bytes.

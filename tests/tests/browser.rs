@@ -33,13 +33,17 @@ const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery";
 const PASSPHRASE: &str = "seven tired otters juggle lanterns";
 
-/// Kills chromedriver (and so its browser) when the test ends, pass or fail.
-struct Driver(Child);
+/// Kills chromedriver (and so its browser) when the test ends, pass or fail, and then
+/// removes the browser's profile (which a killed browser cannot remove itself).
+struct Driver {
+    child: Child,
+    _profile: tempfile::TempDir,
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -60,14 +64,17 @@ async fn start_browser() -> Result<(Driver, Client)> {
         );
     }
     let port = free_port();
-    let driver = Driver(
-        Command::new(CHROMEDRIVER)
+    let profile = tempfile::tempdir().context("a directory for the browser profile")?;
+    let user_data_dir = format!("--user-data-dir={}", profile.path().display());
+    let driver = Driver {
+        child: Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .context("starting chromedriver")?,
-    );
+        _profile: profile,
+    };
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + WAIT;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -86,7 +93,7 @@ async fn start_browser() -> Result<(Driver, Client)> {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1400,1000",
+                "--disable-dev-shm-usage", "--window-size=1400,1000", user_data_dir,
             ],
         }),
     );

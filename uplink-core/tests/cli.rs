@@ -10,14 +10,51 @@ fn uplink(config: &std::path::Path) -> Command {
     c
 }
 
+/// The names in the "Commands:" section of clap's help, in order.
+fn listed_commands(help: &str) -> Vec<&str> {
+    help.lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
 #[test]
 fn help_names_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let out = uplink(dir.path()).arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l == "Usage: uplink [OPTIONS] <COMMAND>"),
+        "no usage line in:\n{text}"
+    );
+    let listed = listed_commands(&text);
     for cmd in ["access", "share", "mb", "rb", "ls", "cp", "rm"] {
-        assert!(text.contains(cmd), "{cmd} missing from:\n{text}");
+        assert!(
+            listed.contains(&cmd),
+            "{cmd} missing from {listed:?} in:\n{text}"
+        );
+        let sub = uplink(dir.path()).args([cmd, "--help"]).output().unwrap();
+        assert!(sub.status.success(), "{cmd} --help failed");
+        let sub = String::from_utf8_lossy(&sub.stdout);
+        assert!(
+            sub.lines()
+                .any(|l| l.starts_with(&format!("Usage: uplink {cmd} "))),
+            "{cmd}: {sub}"
+        );
+    }
+    // `access` has its own commands.
+    let out = uplink(dir.path())
+        .args(["access", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let listed = listed_commands(&text);
+    for cmd in ["create", "list", "inspect", "import", "restrict", "revoke"] {
+        assert!(listed.contains(&cmd), "access {cmd} missing from:\n{text}");
     }
 }
 
@@ -26,7 +63,11 @@ fn clear_errors_without_a_usable_grant() {
     let dir = tempfile::tempdir().unwrap();
     let none = uplink(dir.path()).args(["ls"]).output().unwrap();
     assert!(!none.status.success());
-    assert!(String::from_utf8_lossy(&none.stderr).contains("no access grant"));
+    assert!(
+        String::from_utf8_lossy(&none.stderr).starts_with("error: no access grant: "),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
 
     let bad = uplink(dir.path())
         .args(["--access", "garbage-grant", "ls"])
@@ -44,6 +85,12 @@ fn clear_errors_without_a_usable_grant() {
         .output()
         .unwrap();
     assert!(!import.status.success());
+    assert!(
+        String::from_utf8_lossy(&import.stderr)
+            .starts_with("error: cannot import: not a valid access grant"),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
     assert!(!dir.path().join("access.json").exists(), "nothing saved");
 }
 
@@ -57,8 +104,17 @@ fn bad_paths_and_ranges_are_explained() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("range \"9-1\" must look like"), "{err}");
-    let out = uplink(dir.path()).args(["cp", "a", "b"]).output().unwrap();
+    // Two local paths: refused for what they are, not for a missing grant.
+    let out = uplink(dir.path())
+        .args(["--access", &offline_grant(), "cp", "a", "b"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: one side of cp must be an sj:// URL"),
+        "{err}"
+    );
 }
 
 /// A grant for a satellite that does not exist: enough for everything done offline.

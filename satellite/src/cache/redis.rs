@@ -118,13 +118,15 @@ impl SharedCache for RedisCache {
 mod tests {
     use super::*;
 
-    /// Runs against a real server when `TEST_REDIS_URL` is set (CI starts one).
+    /// Runs against a real server: `TEST_REDIS_URL` must name one (`scripts/test-all.sh`
+    /// starts one and runs this test by name).
     #[tokio::test]
+    #[ignore = "needs Redis: TEST_REDIS_URL (scripts/test-all.sh runs it with one)"]
     async fn conforms() {
-        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-            eprintln!("TEST_REDIS_URL not set; the Redis adapter is tested in CI");
-            return;
-        };
+        let url = std::env::var("TEST_REDIS_URL").expect(
+            "TEST_REDIS_URL must name a Redis server (e.g. redis://127.0.0.1:6379/); \
+             scripts/test-all.sh starts one",
+        );
         let prefix = format!("test-{}:", uuid::Uuid::new_v4());
         let cache = RedisCache::connect_with_prefix(&url, &prefix)
             .await

@@ -54,8 +54,54 @@ fn free_port_on_nodes(n: usize) -> u16 {
     panic!("no port free on every node address");
 }
 
+/// How long one command may take before it is killed and the test fails.
+const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+
+/// Waits for `child` within [`COMMAND_LIMIT`], killing it and failing if it hangs.
+fn wait_within(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + COMMAND_LIMIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still running after {COMMAND_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `cmd.output()`, bounded by [`COMMAND_LIMIT`].
+fn output(cmd: &mut Command) -> Output {
+    use std::io::Read;
+    let what = format!("{:?}", cmd.get_program());
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let status = wait_within(&mut child, &what);
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
+    let out = output(cmd);
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",
@@ -191,7 +237,7 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(&data[..700_000]).unwrap();
     }
-    assert!(child.wait().unwrap().success());
+    assert!(wait_within(&mut child, "uplink cp -").success());
 
     let listing = run(uplink(&config).args(["ls", "--recursive", "sj://files"]));
     let listing = String::from_utf8(listing.stdout).unwrap();
@@ -218,19 +264,17 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
     assert_eq!(ranged.stdout, data[1000..2000]);
 
     // Errors a user meets are stated plainly.
-    let missing = uplink(&config)
-        .args(["cp", "sj://files/nope", "-"])
-        .output()
-        .unwrap();
+    let missing = output(uplink(&config).args(["cp", "sj://files/nope", "-"]));
     assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
-    let nobucket = uplink(&config)
-        .arg("cp")
-        .arg(&src)
-        .arg("sj://nobucket/x")
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&nobucket.stderr).contains("does not exist"));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.starts_with("error: object \"nope\" not found"), "{err}");
+    let nobucket = output(uplink(&config).arg("cp").arg(&src).arg("sj://nobucket/x"));
+    assert!(!nobucket.status.success());
+    let err = String::from_utf8_lossy(&nobucket.stderr);
+    assert!(
+        err.starts_with("error: bucket \"nobucket\" does not exist"),
+        "{err}"
+    );
 
     run(uplink(&config).args(["rm", "sj://files/piped.bin"]));
     run(uplink(&config).args(["rb", "--force", "sj://files"]));

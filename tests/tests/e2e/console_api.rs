@@ -6,8 +6,9 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tests::uplink_core::access::{AccessGrant, ApiKey};
-use tests::uplink_core::client::{ClientConfig, Project};
+use tests::uplink_core::client::{ClientConfig, Project, UplinkError};
 use tests::uplink_core::crypto::{EncryptionStore, Key};
+use tests::uplink_core::protocol::now_unix;
 use tests::{Options, TestNetwork, random_bytes};
 
 /// A console client with an optional session token.
@@ -23,6 +24,18 @@ impl Console {
             http: reqwest::Client::new(),
             base: format!("{}/api/v0", net.console_url()),
             token: None,
+        }
+    }
+
+    /// A client whose requests come from `ip` (any 127.0.0.0/8 address works on loopback).
+    fn from_address(net: &TestNetwork, ip: [u8; 4]) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from(ip))
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            ..Self::new(net)
         }
     }
 
@@ -182,17 +195,50 @@ async fn sign_up_log_in_and_out() {
 async fn expired_sessions_are_refused() {
     let net = TestNetwork::start_with(Options {
         nodes: 1,
-        tweak: Box::new(|c| c.satellite.console.session_ttl = Duration::from_secs(1)),
+        tweak: Box::new(|c| c.satellite.console.session_ttl = Duration::from_secs(5)),
     })
     .await;
-    let ann = Console::new(&net)
-        .signup("ann@example.com", "correct horse")
+    let anon = Console::new(&net);
+    let (status, body) = anon
+        .post(
+            "/auth/signup",
+            json!({"email": "ann@example.com", "password": "correct horse"}),
+        )
         .await;
-    assert_eq!(ann.get("/auth/me").await.0, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let (status, body) = ann.get("/auth/me").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert!(message(&body).contains("session has ended"), "{body}");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let expires_at = body["expires_at"].as_i64().expect("the session's end");
+    let ann = anon.with_token(body["token"].as_str().unwrap());
+    // Accepted while the clock is before the end, refused from the end on: compared
+    // with the clock read before each request (accepted) and after it (refused), so no
+    // margin can be lost to a slow machine.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let before = now_unix();
+        let (status, body) = ann.get("/auth/me").await;
+        let after = now_unix();
+        match status {
+            StatusCode::OK => {
+                assert!(
+                    before < expires_at,
+                    "accepted at {before}, ended at {expires_at}"
+                );
+            }
+            StatusCode::UNAUTHORIZED => {
+                assert!(
+                    after >= expires_at,
+                    "refused at {after}, ends at {expires_at}"
+                );
+                assert!(message(&body).contains("session has ended"), "{body}");
+                break;
+            }
+            other => panic!("{other}: {body}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     net.stop().await;
 }
 
@@ -242,6 +288,16 @@ async fn password_change_ends_every_session() {
     net.stop().await;
 }
 
+/// The wait a refused login names ("try again in N seconds").
+fn wait_named(body: &Value) -> u64 {
+    let m = message(body);
+    m.split("try again in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wait in {body}"))
+}
+
 #[tokio::test]
 async fn repeated_failed_logins_are_slowed_down_alike_for_every_email() {
     let net = TestNetwork::start_with(Options {
@@ -251,41 +307,53 @@ async fn repeated_failed_logins_are_slowed_down_alike_for_every_email() {
     .await;
     let anon = Console::new(&net);
     anon.signup("carol@example.com", "correct horse").await;
+    let login = |email: &'static str, password: &'static str| {
+        anon.post("/auth/login", json!({"email": email, "password": password}))
+    };
     let mut seen = Vec::new();
     for email in ["carol@example.com", "nobody@example.com"] {
-        let mut statuses = Vec::new();
-        for _ in 0..4 {
-            let (status, _) = anon
-                .post(
-                    "/auth/login",
-                    json!({"email": email, "password": "bad guess"}),
-                )
-                .await;
-            statuses.push(status);
+        // Below the threshold every failure is answered as one.
+        for _ in 0..3 {
+            let (status, body) = login(email, "bad guess").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+            assert_eq!(message(&body), "invalid email or password");
         }
+        // From there on each failure locks the email out, for 1, 2, 4 ... seconds (whole
+        // seconds, so the first lock may already be over). Attempts while locked are
+        // refused unheard and do not count; keep failing until a lock of 4 s is set,
+        // which leaves seconds to spare for the checks after it.
+        let mut failures = 3;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let body = loop {
+            assert!(std::time::Instant::now() < deadline, "never locked for 4 s");
+            let (status, body) = login(email, "bad guess").await;
+            match status {
+                StatusCode::UNAUTHORIZED => failures += 1,
+                StatusCode::TOO_MANY_REQUESTS if failures >= 5 => break body,
+                StatusCode::TOO_MANY_REQUESTS => {
+                    assert!(wait_named(&body) <= 1 << (failures - 3), "{body}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => panic!("{other}: {body}"),
+            }
+        };
+        assert_eq!(
+            failures, 5,
+            "each failure after the threshold doubles the lock"
+        );
+        assert!((1..=4).contains(&wait_named(&body)), "{body}");
         // Locked now: even the right password is refused until the wait is over.
-        let (status, body) = anon
-            .post(
-                "/auth/login",
-                json!({"email": email, "password": "correct horse"}),
-            )
-            .await;
+        let (status, body) = login(email, "correct horse").await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
         assert!(message(&body).contains("try again in"), "{body}");
-        seen.push(statuses);
+        seen.push((
+            failures,
+            message(&body).split(" in ").next().map(str::to_string),
+        ));
     }
     assert_eq!(
         seen[0], seen[1],
         "an unknown email behaves like a known one"
-    );
-    assert_eq!(
-        seen[0],
-        [
-            StatusCode::UNAUTHORIZED,
-            StatusCode::UNAUTHORIZED,
-            StatusCode::UNAUTHORIZED,
-            StatusCode::TOO_MANY_REQUESTS
-        ]
     );
     net.stop().await;
 }
@@ -407,10 +475,12 @@ async fn projects_and_members() {
         .call(Method::DELETE, &format!("/projects/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(
-        project.create_bucket("ccc").await.is_err(),
-        "its keys are gone"
-    );
+    match project.create_bucket("ccc").await {
+        Err(UplinkError::Unauthenticated(why)) => {
+            assert!(why.contains("unknown API key"), "its keys are gone: {why}")
+        }
+        other => panic!("the deleted project's key still works: {other:?}"),
+    }
     net.stop().await;
 }
 
@@ -452,16 +522,42 @@ async fn api_keys_are_created_listed_paged_and_deleted() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let (status, body) = ann
-        .get(&format!("/projects/{id}/api-keys?page=2&limit=2"))
-        .await;
+    // Pages of two: sizes 2, 2, 1 and then nothing; together exactly the whole list,
+    // in its order, each key once.
+    let key_ids = |body: &Value| -> Vec<String> {
+        body["api_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, everything) = ann.get(&format!("/projects/{id}/api-keys?limit=100")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["total"], 5);
-    assert_eq!(body["api_keys"].as_array().unwrap().len(), 2);
-    assert!(
-        body["api_keys"][0].get("api_key").is_none(),
-        "secrets are shown once"
-    );
+    let all = key_ids(&everything);
+    let mut names: Vec<&str> = everything["api_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["key 0", "key 1", "key 2", "key 3", "key 4"]);
+    let mut paged = Vec::new();
+    for (page, size) in [(1, 2), (2, 2), (3, 1), (4, 0)] {
+        let (status, body) = ann
+            .get(&format!("/projects/{id}/api-keys?page={page}&limit=2"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["total"], 5);
+        let ids = key_ids(&body);
+        assert_eq!(ids.len(), size, "page {page}: {body}");
+        for key in body["api_keys"].as_array().unwrap() {
+            assert!(key.get("api_key").is_none(), "secrets are shown once");
+        }
+        paged.extend(ids);
+    }
+    assert_eq!(paged, all, "pages are disjoint and complete");
 
     let serialized = create_key(&ann, &id, "to delete").await;
     let project = open(&net, &serialized).await;
@@ -498,8 +594,12 @@ async fn api_keys_are_created_listed_paged_and_deleted() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     for p in [&project, &child] {
-        let err = p.list_buckets().await.unwrap_err().to_string();
-        assert!(err.contains("unknown API key"), "{err}");
+        match p.list_buckets().await {
+            Err(UplinkError::Unauthenticated(why)) => {
+                assert!(why.contains("unknown API key"), "{why}")
+            }
+            other => panic!("a deleted key still works: {other:?}"),
+        }
     }
     let (status, _) = ann
         .call(
@@ -599,6 +699,14 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The message of a refusal for a project limit; any other error fails the test.
+fn limit_exceeded(err: UplinkError) -> String {
+    match err {
+        UplinkError::LimitExceeded(_) => err.to_string(),
+        other => panic!("expected a project limit, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn project_limits_are_enforced_with_errors_that_name_them() {
     use tests::satellite::admin::{LimitsUpdate, set_limits};
@@ -622,7 +730,7 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     .await
     .unwrap();
     project.create_bucket("one1").await.unwrap();
-    let err = project.create_bucket("two2").await.unwrap_err().to_string();
+    let err = limit_exceeded(project.create_bucket("two2").await.unwrap_err());
     assert!(err.contains("bucket limit of 1"), "{err}");
 
     set_limits(
@@ -643,8 +751,8 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     let err = project
         .upload("one1", "b", &data[..], Default::default())
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    let err = limit_exceeded(err);
     assert!(err.contains("storage limit of 9.77 KiB"), "{err}");
 
     set_limits(
@@ -664,8 +772,8 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     let err = project
         .download("one1", "a", None, &mut Vec::new(), None)
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    let err = limit_exceeded(err);
     assert!(err.contains("monthly egress limit"), "{err}");
 
     set_limits(
@@ -682,8 +790,8 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     let err = project
         .upload("one1", "c", &b"x"[..], Default::default())
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    let err = limit_exceeded(err);
     assert!(err.contains("segment limit of 1"), "{err}");
 
     set_limits(
@@ -699,7 +807,7 @@ async fn project_limits_are_enforced_with_errors_that_name_them() {
     let mut refused = None;
     for _ in 0..20 {
         if let Err(e) = project.list_buckets().await {
-            refused = Some(e.to_string());
+            refused = Some(limit_exceeded(e));
             break;
         }
     }
@@ -719,24 +827,48 @@ async fn password_requests_are_limited_per_client_address() {
         tweak: Box::new(|c| c.satellite.console.credential_requests_per_minute = 3),
     })
     .await;
-    let anon = Console::new(&net);
-    // Three per minute: seven quick attempts cross at most one minute boundary, so at
-    // least one is refused before its password is even hashed.
-    let mut refused = None;
-    for i in 0..7 {
-        let (status, body) = anon
+    // Two clients on different loopback addresses: the server sees two peers.
+    let a = Console::from_address(&net, [127, 0, 0, 2]);
+    let b = Console::from_address(&net, [127, 0, 0, 3]);
+    async fn signup(console: &Console, email: String) -> (StatusCode, Value) {
+        console
             .post(
                 "/auth/signup",
-                json!({"email": format!("u{i}@example.com"), "password": "long enough pw"}),
+                json!({"email": email, "password": "long enough pw"}),
             )
-            .await;
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            refused = Some(body);
-            break;
-        }
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+            .await
     }
-    let body = refused.expect("a flood of sign-ups is cut off");
-    assert!(message(&body).contains("attempts a minute"), "{body}");
-    net.stop().await;
+    // A floods until refused; B, right after, is not; and A, after B, still is, which
+    // shows that no minute boundary passed in between (otherwise try again).
+    for round in 0..3 {
+        let mut refused = None;
+        for i in 0..7 {
+            let (status, body) = signup(&a, format!("a{round}-{i}@example.com")).await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                refused = Some(body);
+                break;
+            }
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        // Three per minute: seven quick attempts cross at most one minute boundary.
+        let body = refused.expect("a flood of sign-ups is cut off");
+        assert!(message(&body).contains("attempts a minute"), "{body}");
+        let (status, body) = signup(&b, format!("b{round}@example.com")).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "another address is not limited: {body}"
+        );
+        let (status, body) = signup(&a, format!("a{round}-again@example.com")).await;
+        match status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                net.stop().await;
+                return;
+            }
+            // A new minute began: the comparison above proved nothing; repeat it.
+            StatusCode::CREATED => continue,
+            other => panic!("{other}: {body}"),
+        }
+    }
+    panic!("three rounds each crossed a minute boundary");
 }

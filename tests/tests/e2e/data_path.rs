@@ -1,7 +1,7 @@
 //! Objects of every size class go in and come out intact, whole and by range.
 
 use rand::Rng;
-use tests::uplink_core::client::ByteRange;
+use tests::uplink_core::client::{ByteRange, UplinkError};
 use tests::{TestNetwork, download, random_bytes, round_trip};
 use tokio::io::AsyncRead;
 
@@ -35,6 +35,7 @@ async fn sizes_from_empty_to_several_segments() {
 struct Trickle {
     data: Vec<u8>,
     pos: usize,
+    rng: rand::rngs::StdRng,
 }
 
 impl AsyncRead for Trickle {
@@ -44,10 +45,7 @@ impl AsyncRead for Trickle {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         let left = self.data.len() - self.pos;
-        let n = rand::thread_rng()
-            .gen_range(1..=9000)
-            .min(left)
-            .min(buf.remaining());
+        let n = self.rng.gen_range(1..=9000).min(left).min(buf.remaining());
         let pos = self.pos;
         buf.put_slice(&self.data[pos..pos + n]);
         self.pos += n;
@@ -66,6 +64,7 @@ async fn stream_of_unknown_length_and_exact_segment_multiples() {
         let reader = Trickle {
             data: data.clone(),
             pos: 0,
+            rng: tests::seeded_rng(&format!("chunk sizes of a {size}-byte stream")),
         };
         let key = format!("stream-{size}");
         let obj = project
@@ -93,7 +92,7 @@ async fn random_ranges_match_the_local_copy() {
         .upload("ranges", "inline", &small[..], Default::default())
         .await
         .unwrap();
-    let mut rng = rand::thread_rng();
+    let mut rng = tests::seeded_rng("random ranges");
     let len = data.len() as u64;
     let mut cases: Vec<(u64, u64)> = vec![
         (0, 0),
@@ -161,6 +160,7 @@ async fn random_ranges_match_the_local_copy() {
         )
         .await
         .unwrap_err();
+    assert!(matches!(err, UplinkError::InvalidArgument(_)), "{err:?}");
     assert!(
         err.to_string().contains("range starts at byte 5000"),
         "{err}"
@@ -175,41 +175,41 @@ async fn delete_and_overwrite() {
     project.create_bucket("del").await.unwrap();
     let first = random_bytes(100_000);
     round_trip(&project, "del", "k", &first).await;
+    let first_pieces = net.recorded_pieces().await;
     let second = random_bytes(60_000);
     assert!(round_trip(&project, "del", "k", &second).await == second);
-    // The pieces the satellite recorded for the object, by node.
-    let recorded = recorded_pieces(&net).await;
-    assert!(recorded.len() >= 8, "{} pieces recorded", recorded.len());
+    // The pieces the satellite recorded for each version, by node.
+    let second_pieces = net.recorded_pieces().await;
+    assert!(
+        first_pieces.len() >= 8,
+        "{} pieces recorded",
+        first_pieces.len()
+    );
+    assert!(
+        second_pieces.len() >= 8,
+        "{} pieces recorded",
+        second_pieces.len()
+    );
+    assert!(
+        first_pieces.is_disjoint(&second_pieces),
+        "the overwrite replaced them"
+    );
     let gone = project.delete_object("del", "k").await.unwrap();
     assert_eq!(gone.map(|o| o.size), Some(60_000));
+    assert!(net.recorded_pieces().await.is_empty());
     let mut out = Vec::new();
     let err = project
         .download("del", "k", None, &mut out, None)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            tests::uplink_core::client::UplinkError::ObjectNotFound(_)
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, UplinkError::ObjectNotFound(_)), "{err}");
     assert!(project.delete_object("del", "k").await.unwrap().is_none());
-    // The satellite's piece deleter removes them from the nodes.
-    let sat = net.network.satellite.id();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // The satellite's piece deleter removes both versions' pieces from the nodes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let mut left = 0;
-        for (node_id, piece) in &recorded {
-            let node = net
-                .network
-                .running_nodes()
-                .find(|n| n.id() == *node_id)
-                .unwrap();
-            if node.store().list(sat).await.unwrap().contains(piece) {
-                left += 1;
-            }
-        }
+        let on_nodes = net.pieces_on_nodes().await;
+        let left = first_pieces.intersection(&on_nodes).count()
+            + second_pieces.intersection(&on_nodes).count();
         if left == 0 {
             break;
         }
@@ -222,34 +222,11 @@ async fn delete_and_overwrite() {
     // Buckets: non-empty refused, forced deletion takes the objects.
     round_trip(&project, "del", "again", &first).await;
     let err = project.delete_bucket("del", false).await.unwrap_err();
-    assert!(err.to_string().contains("not empty"), "{err}");
+    assert!(
+        matches!(err, UplinkError::BucketNotEmpty(ref b) if b == "del"),
+        "{err:?}"
+    );
     assert_eq!(project.delete_bucket("del", true).await.unwrap(), 1);
     assert!(project.list_buckets().await.unwrap().is_empty());
     net.stop().await;
-}
-
-/// Every (node, piece id) the satellite's database records.
-async fn recorded_pieces(
-    net: &TestNetwork,
-) -> Vec<(
-    tests::uplink_core::protocol::NodeId,
-    tests::uplink_core::protocol::PieceId,
-)> {
-    use sea_orm::EntityTrait;
-    use tests::satellite::db::entities::segment;
-    let mut out = Vec::new();
-    for seg in segment::Entity::find()
-        .all(&net.network.satellite.db)
-        .await
-        .unwrap()
-    {
-        let Some(root) = seg.root_piece_id.as_deref() else {
-            continue;
-        };
-        let root = tests::uplink_core::protocol::PieceId::from_slice(root).unwrap();
-        for p in seg.remote_pieces() {
-            out.push((p.node, root.derive(&p.node, p.num)));
-        }
-    }
-    out
 }

@@ -2,8 +2,15 @@
 //! byte is ever returned.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use tests::uplink_core::client::pieces::{PieceFetch, fetch_piece};
+use tests::uplink_core::client::{PieceError, Project, Subject, UplinkError};
+use tests::uplink_core::crypto::CryptoError;
+use tests::uplink_core::protocol::NodeId;
+use tests::uplink_core::protocol::metainfo::{DownloadObjectRequest, DownloadSegmentRequest};
 use tests::{Options, TestNetwork, download, random_bytes};
+use tokio::sync::mpsc;
 
 /// Indices (1-based) of the running nodes that hold a piece for the satellite.
 async fn nodes_with_pieces(net: &TestNetwork) -> Vec<usize> {
@@ -66,10 +73,7 @@ async fn upload_succeeds_with_total_minus_optimal_nodes_offline() {
         .upload("bkt", "obj2", &data[..], Default::default())
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, tests::uplink_core::client::UplinkError::TooFewNodes(_)),
-        "{err}"
-    );
+    assert!(matches!(err, UplinkError::TooFewNodes(_)), "{err}");
     assert!(err.to_string().contains("too few"), "{err}");
     net.stop().await;
 }
@@ -114,15 +118,74 @@ async fn download_succeeds_with_only_k_nodes_left() {
         .download("bkt", "obj", None, &mut out, None)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            tests::uplink_core::client::UplinkError::SegmentUnavailable(_)
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, UplinkError::SegmentUnavailable(_)), "{err}");
     assert!(out.is_empty(), "no partial data on failure");
     net.stop().await;
+}
+
+/// Fetches `node`'s whole piece of segment 0 of `bkt/obj` with the uplink's own piece
+/// fetch under a limit from the satellite; the number of verified bytes it released.
+async fn fetch_directly(project: &Project, node: NodeId) -> Result<u64, PieceError> {
+    let metainfo = project.metainfo();
+    let subject = Subject::default();
+    let encrypted_key = project
+        .access()
+        .encryption
+        .encrypt_key("bkt", "obj")
+        .unwrap();
+    let object = metainfo
+        .download_object(
+            &DownloadObjectRequest {
+                bucket: "bkt".into(),
+                encrypted_key,
+                segment_cursor: 0,
+                segment_limit: None,
+            },
+            &subject,
+        )
+        .await
+        .unwrap();
+    let segment = metainfo
+        .download_segment(
+            &DownloadSegmentRequest {
+                stream_id: object.stream_id,
+                position: 0,
+                exclude: vec![],
+            },
+            &subject,
+        )
+        .await
+        .unwrap();
+    let target = segment
+        .limits
+        .into_iter()
+        .find(|l| l.limit.node_id == node)
+        .expect("a limit for the node");
+    let fetch = PieceFetch {
+        target,
+        offset: 0,
+        length: segment.piece_size,
+        piece_size: segment.piece_size,
+        satellite_key: segment.satellite_public_key,
+    };
+    let (tx, mut rx) = mpsc::channel::<Result<bytes::Bytes, PieceError>>(4);
+    let collect = async move {
+        let mut verified = 0;
+        while let Some(chunk) = rx.recv().await {
+            verified += chunk?.len() as u64;
+        }
+        Ok(verified)
+    };
+    let (_, verified) = tokio::time::timeout(
+        Duration::from_secs(60),
+        futures::future::join(
+            fetch_piece(reqwest::Client::new(), fetch, tx, Duration::from_secs(30)),
+            collect,
+        ),
+    )
+    .await
+    .expect("a piece fetch that ends");
+    verified
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,16 +212,36 @@ async fn a_corrupted_piece_is_detected_and_routed_around() {
     bytes[10] ^= 0x55; // inside the first hash block of the piece data
     std::fs::write(&files[0], &bytes).unwrap();
 
-    let sent_before = bad_node.metrics().render();
+    let served = |node: &tests::node_sim::node::RunningNode| {
+        node.metrics()
+            .requests
+            .with_label_values(&["download", "200"])
+            .get()
+    };
+    let served_before = served(bad_node);
     for _ in 0..3 {
         assert!(download(&project, "bkt", "obj").await == data);
     }
-    // The corrupted node did serve its piece, and the uplink threw it away.
-    let sent_after = bad_node.metrics().render();
-    assert_ne!(
-        sent_before, sent_after,
+    // The corrupted node did serve its piece (its count of successful downloads, not
+    // any metric that other requests move) ...
+    assert!(
+        served(bad_node) > served_before,
         "the corrupted node was never asked"
     );
+    // ... and the uplink's piece fetch, which every download goes through, refuses what
+    // it sends, while a good node's piece comes through whole.
+    match fetch_directly(&project, bad_node.id()).await {
+        Err(PieceError::Invalid { reason, .. }) => {
+            assert!(
+                reason.contains("does not match its signed hash"),
+                "{reason}"
+            )
+        }
+        other => panic!("the corrupted piece was accepted: {other:?}"),
+    }
+    let good = net.network.node(holders[1]).unwrap();
+    let piece_size = fetch_directly(&project, good.id()).await.unwrap();
+    assert!(piece_size > 0);
 
     // Corrupt all but k pieces: still correct, because every piece is verified.
     for &index in &holders[1..holders.len() - 4] {
@@ -179,12 +262,12 @@ async fn a_corrupted_piece_is_detected_and_routed_around() {
         std::fs::write(&f, &b).unwrap();
     }
     let mut out = Vec::new();
-    assert!(
-        project
-            .download("bkt", "obj", None, &mut out, None)
-            .await
-            .is_err()
-    );
+    match project.download("bkt", "obj", None, &mut out, None).await {
+        Err(UplinkError::SegmentUnavailable(why)) => {
+            assert!(why.contains("does not match its signed hash"), "{why}")
+        }
+        other => panic!("expected the segment to be unavailable, got {other:?}"),
+    }
     assert!(out.is_empty());
     net.stop().await;
 }
@@ -219,7 +302,10 @@ async fn a_satellite_that_reorders_segments_is_detected() {
         .download("bkt", "two", None, &mut out, None)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("wrong encryption key"), "{err}");
+    assert!(
+        matches!(err, UplinkError::Crypto(CryptoError::WrongKeyOrCorrupted)),
+        "{err:?}"
+    );
     assert!(out.is_empty(), "no reordered bytes are returned");
     net.stop().await;
 }

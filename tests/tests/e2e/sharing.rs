@@ -33,13 +33,21 @@ struct Ran {
 
 /// Runs `uplink` with its own config dir, asynchronously: the network it talks to runs
 /// on this test's runtime, which must not be blocked meanwhile.
+/// A run that takes longer than two minutes is killed and fails the test.
 async fn uplink(config: &Path, args: &[&str]) -> Ran {
-    let out = tokio::process::Command::new(uplink_bin())
+    let run = tokio::process::Command::new(uplink_bin())
         .env("UPLINK_CONFIG_DIR", config)
         .env_remove("UPLINK_ACCESS")
         .args(args)
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), run)
         .await
+        .unwrap_or_else(|_| {
+            // Grants are long; leave them out of the message.
+            let words: Vec<&&str> = args.iter().filter(|a| a.len() < 40).collect();
+            panic!("uplink {words:?} still running after 2 minutes")
+        })
         .unwrap();
     Ran {
         ok: out.status.success(),
@@ -77,6 +85,17 @@ fn denied(result: Result<impl std::fmt::Debug, UplinkError>, what: &str) -> Stri
     match result {
         Err(UplinkError::PermissionDenied(why)) => why,
         other => panic!("{what}: expected permission denied, got {other:?}"),
+    }
+}
+
+/// The grant holds no encryption key for the path, so the uplink cannot even name it.
+fn no_key_for_path(result: Result<impl std::fmt::Debug, UplinkError>, what: &str) {
+    use tests::uplink_core::crypto::CryptoError;
+    match result {
+        Err(UplinkError::Crypto(CryptoError::NoKeyForPath { bucket, .. })) => {
+            assert_eq!(bucket, "team", "{what}")
+        }
+        other => panic!("{what}: expected no key for the path, got {other:?}"),
     }
 }
 
@@ -141,13 +160,16 @@ async fn readonly_share_reaches_only_its_prefix_and_cannot_be_widened() {
     denied(reader.create_bucket("newbucket").await, "create bucket");
 
     // Outside the prefix the grant cannot even name things: it has no key for them ...
-    assert!(reader.list_objects("team", "", false).await.is_err());
+    no_key_for_path(
+        reader.list_objects("team", "", false).await,
+        "list the root",
+    );
     let mut out = Vec::new();
-    assert!(
+    no_key_for_path(
         reader
             .download("team", "other/x", None, &mut out, None)
-            .await
-            .is_err()
+            .await,
+        "read other/x",
     );
     assert!(out.is_empty());
     // ... and the satellite refuses its key there, even with correctly encrypted names.
@@ -237,32 +259,46 @@ async fn readonly_share_reaches_only_its_prefix_and_cannot_be_widened() {
     );
 
     // A later end written into the caveat directly (past the CLI's check) does not
-    // extend the grant either: the satellite applies the earlier end of the chain.
-    let now = now_unix();
-    let short = owner_grant
-        .restrict(
-            Caveat {
-                not_after: Some(now + 2),
-                ..Caveat::new()
-            },
-            &[],
-        )
-        .unwrap();
-    let extended = short
-        .restrict(
-            Caveat {
-                not_after: Some(now + 3600),
-                ..Caveat::new()
-            },
-            &[],
-        )
-        .unwrap();
-    let extended = open(&extended);
-    extended.list_buckets().await.unwrap();
+    // extend the grant either: the satellite applies the earlier end of the chain. The
+    // earlier end is a few seconds away, doubled until the check that must come before
+    // it does, so a slow machine cannot make the test fail.
+    let mut margin = 3;
+    let (extended, parent_end) = loop {
+        assert!(
+            margin <= 96,
+            "the satellite never answered within {margin} s"
+        );
+        let parent_end = now_unix() + margin;
+        let short = owner_grant
+            .restrict(
+                Caveat {
+                    not_after: Some(parent_end),
+                    ..Caveat::new()
+                },
+                &[],
+            )
+            .unwrap();
+        let extended = short
+            .restrict(
+                Caveat {
+                    not_after: Some(now_unix() + 3600),
+                    ..Caveat::new()
+                },
+                &[],
+            )
+            .unwrap();
+        let extended = open(&extended);
+        match extended.list_buckets().await {
+            Ok(_) => break (extended, parent_end),
+            Err(UplinkError::PermissionDenied(_)) if now_unix() >= parent_end => margin *= 2,
+            Err(other) => panic!("{other}"),
+        }
+    };
     eventually("the extended grant expires with its parent", || async {
         match extended.list_buckets().await {
             Err(UplinkError::PermissionDenied(why)) => {
                 assert!(why.contains("expired at"), "{why}");
+                assert!(now_unix() >= parent_end, "refused before its end: {why}");
                 true
             }
             Err(other) => panic!("{other}"),
@@ -433,7 +469,7 @@ async fn max_object_ttl_bounds_uploads_and_the_objects_expire() {
     std::fs::write(&file, b"short-lived").unwrap();
     let file = file.to_str().unwrap();
     let ttl_s = ttl.serialize();
-    let cp = |expires: Option<&'static str>| {
+    let cp = |expires: Option<String>| {
         let mut args = vec![
             "--access".to_string(),
             ttl_s.clone(),
@@ -441,7 +477,7 @@ async fn max_object_ttl_bounds_uploads_and_the_objects_expire() {
             "--quiet".into(),
         ];
         if let Some(e) = expires {
-            args.extend(["--expires".into(), e.into()]);
+            args.extend(["--expires".into(), e]);
         }
         args.extend([file.to_string(), "sj://team/tmp/upload.txt".into()]);
         let dir = config.path().to_path_buf();
@@ -453,8 +489,8 @@ async fn max_object_ttl_bounds_uploads_and_the_objects_expire() {
 
     // Without --expires, or expiring too late: refused by the satellite, and the
     // message says why and how to fix the command.
-    for expires in [None, Some("+2h")] {
-        let out = cp(expires).await;
+    for expires in [None, Some("+2h".to_string())] {
+        let out = cp(expires.clone()).await;
         assert!(!out.ok, "{expires:?} was accepted");
         assert!(
             out.stderr.contains(
@@ -510,13 +546,29 @@ async fn max_object_ttl_bounds_uploads_and_the_objects_expire() {
     );
     assert!(why.contains("expire within 1h"), "{why}");
 
-    // A shorter expiry is accepted, and the object goes away when it expires.
-    let out = cp(Some("+5s")).await;
-    assert!(out.ok, "{}", out.stderr);
-    let listed = owner.list_objects("team", "tmp/", true).await.unwrap();
-    assert_eq!(listed.len(), 1);
-    let expires_at = listed[0].expires_at.expect("the object has an expiry");
-    assert!(expires_at <= now_unix() + 5, "{expires_at}");
+    // A shorter expiry is accepted, and the object goes away when it expires. The
+    // expiry is a few seconds away, doubled until the listing that must come before it
+    // does.
+    let mut secs = 5;
+    let expires_at = loop {
+        assert!(secs <= 160, "uploading and listing never fit in {secs} s");
+        let started = now_unix();
+        let out = cp(Some(format!("+{secs}s"))).await;
+        assert!(out.ok, "{}", out.stderr);
+        let listed = owner.list_objects("team", "tmp/", true).await.unwrap();
+        match listed.as_slice() {
+            [object] => {
+                let expires_at = object.expires_at.expect("the object has an expiry");
+                assert!(
+                    (started + secs..=now_unix() + secs).contains(&expires_at),
+                    "{expires_at}"
+                );
+                break expires_at;
+            }
+            [] if now_unix() >= started + secs => secs *= 2,
+            other => panic!("{other:?}"),
+        }
+    };
     eventually("the object expires", || async {
         owner
             .list_objects("team", "tmp/", true)
@@ -526,6 +578,9 @@ async fn max_object_ttl_bounds_uploads_and_the_objects_expire() {
     })
     .await;
     assert!(now_unix() >= expires_at);
-    assert!(owner.stat_object("team", "tmp/upload.txt").await.is_err());
+    match owner.stat_object("team", "tmp/upload.txt").await {
+        Err(UplinkError::ObjectNotFound(_)) => {}
+        other => panic!("the expired object is still there: {other:?}"),
+    }
     net.stop().await;
 }

@@ -224,7 +224,82 @@ mod tests {
             verify_blocks(&bad, 2048, 10_000, 1024, &blocks),
             Err(ProtocolError::HashMismatch(_))
         ));
-        assert!(verify_blocks(&data[100..1124], 100, 10_000, 1024, &blocks).is_err());
+        assert!(matches!(
+            verify_blocks(&data[100..1124], 100, 10_000, 1024, &blocks),
+            Err(ProtocolError::Malformed(m)) if m.contains("not aligned")
+        ));
+    }
+
+    /// Copies of `original`, each with one field changed, naming the field. Taken apart
+    /// without `..`, so a new field of [`PieceHash`] does not compile until it is here.
+    fn each_field_changed(original: &PieceHash) -> Vec<(String, PieceHash)> {
+        let PieceHash {
+            piece_id,
+            piece_size,
+            hash_block_size,
+            root,
+            timestamp,
+            signature,
+        } = original.clone();
+        let base = || original.clone();
+        let mut out = Vec::new();
+        for at in [0, 31] {
+            let mut id = piece_id.0;
+            id[at] ^= 1;
+            out.push((
+                format!("piece_id[{at}]"),
+                PieceHash {
+                    piece_id: PieceId(id),
+                    ..base()
+                },
+            ));
+            let mut r = root;
+            r[at] ^= 1;
+            out.push((format!("root[{at}]"), PieceHash { root: r, ..base() }));
+        }
+        for changed in [piece_size + 1, piece_size - 1, piece_size ^ (1 << 40)] {
+            out.push((
+                format!("piece_size {changed}"),
+                PieceHash {
+                    piece_size: changed,
+                    ..base()
+                },
+            ));
+        }
+        for changed in [
+            hash_block_size * 2,
+            hash_block_size / 2,
+            hash_block_size + 1,
+        ] {
+            out.push((
+                format!("hash_block_size {changed}"),
+                PieceHash {
+                    hash_block_size: changed,
+                    ..base()
+                },
+            ));
+        }
+        for delta in [1, -1] {
+            out.push((
+                format!("timestamp {delta:+}"),
+                PieceHash {
+                    timestamp: timestamp + delta,
+                    ..base()
+                },
+            ));
+        }
+        for at in [0, 63] {
+            let mut sig = signature.0;
+            sig[at] ^= 1;
+            out.push((
+                format!("signature[{at}]"),
+                PieceHash {
+                    signature: Signature(sig),
+                    ..base()
+                },
+            ));
+        }
+        out
     }
 
     #[test]
@@ -232,23 +307,33 @@ mod tests {
         let key = Identity::generate(0);
         let mut ph = PieceHash {
             piece_id: PieceId::random(),
-            piece_size: 100,
+            piece_size: 100_000,
             hash_block_size: DEFAULT_HASH_BLOCK_SIZE,
             root: [9; 32],
-            timestamp: 5,
+            timestamp: 1_700_000_000,
             signature: Signature::default(),
         };
         ph.signature = key.sign(&ph);
         key.public_key()
             .verify(&ph.signing_bytes(), &ph.signature)
             .unwrap();
-        let mut changed = ph.clone();
-        changed.piece_size = 101;
-        assert!(
-            key.public_key()
-                .verify(&changed.signing_bytes(), &changed.signature)
-                .is_err()
-        );
+        for (what, changed) in each_field_changed(&ph) {
+            assert_ne!(changed, ph, "{what}: nothing changed");
+            if !what.starts_with("signature") {
+                assert!(
+                    changed.signing_bytes() != ph.signing_bytes(),
+                    "{what}: not among the signed bytes"
+                );
+            }
+            assert!(
+                matches!(
+                    key.public_key()
+                        .verify(&changed.signing_bytes(), &changed.signature),
+                    Err(ProtocolError::BadSignature)
+                ),
+                "{what}: still verifies"
+            );
+        }
         let json = serde_json::to_string(&ph).unwrap();
         assert_eq!(serde_json::from_str::<PieceHash>(&json).unwrap(), ph);
     }
