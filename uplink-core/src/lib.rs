@@ -6,10 +6,14 @@
 //! - [`access`]: API keys (macaroons), caveats and access grants.
 //! - [`client`]: the uplink library that stores and fetches objects.
 //! - [`units`]: byte sizes as written on command lines.
+//! - `fuzzing` (feature `fuzzing`): the harnesses behind the fuzz targets and their
+//!   corpus replay.
 
 pub mod access;
 pub mod client;
 pub mod crypto;
 pub mod erasure;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod protocol;
 pub mod units;
