@@ -43,10 +43,7 @@ fn replay(harness: Harness, files: &[PathBuf]) {
 fn replay_target(name: &str) {
     let harness = fuzzing::harness(name).expect("a known target");
     let corpus = files_in(&fuzz_dir().join("corpus").join(name));
-    assert!(
-        !corpus.is_empty(),
-        "fuzz/corpus/{name} is missing or empty"
-    );
+    assert!(!corpus.is_empty(), "fuzz/corpus/{name} is missing or empty");
     replay(harness, &corpus);
     replay(harness, &files_in(&fuzz_dir().join("artifacts").join(name)));
     println!("{name}: replayed {} corpus inputs", corpus.len());

@@ -451,7 +451,10 @@ mod tests {
         let err = caveat
             .allows(&act(Operation::Read, Some("b"), Some("k")))
             .unwrap_err();
-        assert_eq!(err, format!("the access grant is not valid until unix time {far}"));
+        assert_eq!(
+            err,
+            format!("the access grant is not valid until unix time {far}")
+        );
         let caveat = Caveat {
             not_after: Some(i64::MIN),
             ..Caveat::new()

@@ -24,7 +24,11 @@ pub fn access_grant(data: &[u8]) {
     let serialized = grant.serialize();
     let again = AccessGrant::parse(&serialized).expect("a serialized grant parses");
     assert_eq!(again, grant, "grant round trip changed the grant");
-    assert_eq!(again.serialize(), serialized, "grant encoding is not stable");
+    assert_eq!(
+        again.serialize(),
+        serialized,
+        "grant encoding is not stable"
+    );
 
     let _ = grant.api_key.caveats();
     let store = &grant.encryption;
@@ -79,7 +83,10 @@ pub fn api_key(data: &[u8]) {
         if key.check(&SECRET, &action).is_ok() {
             assert_eq!(tails.last(), Some(&key.signature()), "authentic chain");
             for caveat in caveats.as_ref().expect("a key that checks has caveats") {
-                assert!(caveat.allows(&action).is_ok(), "{caveat:?} refuses {action:?}");
+                assert!(
+                    caveat.allows(&action).is_ok(),
+                    "{caveat:?} refuses {action:?}"
+                );
             }
         }
     }
@@ -169,8 +176,8 @@ pub fn caveat(data: &[u8]) {
     if caveat.nonce.is_empty() {
         caveat.nonce = vec![1];
     }
-    let key = ApiKey::parse(&base_key().restrict(&caveat).serialize())
-        .expect("a restricted key parses");
+    let key =
+        ApiKey::parse(&base_key().restrict(&caveat).serialize()).expect("a restricted key parses");
     assert_eq!(key.caveats().as_ref(), Ok(&vec![caveat]), "caveats survive");
     let checked = key.check(&SECRET, &action);
     match verdict {

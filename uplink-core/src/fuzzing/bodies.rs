@@ -2,7 +2,7 @@
 //! console requests, node check-ins.
 
 use super::console;
-use super::fixtures::{json_round_trip, node, signed_checkin};
+use super::fixtures::{json_checked, json_round_trip, node, signed_checkin};
 use super::order::{check_limit, check_piece_hash};
 use crate::protocol::metainfo::*;
 use crate::protocol::wire::{CheckInRequest, CheckInResponse};
@@ -22,12 +22,12 @@ pub fn metainfo_bodies(data: &[u8]) {
         return;
     };
     match which % 28 {
-        0 => drop(json_round_trip::<RevokeRequest>(body)),
-        1 => drop(json_round_trip::<BucketRequest>(body)),
-        2 => drop(json_round_trip::<ListBucketsRequest>(body)),
-        3 => drop(json_round_trip::<DeleteBucketRequest>(body)),
-        4 => drop(json_round_trip::<BeginObjectRequest>(body)),
-        5 => drop(json_round_trip::<BeginSegmentRequest>(body)),
+        0 => json_checked::<RevokeRequest>(body),
+        1 => json_checked::<BucketRequest>(body),
+        2 => json_checked::<ListBucketsRequest>(body),
+        3 => json_checked::<DeleteBucketRequest>(body),
+        4 => json_checked::<BeginObjectRequest>(body),
+        5 => json_checked::<BeginSegmentRequest>(body),
         6 => {
             if let Some(req) = json_round_trip::<CommitSegmentRequest>(body) {
                 req.receipts
@@ -35,17 +35,17 @@ pub fn metainfo_bodies(data: &[u8]) {
                     .for_each(|r| check_piece_hash(&r.receipt));
             }
         }
-        7 => drop(json_round_trip::<InlineSegmentRequest>(body)),
-        8 => drop(json_round_trip::<CommitObjectRequest>(body)),
-        9 => drop(json_round_trip::<ObjectRequest>(body)),
-        10 => drop(json_round_trip::<DownloadObjectRequest>(body)),
-        11 => drop(json_round_trip::<DownloadSegmentRequest>(body)),
-        12 => drop(json_round_trip::<ListObjectsRequest>(body)),
-        13 => drop(json_round_trip::<Empty>(body)),
-        14 => drop(json_round_trip::<ProjectInfoResponse>(body)),
-        15 => drop(json_round_trip::<BucketInfo>(body)),
-        16 => drop(json_round_trip::<ListBucketsResponse>(body)),
-        17 => drop(json_round_trip::<DeleteBucketResponse>(body)),
+        7 => json_checked::<InlineSegmentRequest>(body),
+        8 => json_checked::<CommitObjectRequest>(body),
+        9 => json_checked::<ObjectRequest>(body),
+        10 => json_checked::<DownloadObjectRequest>(body),
+        11 => json_checked::<DownloadSegmentRequest>(body),
+        12 => json_checked::<ListObjectsRequest>(body),
+        13 => json_checked::<Empty>(body),
+        14 => json_checked::<ProjectInfoResponse>(body),
+        15 => json_checked::<BucketInfo>(body),
+        16 => json_checked::<ListBucketsResponse>(body),
+        17 => json_checked::<DeleteBucketResponse>(body),
         18 => {
             if let Some(resp) = json_round_trip::<BeginObjectResponse>(body) {
                 scheme(&resp.redundancy);
@@ -57,19 +57,19 @@ pub fn metainfo_bodies(data: &[u8]) {
                 resp.limits.iter().for_each(|l| check_limit(&l.limit));
             }
         }
-        20 => drop(json_round_trip::<ObjectInfo>(body)),
-        21 => drop(json_round_trip::<DownloadObjectResponse>(body)),
+        20 => json_checked::<ObjectInfo>(body),
+        21 => json_checked::<DownloadObjectResponse>(body),
         22 => {
             if let Some(resp) = json_round_trip::<DownloadSegmentResponse>(body) {
                 scheme(&resp.redundancy);
                 resp.limits.iter().for_each(|l| check_limit(&l.limit));
             }
         }
-        23 => drop(json_round_trip::<ListObjectsResponse>(body)),
-        24 => drop(json_round_trip::<DeleteObjectResponse>(body)),
-        25 => drop(json_round_trip::<ErrorBody>(body)),
-        26 => drop(json_round_trip::<PieceReceipt>(body)),
-        _ => drop(json_round_trip::<Sealed>(body)),
+        23 => json_checked::<ListObjectsResponse>(body),
+        24 => json_checked::<DeleteObjectResponse>(body),
+        25 => json_checked::<ErrorBody>(body),
+        26 => json_checked::<PieceReceipt>(body),
+        _ => json_checked::<Sealed>(body),
     }
 }
 
@@ -80,12 +80,12 @@ pub fn console_bodies(data: &[u8]) {
         return;
     };
     match which % 7 {
-        0 => drop(json_round_trip::<console::SignupBody>(body)),
-        1 => drop(json_round_trip::<console::LoginBody>(body)),
-        2 => drop(json_round_trip::<console::PasswordBody>(body)),
-        3 => drop(json_round_trip::<console::ProjectBody>(body)),
-        4 => drop(json_round_trip::<console::MemberBody>(body)),
-        5 => drop(json_round_trip::<console::KeyBody>(body)),
+        0 => json_checked::<console::SignupBody>(body),
+        1 => json_checked::<console::LoginBody>(body),
+        2 => json_checked::<console::PasswordBody>(body),
+        3 => json_checked::<console::ProjectBody>(body),
+        4 => json_checked::<console::MemberBody>(body),
+        5 => json_checked::<console::KeyBody>(body),
         _ => {
             if let Some(paging) = json_round_trip::<console::Paging>(body) {
                 let (page, limit) = paging.resolve();
@@ -115,6 +115,6 @@ pub fn checkin(data: &[u8]) {
         let _ = req.public_key.node_id() == req.node_id;
         let _ = req.node_id.difficulty();
     } else {
-        drop(json_round_trip::<CheckInResponse>(body));
+        json_checked::<CheckInResponse>(body);
     }
 }

@@ -12,8 +12,7 @@ use crate::crypto::{EncryptionStore, Key};
 use crate::protocol::piece::{BlockHasher, DEFAULT_HASH_BLOCK_SIZE};
 use crate::protocol::wire::{CheckInRequest, DownloadHeader, NodeCapacity};
 use crate::protocol::{
-    Identity, NodeUrl, OrderLimit, PieceAction, PieceHash, PieceId, SerialNumber,
-    Signature,
+    Identity, NodeUrl, OrderLimit, PieceAction, PieceHash, PieceId, SerialNumber, Signature,
 };
 
 /// The satellite's API key secret that fixture keys are minted with.
@@ -214,6 +213,14 @@ where
         "JSON encoding is not stable"
     );
     Some(value)
+}
+
+/// [`json_round_trip`] where only the round trip matters.
+pub fn json_checked<T>(bytes: &[u8])
+where
+    T: Serialize + DeserializeOwned + PartialEq + Debug,
+{
+    let _ = json_round_trip::<T>(bytes);
 }
 
 /// Like [`json_round_trip`], for the postcard encoding of control frames and grants.

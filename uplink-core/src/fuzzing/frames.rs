@@ -77,7 +77,11 @@ pub fn piece_frames(data: &[u8]) {
     }
     assert_eq!(&body[..rebuilt.len()], &rebuilt[..], "frames re-encode");
     if whole.error.is_none() {
-        assert_eq!(rebuilt.len() + whole.pending, body.len(), "every byte counted");
+        assert_eq!(
+            rebuilt.len() + whole.pending,
+            body.len(),
+            "every byte counted"
+        );
     }
 
     let mut header: Option<DownloadHeader> = None;

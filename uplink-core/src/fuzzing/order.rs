@@ -2,8 +2,7 @@
 //! upload frames, JSON in download and delete requests) and piece hashes.
 
 use super::fixtures::{
-    json_round_trip, piece_key, postcard_round_trip, satellite, signed_limit,
-    signed_piece_hash,
+    json_round_trip, piece_key, postcard_round_trip, satellite, signed_limit, signed_piece_hash,
 };
 use crate::protocol::wire::{DeleteRequest, DownloadRequest};
 use crate::protocol::{AddressedOrderLimit, OrderLimit, PieceHash, PublicKey, Signable};

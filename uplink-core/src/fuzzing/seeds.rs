@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::fixtures::{
-    NOW, base_key, caveat_with, download_header, grant, piece_data, restricted_key,
-    satellite, signed_checkin, signed_limit, signed_piece_hash,
+    NOW, base_key, caveat_with, download_header, grant, piece_data, restricted_key, satellite,
+    signed_checkin, signed_limit, signed_piece_hash,
 };
 use super::input::Output;
 use crate::access::{Caveat, CaveatPath};
@@ -273,8 +273,14 @@ fn metainfo() -> Vec<Vec<u8>> {
 
 fn console() -> Vec<Vec<u8>> {
     [
-        (0, r#"{"email":"a@example.test","password":"correct horse","full_name":"A"}"#),
-        (1, r#"{"email":"a@example.test","password":"correct horse"}"#),
+        (
+            0,
+            r#"{"email":"a@example.test","password":"correct horse","full_name":"A"}"#,
+        ),
+        (
+            1,
+            r#"{"email":"a@example.test","password":"correct horse"}"#,
+        ),
         (2, r#"{"current_password":"old","new_password":"new"}"#),
         (3, r#"{"name":"p","description":null}"#),
         (4, r#"{"email":"b@example.test"}"#),
@@ -358,7 +364,12 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     for key in [base_key(), restricted_key()] {
         out.push(("api_key", key.serialize().into_bytes()));
     }
-    for edits in [&[0u8, 10, 0, 1][..], &[1, 0, 0, 7], &[2, 40, 0, 0], &[3, 60, 0, 0]] {
+    for edits in [
+        &[0u8, 10, 0, 1][..],
+        &[1, 0, 0, 7],
+        &[2, 40, 0, 0],
+        &[3, 60, 0, 0],
+    ] {
         out.push(("api_key_tamper", edits.to_vec()));
     }
     out.extend(caveats().into_iter().map(|c| ("caveat", c)));
