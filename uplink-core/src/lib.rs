@@ -7,11 +7,15 @@
 //! - [`client`]: the uplink library that stores and fetches objects.
 //! - [`transport`]: TLS bound to identities, the one HTTP client of a process.
 //! - [`units`]: byte sizes as written on command lines.
+//! - `fuzzing` (feature `fuzzing`): the harnesses behind the fuzz targets and their
+//!   corpus replay.
 
 pub mod access;
 pub mod client;
 pub mod crypto;
 pub mod erasure;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod protocol;
 pub mod transport;
 pub mod units;

@@ -91,6 +91,10 @@ impl ApiKey {
             return Err(invalid("unsupported format"));
         }
         let mac = Macaroon::deserialize_binary(&binary).map_err(|e| invalid(&format!("{e:?}")))?;
+        // The location is not covered by the signature; keys never carry one.
+        if mac.location().is_some() {
+            return Err(invalid("it names a location"));
+        }
         let key = ApiKey { mac };
         // One key, one spelling: trailing bytes or other encodings are refused, so that
         // the string a satellite stores or logs is the key it checked.
@@ -310,6 +314,15 @@ mod tests {
         let mut s = key().serialize();
         s.push_str("AAAA");
         assert!(ApiKey::parse(&s).is_err(), "trailing bytes");
+        // A location is outside the signature: with one, the same key would have a
+        // second spelling that still verifies.
+        let mut binary = URL_SAFE_NO_PAD.decode(key().serialize()).unwrap();
+        binary.splice(1..1, [1, 4, b'h', b'o', b's', b't']);
+        let err = ApiKey::parse(&URL_SAFE_NO_PAD.encode(&binary)).unwrap_err();
+        assert_eq!(
+            err,
+            AccessError::Malformed("not a valid API key: it names a location".into())
+        );
         assert!(ApiKey::new(b"", &SECRET).is_err());
     }
 

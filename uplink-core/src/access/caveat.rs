@@ -102,9 +102,13 @@ impl Action {
     }
 }
 
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z).
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+
 fn show_time(unix: i64) -> String {
     u64::try_from(unix)
         .ok()
+        .filter(|s| *s <= LAST_RFC3339_SECOND)
         .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
         .map(|t| humantime::format_rfc3339_seconds(t).to_string())
         .unwrap_or_else(|| format!("unix time {unix}"))
@@ -433,6 +437,33 @@ mod tests {
         for a in &refused {
             assert!(caveat.allows(a).is_err(), "{a:?}");
         }
+    }
+
+    #[test]
+    fn times_beyond_year_9999_are_shown_as_numbers() {
+        // RFC 3339 ends at 9999-12-31; a caveat may name any i64 time, and refusing a
+        // request must not fail on the way to saying why.
+        let far = 36_999_000_063_600;
+        let caveat = Caveat {
+            not_before: Some(far),
+            ..Caveat::new()
+        };
+        let err = caveat
+            .allows(&act(Operation::Read, Some("b"), Some("k")))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            format!("the access grant is not valid until unix time {far}")
+        );
+        let caveat = Caveat {
+            not_after: Some(i64::MIN),
+            ..Caveat::new()
+        };
+        let err = caveat
+            .allows(&act(Operation::Read, Some("b"), Some("k")))
+            .unwrap_err();
+        assert!(err.ends_with(&format!("unix time {}", i64::MIN)), "{err}");
+        assert_eq!(show_time(253_402_300_799), "9999-12-31T23:59:59Z");
     }
 
     #[test]

@@ -138,14 +138,28 @@ pub fn verify_blocks(
     block_size: u32,
     block_hashes: &[BlockHash],
 ) -> Result<(), ProtocolError> {
+    if block_size == 0 {
+        return Err(ProtocolError::Malformed(
+            "hash block size must be positive".into(),
+        ));
+    }
     let bs = block_size as u64;
     if !offset.is_multiple_of(bs) {
         return Err(ProtocolError::Malformed(format!(
             "range offset {offset} is not aligned to hash blocks of {bs}"
         )));
     }
-    let end = offset + data.len() as u64;
-    if end > piece_size || (!end.is_multiple_of(bs) && end != piece_size) {
+    let end = offset
+        .checked_add(data.len() as u64)
+        .filter(|end| *end <= piece_size)
+        .ok_or_else(|| {
+            ProtocolError::Malformed(format!(
+                "range of {} bytes at offset {offset} reaches past the end of a \
+                 {piece_size}-byte piece",
+                data.len()
+            ))
+        })?;
+    if !end.is_multiple_of(bs) && end != piece_size {
         return Err(ProtocolError::Malformed(format!(
             "range end {end} is not at a hash block boundary of a {piece_size}-byte piece"
         )));
@@ -300,6 +314,23 @@ mod tests {
             ));
         }
         out
+    }
+
+    #[test]
+    fn verify_blocks_refuses_impossible_geometry() {
+        // Block size, piece size and hashes come from the node's download header.
+        let data = [1u8; 10];
+        let blocks = [hash_block(&data)];
+        let err = verify_blocks(&data, 0, 10, 0, &blocks).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::Malformed("hash block size must be positive".into())
+        );
+        let err = verify_blocks(&data, u64::MAX - 4, u64::MAX, 1, &blocks).unwrap_err();
+        assert!(
+            matches!(&err, ProtocolError::Malformed(m) if m.contains("past the end")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -105,8 +105,9 @@ impl FrameDecoder {
                 "frame of {len} bytes exceeds the limit of {max}"
             )));
         }
+        // No reserving for the announced length: memory grows with the bytes that
+        // actually arrive, not with what a 5-byte header claims.
         if self.buf.len() < FRAME_HEADER_LEN + len {
-            self.buf.reserve(FRAME_HEADER_LEN + len - self.buf.len());
             return Ok(None);
         }
         self.buf.advance(FRAME_HEADER_LEN);
@@ -298,5 +299,24 @@ mod tests {
         let mut dec = FrameDecoder::new();
         dec.push(&[9, 0, 0, 0, 0]);
         assert!(dec.next_frame().is_err());
+    }
+
+    #[test]
+    fn a_frame_header_alone_does_not_allocate_its_payload() {
+        // Five bytes announcing a frame of the largest size must not make the receiver
+        // set aside that much memory before the bytes arrive: one slow connection per
+        // few megabytes would exhaust a node.
+        let mut dec = FrameDecoder::new();
+        dec.push(&frame_header(FrameKind::Data, MAX_DATA_FRAME));
+        assert!(dec.next_frame().unwrap().is_none());
+        assert!(
+            dec.buf.capacity() < 64 * 1024,
+            "{} bytes reserved for 5 received",
+            dec.buf.capacity()
+        );
+        // The frame still decodes once its bytes arrive.
+        dec.push(&vec![7; MAX_DATA_FRAME]);
+        let (kind, payload) = dec.next_frame().unwrap().unwrap();
+        assert_eq!((kind, payload.len()), (FrameKind::Data, MAX_DATA_FRAME));
     }
 }
