@@ -5,6 +5,7 @@
 //! benchmark, so what the tests exercise is what users run.
 
 pub mod bench;
+pub mod faults;
 pub mod network;
 
 pub use network::{Network, NetworkConfig, NodeSlot, SimError};

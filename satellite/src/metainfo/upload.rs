@@ -10,8 +10,9 @@ use uplink_core::protocol::metainfo::{
     BeginObjectRequest, BeginObjectResponse, BeginSegmentRequest, BeginSegmentResponse,
     CommitObjectRequest, CommitSegmentRequest, InlineSegmentRequest, ObjectInfo,
 };
-use uplink_core::protocol::{PieceAction, PieceId, Signable, now_unix};
+use uplink_core::protocol::{NodeId, PieceAction, PieceId, Signable, now_unix};
 
+use super::abort::queue_assigned_pieces;
 use super::{
     Metainfo, object_info, queue_piece_deletions, validate_encrypted_key, validate_sealed,
 };
@@ -160,6 +161,8 @@ impl Metainfo {
             piece_public_key: req.piece_public_key,
             max_plain_size: req.max_plain_size,
             nodes: targets.iter().map(|t| (t.piece_num, t.node_id)).collect(),
+            replaced: Vec::new(),
+            retries: 0,
             token_expiration: self.token_expiration(),
             stream,
         };
@@ -241,6 +244,13 @@ impl Metainfo {
             tracing::warn!(rejected = ?rejected, "ignored invalid piece receipts");
         }
         pieces.sort_by_key(|p| p.num);
+        // Whatever the replaced nodes and the nodes without a receipt (the long tail)
+        // may have stored is garbage: queue it for deletion with the commit.
+        let garbage: Vec<(u16, NodeId)> = token
+            .all_assignments()
+            .filter(|(num, node)| !pieces.iter().any(|p| p.num == *num && p.node == *node))
+            .collect();
+        let root = token.root_piece_id;
         self.insert_segment(segment::ActiveModel {
             object_id: Set(token.stream.object_id.clone()),
             position: Set(token.position as i32),
@@ -260,7 +270,7 @@ impl Metainfo {
             created_at: Set(now_unix()),
             expires_at: Set(token.stream.expires_at),
             repaired_at: Set(None),
-        })
+        }, Some((root, garbage)))
         .await?;
         self.metrics
             .segments_committed
@@ -316,7 +326,7 @@ impl Metainfo {
             created_at: Set(now_unix()),
             expires_at: Set(stream.expires_at),
             repaired_at: Set(None),
-        })
+        }, None)
         .await?;
         self.metrics
             .segments_committed
@@ -326,8 +336,13 @@ impl Metainfo {
         Ok(())
     }
 
-    /// Records a segment if its object is still pending, atomically.
-    async fn insert_segment(&self, model: segment::ActiveModel) -> Result<()> {
+    /// Records a segment if its object is still pending, atomically, and queues the
+    /// pieces in `garbage` (under the segment's root piece id) for deletion.
+    async fn insert_segment(
+        &self,
+        model: segment::ActiveModel,
+        garbage: Option<(PieceId, Vec<(u16, NodeId)>)>,
+    ) -> Result<()> {
         let position = model.position.clone().unwrap();
         let object_id = model.object_id.clone().unwrap();
         let plain_size = model.plain_size.clone().unwrap();
@@ -345,6 +360,9 @@ impl Metainfo {
                         e.into()
                     }
                 })?;
+            if let Some((root, pieces)) = &garbage {
+                queue_assigned_pieces(&txn, *root, pieces).await?;
+            }
             accounting::adjust(&txn, &pending.project_id, plain_size, 1).await
         })
     }
@@ -443,7 +461,7 @@ impl Metainfo {
 
 /// An upload token is only good for its own project, and only while the key still allows
 /// writing that object.
-fn authorize_upload(caller: &Caller, stream: &StreamToken) -> Result<()> {
+pub(super) fn authorize_upload(caller: &Caller, stream: &StreamToken) -> Result<()> {
     if stream.project_id != caller.project_id {
         return Err(SatelliteError::PermissionDenied(
             "the upload belongs to another project".into(),
@@ -459,7 +477,7 @@ fn authorize_upload(caller: &Caller, stream: &StreamToken) -> Result<()> {
 
 /// The object an upload adds to, if it is still pending (on `conn`, so that callers can
 /// check it inside their transaction).
-async fn pending_object<C: ConnectionTrait>(conn: &C, object_id: &str) -> Result<object::Model> {
+pub(super) async fn pending_object<C: ConnectionTrait>(conn: &C, object_id: &str) -> Result<object::Model> {
     object::Entity::find_by_id(object_id.to_string())
         .one(conn)
         .await?

@@ -1,0 +1,466 @@
+//! Faults to inject into a running network, by wrapping real components: a piece store
+//! that is slow, fills up or breaks mid-transfer ([`FaultyStore`]), and a proxy in front
+//! of the satellite that answers some calls with errors ([`FaultyProxy`]).
+//!
+//! Faults are switched at run time through a shared [`Faults`] handle, so a node keeps
+//! its identity, data and address while its behaviour changes, and one handle can drive
+//! many nodes (say, "the next three pieces created anywhere fail").
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use uplink_core::protocol::{ErrorBody, ErrorCode, NodeId, PieceId};
+
+use crate::node::{PieceHeader, PieceReader, PieceStore, PieceWriter, StoreError};
+
+/// Faults shared by any number of [`FaultyStore`]s. All off at first.
+#[derive(Debug)]
+pub struct Faults {
+    write_delay_us: AtomicU64,
+    read_delay_us: AtomicU64,
+    refuse_writes: AtomicBool,
+    refuse_commits: AtomicBool,
+    doomed_pieces: AtomicUsize,
+    doomed_after: AtomicU64,
+    fail_reads_from: AtomicU64,
+    reads: watch::Sender<u64>,
+    writes: watch::Sender<u64>,
+    failed: Mutex<Vec<(usize, PieceId)>>,
+}
+
+impl Faults {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            write_delay_us: AtomicU64::new(0),
+            read_delay_us: AtomicU64::new(0),
+            refuse_writes: AtomicBool::new(false),
+            refuse_commits: AtomicBool::new(false),
+            doomed_pieces: AtomicUsize::new(0),
+            doomed_after: AtomicU64::new(0),
+            fail_reads_from: AtomicU64::new(u64::MAX),
+            reads: watch::Sender::new(0),
+            writes: watch::Sender::new(0),
+            failed: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Each write of piece data first waits this long (a slow disk or link).
+    pub fn set_write_delay(&self, d: Duration) {
+        self.write_delay_us
+            .store(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Each read of piece data first waits this long.
+    pub fn set_read_delay(&self, d: Duration) {
+        self.read_delay_us
+            .store(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Every write fails as if the disk were full.
+    pub fn set_refuse_writes(&self, on: bool) {
+        self.refuse_writes.store(on, Ordering::Relaxed);
+    }
+
+    /// Pieces are received in full, then committing them fails as if the disk were
+    /// full: the node refuses each upload only at its very end.
+    pub fn set_refuse_commits(&self, on: bool) {
+        self.refuse_commits.store(on, Ordering::Relaxed);
+    }
+
+    /// The next `n` pieces created (on any store sharing this handle) fail once they
+    /// would hold more than `after` bytes: uploads that break mid-stream.
+    pub fn fail_next_pieces(&self, n: usize, after: u64) {
+        self.doomed_after.store(after, Ordering::Relaxed);
+        self.doomed_pieces.store(n, Ordering::Relaxed);
+    }
+
+    /// Reads reaching piece offset `offset` or beyond fail (`None`: never), so that a
+    /// download breaks after its first bytes.
+    pub fn set_fail_reads_from(&self, offset: Option<u64>) {
+        self.fail_reads_from
+            .store(offset.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Pieces failed by [`Faults::fail_next_pieces`], with the label of their store.
+    pub fn failed_pieces(&self) -> Vec<(usize, PieceId)> {
+        self.failed.lock().clone()
+    }
+
+    /// Waits until at least `n` reads of piece data happened.
+    pub async fn wait_for_reads(&self, n: u64) {
+        let _ = self.reads.subscribe().wait_for(|r| *r >= n).await;
+    }
+
+    /// Waits until at least `n` writes of piece data happened.
+    pub async fn wait_for_writes(&self, n: u64) {
+        let _ = self.writes.subscribe().wait_for(|w| *w >= n).await;
+    }
+
+    fn take_doomed(&self) -> bool {
+        self.doomed_pieces
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+async fn pause(us: &AtomicU64) {
+    let us = us.load(Ordering::Relaxed);
+    if us > 0 {
+        tokio::time::sleep(Duration::from_micros(us)).await;
+    }
+}
+
+/// A real store with [`Faults`] in front of it. `label` names it in
+/// [`Faults::failed_pieces`] (the node's index, say).
+pub struct FaultyStore {
+    inner: Arc<dyn PieceStore>,
+    faults: Arc<Faults>,
+    label: usize,
+}
+
+impl std::fmt::Debug for FaultyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultyStore")
+            .field("label", &self.label)
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaultyStore {
+    pub fn new(inner: Arc<dyn PieceStore>, faults: Arc<Faults>, label: usize) -> Self {
+        Self {
+            inner,
+            faults,
+            label,
+        }
+    }
+}
+
+#[async_trait]
+impl PieceStore for FaultyStore {
+    async fn create(
+        &self,
+        satellite: NodeId,
+        piece: PieceId,
+    ) -> Result<Box<dyn PieceWriter>, StoreError> {
+        let inner = self.inner.create(satellite, piece).await?;
+        Ok(Box::new(FaultyWriter {
+            inner,
+            faults: self.faults.clone(),
+            label: self.label,
+            piece,
+            doomed: self.faults.take_doomed(),
+        }))
+    }
+
+    async fn open(
+        &self,
+        satellite: NodeId,
+        piece: PieceId,
+    ) -> Result<Box<dyn PieceReader>, StoreError> {
+        let inner = self.inner.open(satellite, piece).await?;
+        Ok(Box::new(FaultyReader {
+            inner,
+            faults: self.faults.clone(),
+        }))
+    }
+
+    async fn delete(&self, satellite: NodeId, piece: PieceId) -> Result<bool, StoreError> {
+        self.inner.delete(satellite, piece).await
+    }
+
+    async fn list(&self, satellite: NodeId) -> Result<Vec<PieceId>, StoreError> {
+        self.inner.list(satellite).await
+    }
+
+    async fn used_bytes(&self) -> Result<u64, StoreError> {
+        self.inner.used_bytes().await
+    }
+}
+
+struct FaultyWriter {
+    inner: Box<dyn PieceWriter>,
+    faults: Arc<Faults>,
+    label: usize,
+    piece: PieceId,
+    doomed: bool,
+}
+
+#[async_trait]
+impl PieceWriter for FaultyWriter {
+    async fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
+        let f = &self.faults;
+        pause(&f.write_delay_us).await;
+        f.writes.send_modify(|w| *w += 1);
+        if f.refuse_writes.load(Ordering::Relaxed) {
+            return Err(StoreError::DiskFull);
+        }
+        if self.doomed
+            && self.inner.size() + data.len() as u64 > f.doomed_after.load(Ordering::Relaxed)
+        {
+            self.doomed = false;
+            f.failed.lock().push((self.label, self.piece));
+            return Err(StoreError::Io(std::io::Error::other("injected write failure")));
+        }
+        self.inner.write(data).await
+    }
+
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    async fn commit(self: Box<Self>, header: PieceHeader) -> Result<(), StoreError> {
+        if self.faults.refuse_commits.load(Ordering::Relaxed) {
+            self.inner.cancel().await?;
+            return Err(StoreError::DiskFull);
+        }
+        self.inner.commit(header).await
+    }
+
+    async fn cancel(self: Box<Self>) -> Result<(), StoreError> {
+        self.inner.cancel().await
+    }
+}
+
+struct FaultyReader {
+    inner: Box<dyn PieceReader>,
+    faults: Arc<Faults>,
+}
+
+#[async_trait]
+impl PieceReader for FaultyReader {
+    fn header(&self) -> &PieceHeader {
+        self.inner.header()
+    }
+
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    async fn read_at(&self, offset: u64, len: usize) -> Result<Bytes, StoreError> {
+        let f = &self.faults;
+        f.reads.send_modify(|r| *r += 1);
+        pause(&f.read_delay_us).await;
+        if offset + len as u64 > f.fail_reads_from.load(Ordering::Relaxed) {
+            return Err(StoreError::Io(std::io::Error::other("injected read failure")));
+        }
+        self.inner.read_at(offset, len).await
+    }
+}
+
+/// What [`FaultyProxy`] answers instead of forwarding.
+#[derive(Clone, Debug)]
+struct Rule {
+    path: String,
+    /// Requests to forward before the rule applies.
+    skip: u32,
+    /// Requests to answer with the error.
+    times: u32,
+    status: u16,
+    retry_after: Option<u32>,
+}
+
+/// An HTTP proxy in front of the satellite that forwards every request, except that it
+/// answers chosen calls with chosen errors (a 503 with `Retry-After`, say) and counts
+/// the requests per path.
+pub struct FaultyProxy {
+    address: String,
+    rules: Arc<Mutex<Vec<Rule>>>,
+    counts: Arc<Mutex<HashMap<String, u64>>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl std::fmt::Debug for FaultyProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultyProxy")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+struct ProxyState {
+    target: String,
+    http: reqwest::Client,
+    rules: Arc<Mutex<Vec<Rule>>>,
+    counts: Arc<Mutex<HashMap<String, u64>>>,
+}
+
+impl FaultyProxy {
+    /// Starts a proxy on a free loopback port, forwarding to `target` (`host:port`).
+    pub async fn start(target: &str) -> std::io::Result<Self> {
+        use actix_web::{App, HttpServer, web};
+        let rules: Arc<Mutex<Vec<Rule>>> = Arc::default();
+        let counts: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+        let state = web::Data::new(ProxyState {
+            target: target.to_string(),
+            http: reqwest::Client::new(),
+            rules: rules.clone(),
+            counts: counts.clone(),
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let address = listener.local_addr()?.to_string();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(64 << 20))
+                .default_service(web::to(forward))
+        })
+        .workers(1)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Self {
+            address,
+            rules,
+            counts,
+            handle,
+        })
+    }
+
+    /// `host:port` to give clients instead of the satellite's.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// After forwarding `skip` requests to `path`, answers the next `times` with
+    /// `status` (and `Retry-After: retry_after` seconds, if given).
+    pub fn fail(&self, path: &str, skip: u32, times: u32, status: u16, retry_after: Option<u32>) {
+        self.rules.lock().push(Rule {
+            path: path.to_string(),
+            skip,
+            times,
+            status,
+            retry_after,
+        });
+    }
+
+    /// Requests to `path` seen so far, answered or forwarded.
+    pub fn requests(&self, path: &str) -> u64 {
+        self.counts.lock().get(path).copied().unwrap_or(0)
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+async fn forward(
+    req: actix_web::HttpRequest,
+    body: Bytes,
+    state: actix_web::web::Data<ProxyState>,
+) -> actix_web::HttpResponse {
+    use actix_web::HttpResponse;
+    use actix_web::http::StatusCode;
+    let path = req.path().to_string();
+    *state.counts.lock().entry(path.clone()).or_default() += 1;
+    let injected = {
+        let mut rules = state.rules.lock();
+        rules.iter_mut().find(|r| r.path == path).and_then(|r| {
+            if r.skip > 0 {
+                r.skip -= 1;
+                None
+            } else if r.times > 0 {
+                r.times -= 1;
+                Some((r.status, r.retry_after))
+            } else {
+                None
+            }
+        })
+    };
+    if let Some((status, retry_after)) = injected {
+        let code = if status == 503 {
+            ErrorCode::Unavailable
+        } else {
+            ErrorCode::Internal
+        };
+        let mut resp = HttpResponse::build(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        );
+        if let Some(secs) = retry_after {
+            resp.insert_header(("Retry-After", secs.to_string()));
+        }
+        return resp.json(ErrorBody::new(code, format!("injected HTTP {status}")));
+    }
+    let url = format!(
+        "http://{}{}",
+        state.target,
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
+        .unwrap_or(reqwest::Method::POST);
+    let mut out = state.http.request(method, url).body(body);
+    for name in ["authorization", "content-type", "cookie", "origin"] {
+        if let Some(v) = req.headers().get(name) {
+            out = out.header(name, v.as_bytes());
+        }
+    }
+    match out.send().await {
+        Ok(resp) => {
+            let status =
+                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut builder = HttpResponse::build(status);
+            for name in ["content-type", "retry-after"] {
+                if let Some(v) = resp.headers().get(name) {
+                    builder.insert_header((name, v.as_bytes()));
+                }
+            }
+            match resp.bytes().await {
+                Ok(bytes) => builder.body(bytes),
+                Err(e) => HttpResponse::BadGateway().body(e.to_string()),
+            }
+        }
+        Err(e) => HttpResponse::BadGateway().body(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::MemoryStore;
+    use crate::node::piecestore::conformance::test_header;
+
+    #[tokio::test]
+    async fn doomed_pieces_fail_once_they_grow_and_others_pass() {
+        let faults = Faults::new();
+        let store = FaultyStore::new(Arc::new(MemoryStore::new()), faults.clone(), 3);
+        faults.fail_next_pieces(1, 10);
+        let sat = NodeId::random();
+        let (a, b) = (PieceId::random(), PieceId::random());
+        let mut w = store.create(sat, a).await.unwrap();
+        w.write(&[0; 10]).await.unwrap();
+        assert!(matches!(w.write(&[0; 1]).await, Err(StoreError::Io(_))));
+        let mut w = store.create(sat, b).await.unwrap();
+        w.write(&[0; 100]).await.unwrap();
+        assert_eq!(faults.failed_pieces(), vec![(3, a)]);
+        faults.set_refuse_writes(true);
+        let mut w = store.create(sat, PieceId::random()).await.unwrap();
+        assert!(matches!(w.write(&[0]).await, Err(StoreError::DiskFull)));
+        faults.wait_for_writes(4).await;
+    }
+
+    #[tokio::test]
+    async fn refused_commits_leave_nothing() {
+        let faults = Faults::new();
+        let inner = Arc::new(MemoryStore::new());
+        let store = FaultyStore::new(inner.clone(), faults.clone(), 1);
+        faults.set_refuse_commits(true);
+        let sat = NodeId::random();
+        let piece = PieceId::random();
+        let mut w = store.create(sat, piece).await.unwrap();
+        w.write(&[1; 10]).await.unwrap();
+        let header = test_header(sat, piece, &[1; 10]);
+        assert!(matches!(w.commit(header).await, Err(StoreError::DiskFull)));
+        assert!(inner.list(sat).await.unwrap().is_empty());
+    }
+}
