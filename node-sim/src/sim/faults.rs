@@ -92,6 +92,11 @@ impl Faults {
         self.failed.lock().clone()
     }
 
+    /// Reads of piece data so far.
+    pub fn reads_so_far(&self) -> u64 {
+        *self.reads.borrow()
+    }
+
     /// Waits until at least `n` reads of piece data happened.
     pub async fn wait_for_reads(&self, n: u64) {
         let _ = self.reads.subscribe().wait_for(|r| *r >= n).await;

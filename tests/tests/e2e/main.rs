@@ -14,4 +14,5 @@ mod lifecycle;
 mod listing;
 mod order_limits;
 mod privacy;
+mod resilience;
 mod sharing;
