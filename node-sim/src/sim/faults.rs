@@ -26,6 +26,7 @@ pub struct Faults {
     read_delay_us: AtomicU64,
     refuse_writes: AtomicBool,
     refuse_commits: AtomicBool,
+    dead: AtomicBool,
     doomed_pieces: AtomicUsize,
     doomed_after: AtomicU64,
     fail_reads_from: AtomicU64,
@@ -41,6 +42,7 @@ impl Faults {
             read_delay_us: AtomicU64::new(0),
             refuse_writes: AtomicBool::new(false),
             refuse_commits: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
             doomed_pieces: AtomicUsize::new(0),
             doomed_after: AtomicU64::new(0),
             fail_reads_from: AtomicU64::new(u64::MAX),
@@ -71,6 +73,22 @@ impl Faults {
     /// full: the node refuses each upload only at its very end.
     pub fn set_refuse_commits(&self, on: bool) {
         self.refuse_commits.store(on, Ordering::Relaxed);
+    }
+
+    /// Every operation on piece data fails, transfers in progress included: with the
+    /// node's server stopped, a node that died (stopping the server alone lets
+    /// responses already streaming run to their end).
+    pub fn set_dead(&self, on: bool) {
+        self.dead.store(on, Ordering::Relaxed);
+    }
+
+    fn check_alive(&self) -> Result<(), StoreError> {
+        if self.dead.load(Ordering::Relaxed) {
+            return Err(StoreError::Io(std::io::Error::other(
+                "injected: the node is dead",
+            )));
+        }
+        Ok(())
     }
 
     /// The next `n` pieces created (on any store sharing this handle) fail once they
@@ -155,6 +173,7 @@ impl PieceStore for FaultyStore {
         satellite: NodeId,
         piece: PieceId,
     ) -> Result<Box<dyn PieceWriter>, StoreError> {
+        self.faults.check_alive()?;
         let inner = self.inner.create(satellite, piece).await?;
         Ok(Box::new(FaultyWriter {
             inner,
@@ -170,6 +189,7 @@ impl PieceStore for FaultyStore {
         satellite: NodeId,
         piece: PieceId,
     ) -> Result<Box<dyn PieceReader>, StoreError> {
+        self.faults.check_alive()?;
         let inner = self.inner.open(satellite, piece).await?;
         Ok(Box::new(FaultyReader {
             inner,
@@ -204,6 +224,7 @@ impl PieceWriter for FaultyWriter {
         let f = &self.faults;
         pause(&f.write_delay_us).await;
         f.writes.send_modify(|w| *w += 1);
+        f.check_alive()?;
         if f.refuse_writes.load(Ordering::Relaxed) {
             return Err(StoreError::DiskFull);
         }
@@ -212,7 +233,9 @@ impl PieceWriter for FaultyWriter {
         {
             self.doomed = false;
             f.failed.lock().push((self.label, self.piece));
-            return Err(StoreError::Io(std::io::Error::other("injected write failure")));
+            return Err(StoreError::Io(std::io::Error::other(
+                "injected write failure",
+            )));
         }
         self.inner.write(data).await
     }
@@ -222,6 +245,10 @@ impl PieceWriter for FaultyWriter {
     }
 
     async fn commit(self: Box<Self>, header: PieceHeader) -> Result<(), StoreError> {
+        if self.faults.dead.load(Ordering::Relaxed) {
+            self.inner.cancel().await?;
+            return self.faults.check_alive();
+        }
         if self.faults.refuse_commits.load(Ordering::Relaxed) {
             self.inner.cancel().await?;
             return Err(StoreError::DiskFull);
@@ -253,8 +280,11 @@ impl PieceReader for FaultyReader {
         let f = &self.faults;
         f.reads.send_modify(|r| *r += 1);
         pause(&f.read_delay_us).await;
+        f.check_alive()?;
         if offset + len as u64 > f.fail_reads_from.load(Ordering::Relaxed) {
-            return Err(StoreError::Io(std::io::Error::other("injected read failure")));
+            return Err(StoreError::Io(std::io::Error::other(
+                "injected read failure",
+            )));
         }
         self.inner.read_at(offset, len).await
     }

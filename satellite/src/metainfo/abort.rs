@@ -75,8 +75,7 @@ impl Metainfo {
                 return Ok((false, queued));
             };
             queued += queue_piece_deletions(&txn, &segments).await?;
-            crate::accounting::remove_segments(&txn, std::slice::from_ref(&obj), &segments)
-                .await?;
+            crate::accounting::remove_segments(&txn, std::slice::from_ref(&obj), &segments).await?;
             segment::Entity::delete_many()
                 .filter(segment::Column::ObjectId.eq(object_id.clone()))
                 .exec(&txn)

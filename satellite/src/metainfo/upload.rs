@@ -251,26 +251,29 @@ impl Metainfo {
             .filter(|(num, node)| !pieces.iter().any(|p| p.num == *num && p.node == *node))
             .collect();
         let root = token.root_piece_id;
-        self.insert_segment(segment::ActiveModel {
-            object_id: Set(token.stream.object_id.clone()),
-            position: Set(token.position as i32),
-            root_piece_id: Set(Some(token.root_piece_id.0.to_vec())),
-            encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
-            encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
-            plain_offset: Set(0),
-            plain_size: Set(req.plain_size as i64),
-            piece_size: Set(piece_size as i64),
-            rs_k: Set(scheme.k as i16),
-            rs_repair: Set(scheme.repair as i16),
-            rs_optimal: Set(scheme.optimal as i16),
-            rs_total: Set(scheme.total as i16),
-            rs_share_size: Set(scheme.share_size as i32),
-            inline_data: Set(None),
-            pieces: Set(encode_pieces(&pieces)),
-            created_at: Set(now_unix()),
-            expires_at: Set(token.stream.expires_at),
-            repaired_at: Set(None),
-        }, Some((root, garbage)))
+        self.insert_segment(
+            segment::ActiveModel {
+                object_id: Set(token.stream.object_id.clone()),
+                position: Set(token.position as i32),
+                root_piece_id: Set(Some(token.root_piece_id.0.to_vec())),
+                encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
+                encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
+                plain_offset: Set(0),
+                plain_size: Set(req.plain_size as i64),
+                piece_size: Set(piece_size as i64),
+                rs_k: Set(scheme.k as i16),
+                rs_repair: Set(scheme.repair as i16),
+                rs_optimal: Set(scheme.optimal as i16),
+                rs_total: Set(scheme.total as i16),
+                rs_share_size: Set(scheme.share_size as i32),
+                inline_data: Set(None),
+                pieces: Set(encode_pieces(&pieces)),
+                created_at: Set(now_unix()),
+                expires_at: Set(token.stream.expires_at),
+                repaired_at: Set(None),
+            },
+            Some((root, garbage)),
+        )
         .await?;
         self.metrics
             .segments_committed
@@ -307,26 +310,29 @@ impl Metainfo {
                 req.data.len()
             )));
         }
-        self.insert_segment(segment::ActiveModel {
-            object_id: Set(stream.object_id.clone()),
-            position: Set(req.position as i32),
-            root_piece_id: Set(None),
-            encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
-            encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
-            plain_offset: Set(0),
-            plain_size: Set(req.plain_size as i64),
-            piece_size: Set(0),
-            rs_k: Set(0),
-            rs_repair: Set(0),
-            rs_optimal: Set(0),
-            rs_total: Set(0),
-            rs_share_size: Set(0),
-            inline_data: Set(Some(req.data.clone())),
-            pieces: Set(encode_pieces(&[])),
-            created_at: Set(now_unix()),
-            expires_at: Set(stream.expires_at),
-            repaired_at: Set(None),
-        }, None)
+        self.insert_segment(
+            segment::ActiveModel {
+                object_id: Set(stream.object_id.clone()),
+                position: Set(req.position as i32),
+                root_piece_id: Set(None),
+                encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
+                encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
+                plain_offset: Set(0),
+                plain_size: Set(req.plain_size as i64),
+                piece_size: Set(0),
+                rs_k: Set(0),
+                rs_repair: Set(0),
+                rs_optimal: Set(0),
+                rs_total: Set(0),
+                rs_share_size: Set(0),
+                inline_data: Set(Some(req.data.clone())),
+                pieces: Set(encode_pieces(&[])),
+                created_at: Set(now_unix()),
+                expires_at: Set(stream.expires_at),
+                repaired_at: Set(None),
+            },
+            None,
+        )
         .await?;
         self.metrics
             .segments_committed
@@ -477,7 +483,10 @@ pub(super) fn authorize_upload(caller: &Caller, stream: &StreamToken) -> Result<
 
 /// The object an upload adds to, if it is still pending (on `conn`, so that callers can
 /// check it inside their transaction).
-pub(super) async fn pending_object<C: ConnectionTrait>(conn: &C, object_id: &str) -> Result<object::Model> {
+pub(super) async fn pending_object<C: ConnectionTrait>(
+    conn: &C,
+    object_id: &str,
+) -> Result<object::Model> {
     object::Entity::find_by_id(object_id.to_string())
         .one(conn)
         .await?

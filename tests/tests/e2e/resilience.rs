@@ -76,6 +76,12 @@ async fn wrap_node(net: &mut TestNetwork, index: usize, faults: &Arc<Faults>) {
         .expect("node restarts");
 }
 
+/// Kills node `index`: its transfers in progress break and it takes no new ones.
+async fn kill(net: &mut TestNetwork, index: usize, faults: &Arc<Faults>) {
+    faults.set_dead(true);
+    net.network.stop_node(index).await;
+}
+
 /// Every node on its own fault handle (element `i` drives node `i + 1`).
 async fn wrap_all(net: &mut TestNetwork, faults: &[Arc<Faults>]) {
     for (i, f) in faults.iter().enumerate() {
@@ -202,15 +208,19 @@ async fn uploads_survive_two_nodes_killed_mid_stream() {
             })
             .await;
             for &v in victims {
-                net.network.stop_node(v).await;
+                kill(&mut net, v, &faults[v - 1]).await;
             }
             let entry = task
                 .await
                 .unwrap()
                 .unwrap_or_else(|e| panic!("round {round}: upload failed: {e}"));
             assert_eq!(entry.size, data.len() as u64);
-            assert!(download(&project, "bkt", &key).await == data, "round {round}");
+            assert!(
+                download(&project, "bkt", &key).await == data,
+                "round {round}"
+            );
             for &v in victims {
+                faults[v - 1].set_dead(false);
                 wrap_node(&mut net, v, &faults[v - 1]).await;
             }
         }
@@ -259,7 +269,11 @@ async fn a_node_refusing_every_upload_costs_no_upload() {
                 Err(e) => failures.push(format!("upload {i}: {e}")),
             }
         }
-        assert!(failures.is_empty(), "{} of 10 failed: {failures:#?}", failures.len());
+        assert!(
+            failures.is_empty(),
+            "{} of 10 failed: {failures:#?}",
+            failures.len()
+        );
         net.stop().await;
     })
     .await;
@@ -314,13 +328,24 @@ async fn pieces_that_fail_mid_stream_move_to_replacement_nodes() {
             // replacement: and it really holds it.
             if let Some(p) = recorded.iter().find(|p| p.num == num) {
                 assert_ne!(p.node, node);
-                let holder = net.network.running_nodes().find(|n| n.id() == p.node).unwrap();
-                let held = holder.store().list(net.network.satellite_url().id).await.unwrap();
+                let holder = net
+                    .network
+                    .running_nodes()
+                    .find(|n| n.id() == p.node)
+                    .unwrap();
+                let held = holder
+                    .store()
+                    .list(net.network.satellite_url().id)
+                    .await
+                    .unwrap();
                 assert!(held.contains(&root.derive(&p.node, num)));
                 replaced += 1;
             }
         }
-        assert!(replaced >= 1, "no failed piece was stored on a replacement node");
+        assert!(
+            replaced >= 1,
+            "no failed piece was stored on a replacement node"
+        );
         net.stop().await;
     })
     .await;
@@ -329,7 +354,10 @@ async fn pieces_that_fail_mid_stream_move_to_replacement_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloads_need_only_four_healthy_pieces_of_ten() {
     bounded(async {
-        let mut rng = rng("downloads_need_only_four_healthy_pieces_of_ten", 0x5eed_0004);
+        let mut rng = rng(
+            "downloads_need_only_four_healthy_pieces_of_ten",
+            0x5eed_0004,
+        );
         let mut net = TestNetwork::start(10).await;
         let faults: Vec<_> = (0..10).map(|_| Faults::new()).collect();
         wrap_all(&mut net, &faults).await;
@@ -346,14 +374,15 @@ async fn downloads_need_only_four_healthy_pieces_of_ten() {
         let mut order: Vec<usize> = (1..=10).collect();
         order.shuffle(&mut rng);
         let (healthy, slow, breaking, dead) =
-            (&order[..4], &order[4..6], &order[6..8], &order[8..]);
+            (&order[..4], &order[4..5], &order[5..8], &order[8..]);
         println!("healthy {healthy:?}, slow {slow:?}, breaking {breaking:?}, dead {dead:?}");
         for &i in slow {
             faults[i - 1].set_read_delay(Duration::from_millis(300));
         }
-        // These serve their first 256 KiB quickly (so they win the first window) and
-        // then break.
-        for &i in breaking {
+        // The slow one serves its first bytes late and then breaks too; the others
+        // serve their first 256 KiB quickly (so they can win the first window) and then
+        // break.
+        for &i in slow.iter().chain(breaking) {
             faults[i - 1].set_fail_reads_from(Some(256 << 10));
         }
         for &i in dead {
@@ -367,7 +396,11 @@ async fn downloads_need_only_four_healthy_pieces_of_ten() {
                 Err(e) => failures.push(format!("download {attempt}: {e}")),
             }
         }
-        assert!(failures.is_empty(), "{} of 12 failed: {failures:#?}", failures.len());
+        assert!(
+            failures.is_empty(),
+            "{} of 12 failed: {failures:#?}",
+            failures.len()
+        );
         net.stop().await;
     })
     .await;
@@ -376,27 +409,40 @@ async fn downloads_need_only_four_healthy_pieces_of_ten() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloads_survive_five_nodes_killed_mid_stream() {
     bounded(async {
-        let mut rng = rng("downloads_survive_five_nodes_killed_mid_stream", 0x5eed_0005);
-        let mut net = TestNetwork::start(10).await;
-        let faults = Faults::new();
-        let shared: Vec<_> = (0..10).map(|_| faults.clone()).collect();
-        wrap_all(&mut net, &shared).await;
+        let mut rng = rng(
+            "downloads_survive_five_nodes_killed_mid_stream",
+            0x5eed_0005,
+        );
+        // Limits for every piece at once: after the kill, the pieces that lost the
+        // first window's race are the only ones left to read.
+        let mut net = TestNetwork::start_with(Options {
+            nodes: 10,
+            tweak: Box::new(|c| c.satellite.download_extra_pieces = Some(10)),
+        })
+        .await;
+        let faults: Vec<_> = (0..10).map(|_| Faults::new()).collect();
+        wrap_all(&mut net, &faults).await;
+        let segment_size = 4u64 << 20;
         let project = net
             .project_with(ClientConfig {
-                segment_size: 2 << 20,
+                segment_size,
                 ..Default::default()
             })
             .await;
         project.create_bucket("bkt").await.unwrap();
-        let data = bytes(&mut rng, 6 * (2 << 20));
+        let data = bytes(&mut rng, 3 * segment_size as usize);
         upload_everywhere(&project, &net, "obj", &data).await;
         // Slow enough that the download is still streaming when the nodes die.
-        faults.set_read_delay(Duration::from_millis(100));
+        for f in &faults {
+            f.set_read_delay(Duration::from_millis(100));
+        }
         for round in 0..3 {
             let mut order: Vec<usize> = (1..=10).collect();
             order.shuffle(&mut rng);
             let victims = order[..5].to_vec();
             println!("round {round}: nodes {victims:?} die mid-stream");
+            let reads = || faults.iter().map(|f| f.reads_so_far()).sum::<u64>();
+            let before = reads();
             let task = tokio::spawn({
                 let project = project.clone();
                 async move {
@@ -407,20 +453,28 @@ async fn downloads_survive_five_nodes_killed_mid_stream() {
                         .map(|_| out)
                 }
             });
-            // Streaming has begun once the nodes read piece data for this download.
-            let started = faults.reads_so_far();
-            faults.wait_for_reads(started + 4).await;
+            // The nodes have served every piece's first chunk of the first segment and
+            // are on to the next (the race is decided; each piece has four chunks).
+            eventually(Duration::from_secs(60), "the download streams", || {
+                let now = reads();
+                async move { now >= before + 12 }
+            })
+            .await;
             for &v in &victims {
-                net.network.stop_node(v).await;
+                kill(&mut net, v, &faults[v - 1]).await;
             }
-            assert!(!task.is_finished(), "the download ended before the nodes died");
+            assert!(
+                !task.is_finished(),
+                "the download ended before the nodes died"
+            );
             let out = task
                 .await
                 .unwrap()
                 .unwrap_or_else(|e| panic!("round {round}: download failed: {e}"));
             assert!(out == data, "round {round}");
             for &v in &victims {
-                wrap_node(&mut net, v, &faults).await;
+                faults[v - 1].set_dead(false);
+                wrap_node(&mut net, v, &faults[v - 1]).await;
             }
         }
         net.stop().await;
@@ -475,9 +529,11 @@ async fn a_failed_upload_is_aborted_and_its_pieces_deleted() {
             .await
             .unwrap();
         // The nodes end up holding exactly the pieces the satellite records.
-        eventually(Duration::from_secs(20), "the kept object's pieces settle", || async {
-            pieces_on_nodes(&net).await == recorded_pieces(&net).await
-        })
+        eventually(
+            Duration::from_secs(20),
+            "the kept object's pieces settle",
+            || async { pieces_on_nodes(&net).await == recorded_pieces(&net).await },
+        )
         .await;
         let kept = recorded_pieces(&net).await;
         assert!(!kept.is_empty());
@@ -500,7 +556,10 @@ async fn a_failed_upload_is_aborted_and_its_pieces_deleted() {
             .list_objects(&pending_listing("bkt"), &Subject::default())
             .await
             .unwrap();
-        assert!(pending.items.is_empty(), "a pending object is left: {pending:?}");
+        assert!(
+            pending.items.is_empty(),
+            "a pending object is left: {pending:?}"
+        );
         assert_eq!(recorded_pieces(&net).await, kept);
         eventually(
             Duration::from_secs(20),
@@ -563,10 +622,7 @@ async fn hand_segment(
             }
         }
     });
-    (
-        begun.segment_id,
-        futures::future::join_all(uploads).await,
-    )
+    (begun.segment_id, futures::future::join_all(uploads).await)
 }
 
 fn any_sealed() -> Sealed {
@@ -661,15 +717,25 @@ async fn an_abort_never_touches_committed_data() {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, UplinkError::Satellite { code: ErrorCode::BadRequest, .. }),
+            matches!(
+                &err,
+                UplinkError::Satellite {
+                    code: ErrorCode::BadRequest,
+                    ..
+                }
+            ),
             "{err}"
         );
         let runs = || net.network.satellite.workers().status()["piece-deleter"].runs;
         let seen = runs();
-        eventually(Duration::from_secs(20), "the piece deleter ran twice", || {
-            let now = runs();
-            async move { now >= seen + 2 }
-        })
+        eventually(
+            Duration::from_secs(20),
+            "the piece deleter ran twice",
+            || {
+                let now = runs();
+                async move { now >= seen + 2 }
+            },
+        )
         .await;
         let after: BTreeSet<_> = pieces_on_nodes(&net).await;
         assert!(before.is_subset(&after), "committed pieces were deleted");
@@ -766,7 +832,13 @@ async fn replacement_assignments_are_checked_at_commit() {
         for bad in [vec![], vec![10], vec![1, 1]] {
             let err = retry(bad.clone(), segment_id.clone()).await.unwrap_err();
             assert!(
-                matches!(&err, UplinkError::Satellite { code: ErrorCode::BadRequest, .. }),
+                matches!(
+                    &err,
+                    UplinkError::Satellite {
+                        code: ErrorCode::BadRequest,
+                        ..
+                    }
+                ),
                 "{bad:?}: {err}"
             );
         }
@@ -810,7 +882,10 @@ async fn metainfo_calls_retry_while_the_satellite_is_unavailable() {
 
         // Two 503s (asking for a one-second pause), then the real answer.
         proxy.fail(BUCKET_LIST_PATH, 0, 2, 503, Some(1));
-        let buckets = project.list_buckets().await.expect("retried until it answered");
+        let buckets = project
+            .list_buckets()
+            .await
+            .expect("retried until it answered");
         assert_eq!(buckets.len(), 1);
         assert_eq!(proxy.requests(BUCKET_LIST_PATH), 3);
 
@@ -836,7 +911,10 @@ async fn metainfo_calls_retry_while_the_satellite_is_unavailable() {
         // Other errors are not retried.
         proxy.fail(OBJECT_LIST_PATH, 0, 1, 500, None);
         let err = project.list_objects("bkt", "", true).await.unwrap_err();
-        assert!(matches!(err, UplinkError::Satellite { status: 500, .. }), "{err}");
+        assert!(
+            matches!(err, UplinkError::Satellite { status: 500, .. }),
+            "{err}"
+        );
         assert_eq!(proxy.requests(OBJECT_LIST_PATH), 1);
         proxy.stop().await;
         net.stop().await;

@@ -535,7 +535,9 @@ impl<'a> SegmentDownload<'a> {
                 tokio::time::timeout(self.project.inner.config.idle_timeout, next).await
             else {
                 let stalled: Vec<usize> = (0..self.pieces.len())
-                    .filter(|&i| self.pieces[i].role == Role::Active && !self.pieces[i].covers(need))
+                    .filter(|&i| {
+                        self.pieces[i].role == Role::Active && !self.pieces[i].covers(need)
+                    })
                     .collect();
                 for i in stalled {
                     let num = self.pieces[i].num;

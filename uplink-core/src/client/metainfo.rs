@@ -46,7 +46,9 @@ impl RetryPolicy {
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
             .min(self.max_delay);
         let jitter = ceiling.mul_f64(rand::random::<f64>());
-        jitter.max(retry_after.unwrap_or_default()).min(self.max_delay)
+        jitter
+            .max(retry_after.unwrap_or_default())
+            .min(self.max_delay)
     }
 }
 
@@ -264,7 +266,8 @@ impl MetainfoClient {
     }
 
     pub async fn list_buckets(&self, req: &ListBucketsRequest) -> Result<ListBucketsResponse> {
-        self.idempotent(BUCKET_LIST_PATH, req, &Subject::default()).await
+        self.idempotent(BUCKET_LIST_PATH, req, &Subject::default())
+            .await
     }
 
     pub async fn delete_bucket(&self, name: &str, force: bool) -> Result<DeleteBucketResponse> {

@@ -388,8 +388,8 @@ impl PieceSet {
             self.ensure_viable(metainfo, subject, on_new_segment_id)
                 .await?;
             if self.stored() >= optimal && deadline.is_none() {
-                let grace =
-                    (started.elapsed() / 8).clamp(Duration::from_millis(50), Duration::from_secs(2));
+                let grace = (started.elapsed() / 8)
+                    .clamp(Duration::from_millis(50), Duration::from_secs(2));
                 deadline = Some(tokio::time::Instant::now() + grace);
             }
             if self.running() == 0 {

@@ -136,7 +136,9 @@ impl Spool {
     async fn spill(&self, data: &[Bytes]) -> std::io::Result<()> {
         let share_len = data.first().map_or(0, Bytes::len);
         if data.iter().any(|d| d.len() != share_len) {
-            return Err(std::io::Error::other("shares of one batch differ in length"));
+            return Err(std::io::Error::other(
+                "shares of one batch differ in length",
+            ));
         }
         let (file, offset) = {
             let mut st = self.shared.state.lock();
