@@ -921,3 +921,88 @@ async fn metainfo_calls_retry_while_the_satellite_is_unavailable() {
     })
     .await;
 }
+
+/// The workspace's `uplink` binary (`cargo test --workspace` builds it).
+fn uplink_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join("uplink");
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_aborts_the_pending_upload() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    bounded(async {
+        let mut rng = rng("ctrl_c_aborts_the_pending_upload", 10);
+        let net = TestNetwork::start(10).await;
+        let grant = net.access().await;
+        let project = Project::open(grant.clone(), Default::default()).unwrap();
+        project.create_bucket("bkt").await.unwrap();
+        let config = tempfile::tempdir().unwrap();
+        let mut child = tokio::process::Command::new(uplink_bin())
+            .args([
+                "cp",
+                "--quiet",
+                "--segment-size",
+                "1MiB",
+                "-",
+                "sj://bkt/cut",
+            ])
+            .env("UPLINK_ACCESS", grant.serialize())
+            .env("UPLINK_CONFIG_DIR", config.path())
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Two and a half segments, then the input stalls: two segments are committed
+        // and the third is begun when the user presses Ctrl-C.
+        stdin
+            .write_all(&bytes(&mut rng, (5 << 20) / 2))
+            .await
+            .unwrap();
+        eventually(
+            Duration::from_secs(60),
+            "two segments are committed",
+            || async { segments(&net).await.len() >= 2 },
+        )
+        .await;
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().unwrap().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .expect("the uplink exits after Ctrl-C")
+            .unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .await
+            .unwrap();
+        assert_eq!(status.code(), Some(130), "{stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        drop(stdin);
+        let pending = project
+            .metainfo()
+            .list_objects(&pending_listing("bkt"), &Subject::default())
+            .await
+            .unwrap();
+        assert!(pending.items.is_empty(), "{pending:?}");
+        assert!(segments(&net).await.is_empty());
+        eventually(
+            Duration::from_secs(20),
+            "the interrupted upload's pieces are deleted from the nodes",
+            || async { pieces_on_nodes(&net).await.is_empty() },
+        )
+        .await;
+        net.stop().await;
+    })
+    .await;
+}

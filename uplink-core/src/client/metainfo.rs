@@ -431,3 +431,29 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     }
     msg
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_grow_honour_retry_after_and_stay_bounded() {
+        let policy = RetryPolicy::default();
+        for attempt in 1..20 {
+            let ceiling = (policy.base_delay * (1 << (attempt - 1).min(16))).min(policy.max_delay);
+            for _ in 0..50 {
+                assert!(policy.pause(attempt, None) <= ceiling);
+            }
+            // A Retry-After is waited for at least, within the bound.
+            let after = policy.pause(attempt, Some(Duration::from_secs(1)));
+            assert!(after >= Duration::from_secs(1) && after <= policy.max_delay);
+            let capped = policy.pause(attempt, Some(Duration::from_secs(3600)));
+            assert_eq!(capped, policy.max_delay);
+        }
+        // The whole default schedule of pauses stays within about ten seconds.
+        let worst: Duration = (1..policy.attempts)
+            .map(|a| policy.pause(a, Some(policy.max_delay)))
+            .sum();
+        assert!(worst <= Duration::from_secs(10), "{worst:?}");
+    }
+}
