@@ -71,7 +71,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             ping_timeout: Duration::from_secs(3),
-            spool_memory: 16 << 20,
+            spool_memory: 8 << 20,
             spool_dir: None,
             replacement_rounds: 3,
             metainfo_retry: RetryPolicy::default(),

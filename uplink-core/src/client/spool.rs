@@ -5,8 +5,9 @@
 //!
 //! What is kept is the `k` data shares of every batch, which together are exactly the
 //! batch's ciphertext; parity pieces are coded again from them when asked for. Up to a
-//! memory budget the shares stay in memory (the very buffers the live pieces are sent,
-//! so that costs no copy); beyond it they go to an unlinked temporary file, which the
+//! memory budget the shares are copied into one buffer reserved for the spool (so that
+//! the encoder keeps reusing its own buffers); beyond it they go to an unlinked
+//! temporary file, which the
 //! system removes when it is closed, even if the process is killed. Only ciphertext
 //! ever reaches the disk. So memory stays bounded for a stream of any length, stdin
 //! included, without having to read the input twice.
@@ -26,15 +27,17 @@ use crate::protocol::RedundancyScheme;
 #[error("{0}")]
 pub(crate) struct SpoolError(String);
 
+/// Where a batch's `k` data shares are, each `share_len` bytes, one after the other.
 enum Stored {
-    /// The `k` data shares of the batch.
-    Memory(Vec<Bytes>),
-    /// The `k` data shares, each `share_len` bytes, one after the other.
+    Memory { offset: usize, share_len: usize },
     File { offset: u64, share_len: usize },
 }
 
 struct State {
     batches: Vec<Stored>,
+    /// In-memory part; reserved at the budget's size on first use, so it never moves
+    /// (pages are only touched as it fills).
+    memory: Vec<u8>,
     memory_used: usize,
     file: Option<Arc<std::fs::File>>,
     file_len: u64,
@@ -76,6 +79,7 @@ impl Spool {
                 dir: dir.to_path_buf(),
                 state: Mutex::new(State {
                     batches: Vec::new(),
+                    memory: Vec::new(),
                     memory_used: 0,
                     file: None,
                     file_len: 0,
@@ -109,14 +113,24 @@ impl Spool {
     pub async fn push(&self, shares: &[Bytes]) {
         let k = self.shared.scheme.k as usize;
         let data = &shares[..k];
-        let len: usize = data.iter().map(Bytes::len).sum();
+        let share_len = data.first().map_or(0, Bytes::len);
+        let len = share_len * k;
         let in_memory = {
             let mut st = self.shared.state.lock();
             if st.broken.is_some() {
                 None
-            } else if st.memory_used + len <= self.shared.memory_budget {
+            } else if data.iter().all(|d| d.len() == share_len)
+                && st.memory_used + len <= self.shared.memory_budget
+            {
+                if st.memory.capacity() == 0 {
+                    st.memory = Vec::with_capacity(self.shared.memory_budget);
+                }
+                let offset = st.memory.len();
+                for d in data {
+                    st.memory.extend_from_slice(d);
+                }
                 st.memory_used += len;
-                st.batches.push(Stored::Memory(data.to_vec()));
+                st.batches.push(Stored::Memory { offset, share_len });
                 Some(true)
             } else {
                 Some(false)
@@ -164,6 +178,16 @@ impl Spool {
         Ok(())
     }
 
+    /// Frees the memory and the file now, while tasks that still hold a handle wind down
+    /// (reading from a released spool fails).
+    pub fn release(&self) {
+        let mut st = self.shared.state.lock();
+        st.memory = Vec::new();
+        st.file = None;
+        st.batches.clear();
+        st.broken = Some("the segment's spool was released".into());
+    }
+
     /// Marks the segment complete: no batch follows.
     pub fn finish(&self) {
         self.shared.progress.send_modify(|p| p.finished = true);
@@ -192,40 +216,43 @@ impl Spool {
         if piece >= total {
             return Err(SpoolError(format!("piece {piece} is outside the scheme")));
         }
-        let stored = {
+        // A data piece needs only its own share; a parity piece needs them all.
+        let (first, count) = if piece < k { (piece, 1) } else { (0, k) };
+        let (bytes, share_len) = {
             let st = self.shared.state.lock();
             match st.batches.get(batch) {
-                Some(Stored::Memory(d)) => Ok(d.clone()),
-                Some(Stored::File { offset, share_len }) => {
-                    Err((st.file.clone(), *offset, *share_len))
+                Some(Stored::Memory { offset, share_len }) => {
+                    let at = offset + first * share_len;
+                    let bytes = Bytes::copy_from_slice(&st.memory[at..at + count * share_len]);
+                    (Ok(bytes), *share_len)
                 }
+                Some(Stored::File { offset, share_len }) => (
+                    Err((st.file.clone(), offset + (first * share_len) as u64)),
+                    *share_len,
+                ),
                 None => return Err(SpoolError(format!("batch {batch} was never stored"))),
             }
         };
-        let data: Vec<Bytes> = match stored {
-            Ok(data) if piece < k => return Ok(data[piece].clone()),
-            Ok(data) => data,
-            Err((file, offset, share_len)) => {
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err((file, at)) => {
                 let file = file.ok_or_else(|| SpoolError("the spool file is gone".into()))?;
-                // A data piece needs only its own share; a parity piece needs them all.
-                let (first, count) = if piece < k { (piece, 1) } else { (0, k) };
-                let at = offset + (first * share_len) as u64;
-                let bytes = tokio::task::spawn_blocking(move || {
+                let buf = tokio::task::spawn_blocking(move || {
                     let mut buf = vec![0u8; share_len * count];
                     read_at(&file, &mut buf, at).map(|()| buf)
                 })
                 .await
                 .map_err(|e| SpoolError(e.to_string()))?
                 .map_err(|e| SpoolError(format!("reading the spool file: {e}")))?;
-                let bytes = Bytes::from(bytes);
-                if piece < k {
-                    return Ok(bytes);
-                }
-                (0..k)
-                    .map(|i| bytes.slice(i * share_len..(i + 1) * share_len))
-                    .collect()
+                Bytes::from(buf)
             }
         };
+        if piece < k {
+            return Ok(bytes);
+        }
+        let data: Vec<Bytes> = (0..k)
+            .map(|i| bytes.slice(i * share_len..(i + 1) * share_len))
+            .collect();
         let codec = self.shared.codec.clone();
         tokio::task::spawn_blocking(move || parity(&*codec, &data, piece))
             .await

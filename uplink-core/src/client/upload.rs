@@ -64,6 +64,14 @@ struct Upload<'a> {
     begun: Arc<Mutex<Option<String>>>,
 }
 
+struct ReleaseOnDrop(Spool);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 /// Aborts the pending object unless the upload completed: at once when it fails, and in
 /// the background when the upload is dropped unfinished (see [`Project::close`]).
 struct AbortGuard {
@@ -351,6 +359,8 @@ impl Upload<'_> {
         let mut encoder = SegmentEncoder::new(scheme, &segment_key);
         let spool_dir = config.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
         let spool = Spool::new(scheme, config.spool_memory, &spool_dir);
+        // Frees the spool when the segment is done, whatever way it ends.
+        let _release = ReleaseOnDrop(spool.clone());
         let mut pieces = PieceSet::new(
             Settings {
                 http: inner.http.clone(),
