@@ -33,8 +33,21 @@ pub struct SegmentToken {
     pub root_piece_id: PieceId,
     pub piece_public_key: PublicKey,
     pub max_plain_size: u64,
+    /// The current assignment: commit accepts receipts for exactly these.
     pub nodes: Vec<(u16, NodeId)>,
+    /// Assignments replaced by `segments/retry-pieces`. Their nodes are not selected
+    /// again for this segment, and whatever they stored is garbage.
+    pub replaced: Vec<(u16, NodeId)>,
+    /// Replacement rounds so far (bounded).
+    pub retries: u8,
     pub token_expiration: i64,
+}
+
+impl SegmentToken {
+    /// Every (piece number, node) this segment ever handed a PUT limit to.
+    pub fn all_assignments(&self) -> impl Iterator<Item = (u16, NodeId)> + '_ {
+        self.nodes.iter().chain(&self.replaced).copied()
+    }
 }
 
 /// A committed object being downloaded.
@@ -59,7 +72,7 @@ impl Expiring for StreamToken {
     }
 }
 impl Expiring for SegmentToken {
-    const DOMAIN: &'static [u8] = b"sj-segment-token-v1";
+    const DOMAIN: &'static [u8] = b"sj-segment-token-v2";
     fn token_expiration(&self) -> i64 {
         self.token_expiration
     }

@@ -23,10 +23,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(OBJECT_DOWNLOAD_PATH, web::post().to(download_object))
         .route(OBJECT_LIST_PATH, web::post().to(list_objects))
         .route(OBJECT_DELETE_PATH, web::post().to(delete_object))
+        .route(OBJECT_ABORT_PATH, web::post().to(abort_object))
         .route(SEGMENT_BEGIN_PATH, web::post().to(begin_segment))
         .route(SEGMENT_COMMIT_PATH, web::post().to(commit_segment))
         .route(SEGMENT_INLINE_PATH, web::post().to(inline_segment))
         .route(SEGMENT_DOWNLOAD_PATH, web::post().to(download_segment))
+        .route(SEGMENT_RETRY_PIECES_PATH, web::post().to(retry_pieces))
         .route(ACCESS_REVOKE_PATH, web::post().to(revoke));
 }
 
@@ -76,8 +78,10 @@ endpoints! {
     list_objects(ListObjectsRequest) -> ListObjectsResponse = |m, c, b| m.list_objects(&c, &b);
     delete_object(ObjectRequest) -> DeleteObjectResponse =
         |m, c, b| m.delete_object(&c, &b.bucket, &b.encrypted_key);
+    abort_object(AbortObjectRequest) -> AbortObjectResponse = |m, c, b| m.abort_object(&c, &b);
     begin_segment(BeginSegmentRequest) -> BeginSegmentResponse =
         |m, c, b| m.begin_segment(&c, &b);
+    retry_pieces(RetryPiecesRequest) -> RetryPiecesResponse = |m, c, b| m.retry_pieces(&c, &b);
     commit_segment(CommitSegmentRequest) -> Empty =
         |m, c, b| async { m.commit_segment(&c, &b).await.map(|()| Empty {}) };
     inline_segment(InlineSegmentRequest) -> Empty =

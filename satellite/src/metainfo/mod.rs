@@ -4,10 +4,12 @@
 //! metadata; it decides where pieces go, signs the limits that let uplinks move them,
 //! and verifies the nodes' receipts before it records a piece.
 
+mod abort;
 mod buckets;
 mod delete;
 mod download;
 mod listing;
+mod retry;
 mod upload;
 
 use std::sync::Arc;

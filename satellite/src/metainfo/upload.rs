@@ -10,8 +10,9 @@ use uplink_core::protocol::metainfo::{
     BeginObjectRequest, BeginObjectResponse, BeginSegmentRequest, BeginSegmentResponse,
     CommitObjectRequest, CommitSegmentRequest, InlineSegmentRequest, ObjectInfo,
 };
-use uplink_core::protocol::{PieceAction, PieceId, Signable, now_unix};
+use uplink_core::protocol::{NodeId, PieceAction, PieceId, Signable, now_unix};
 
+use super::abort::queue_assigned_pieces;
 use super::{
     Metainfo, object_info, queue_piece_deletions, validate_encrypted_key, validate_sealed,
 };
@@ -160,6 +161,8 @@ impl Metainfo {
             piece_public_key: req.piece_public_key,
             max_plain_size: req.max_plain_size,
             nodes: targets.iter().map(|t| (t.piece_num, t.node_id)).collect(),
+            replaced: Vec::new(),
+            retries: 0,
             token_expiration: self.token_expiration(),
             stream,
         };
@@ -241,26 +244,36 @@ impl Metainfo {
             tracing::warn!(rejected = ?rejected, "ignored invalid piece receipts");
         }
         pieces.sort_by_key(|p| p.num);
-        self.insert_segment(segment::ActiveModel {
-            object_id: Set(token.stream.object_id.clone()),
-            position: Set(token.position as i32),
-            root_piece_id: Set(Some(token.root_piece_id.0.to_vec())),
-            encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
-            encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
-            plain_offset: Set(0),
-            plain_size: Set(req.plain_size as i64),
-            piece_size: Set(piece_size as i64),
-            rs_k: Set(scheme.k as i16),
-            rs_repair: Set(scheme.repair as i16),
-            rs_optimal: Set(scheme.optimal as i16),
-            rs_total: Set(scheme.total as i16),
-            rs_share_size: Set(scheme.share_size as i32),
-            inline_data: Set(None),
-            pieces: Set(encode_pieces(&pieces)),
-            created_at: Set(now_unix()),
-            expires_at: Set(token.stream.expires_at),
-            repaired_at: Set(None),
-        })
+        // Whatever the replaced nodes and the nodes without a receipt (the long tail)
+        // may have stored is garbage: queue it for deletion with the commit.
+        let garbage: Vec<(u16, NodeId)> = token
+            .all_assignments()
+            .filter(|(num, node)| !pieces.iter().any(|p| p.num == *num && p.node == *node))
+            .collect();
+        let root = token.root_piece_id;
+        self.insert_segment(
+            segment::ActiveModel {
+                object_id: Set(token.stream.object_id.clone()),
+                position: Set(token.position as i32),
+                root_piece_id: Set(Some(token.root_piece_id.0.to_vec())),
+                encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
+                encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
+                plain_offset: Set(0),
+                plain_size: Set(req.plain_size as i64),
+                piece_size: Set(piece_size as i64),
+                rs_k: Set(scheme.k as i16),
+                rs_repair: Set(scheme.repair as i16),
+                rs_optimal: Set(scheme.optimal as i16),
+                rs_total: Set(scheme.total as i16),
+                rs_share_size: Set(scheme.share_size as i32),
+                inline_data: Set(None),
+                pieces: Set(encode_pieces(&pieces)),
+                created_at: Set(now_unix()),
+                expires_at: Set(token.stream.expires_at),
+                repaired_at: Set(None),
+            },
+            Some((root, garbage)),
+        )
         .await?;
         self.metrics
             .segments_committed
@@ -297,26 +310,29 @@ impl Metainfo {
                 req.data.len()
             )));
         }
-        self.insert_segment(segment::ActiveModel {
-            object_id: Set(stream.object_id.clone()),
-            position: Set(req.position as i32),
-            root_piece_id: Set(None),
-            encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
-            encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
-            plain_offset: Set(0),
-            plain_size: Set(req.plain_size as i64),
-            piece_size: Set(0),
-            rs_k: Set(0),
-            rs_repair: Set(0),
-            rs_optimal: Set(0),
-            rs_total: Set(0),
-            rs_share_size: Set(0),
-            inline_data: Set(Some(req.data.clone())),
-            pieces: Set(encode_pieces(&[])),
-            created_at: Set(now_unix()),
-            expires_at: Set(stream.expires_at),
-            repaired_at: Set(None),
-        })
+        self.insert_segment(
+            segment::ActiveModel {
+                object_id: Set(stream.object_id.clone()),
+                position: Set(req.position as i32),
+                root_piece_id: Set(None),
+                encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
+                encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
+                plain_offset: Set(0),
+                plain_size: Set(req.plain_size as i64),
+                piece_size: Set(0),
+                rs_k: Set(0),
+                rs_repair: Set(0),
+                rs_optimal: Set(0),
+                rs_total: Set(0),
+                rs_share_size: Set(0),
+                inline_data: Set(Some(req.data.clone())),
+                pieces: Set(encode_pieces(&[])),
+                created_at: Set(now_unix()),
+                expires_at: Set(stream.expires_at),
+                repaired_at: Set(None),
+            },
+            None,
+        )
         .await?;
         self.metrics
             .segments_committed
@@ -326,8 +342,13 @@ impl Metainfo {
         Ok(())
     }
 
-    /// Records a segment if its object is still pending, atomically.
-    async fn insert_segment(&self, model: segment::ActiveModel) -> Result<()> {
+    /// Records a segment if its object is still pending, atomically, and queues the
+    /// pieces in `garbage` (under the segment's root piece id) for deletion.
+    async fn insert_segment(
+        &self,
+        model: segment::ActiveModel,
+        garbage: Option<(PieceId, Vec<(u16, NodeId)>)>,
+    ) -> Result<()> {
         let position = model.position.clone().unwrap();
         let object_id = model.object_id.clone().unwrap();
         let plain_size = model.plain_size.clone().unwrap();
@@ -345,6 +366,9 @@ impl Metainfo {
                         e.into()
                     }
                 })?;
+            if let Some((root, pieces)) = &garbage {
+                queue_assigned_pieces(&txn, *root, pieces).await?;
+            }
             accounting::adjust(&txn, &pending.project_id, plain_size, 1).await
         })
     }
@@ -443,7 +467,7 @@ impl Metainfo {
 
 /// An upload token is only good for its own project, and only while the key still allows
 /// writing that object.
-fn authorize_upload(caller: &Caller, stream: &StreamToken) -> Result<()> {
+pub(super) fn authorize_upload(caller: &Caller, stream: &StreamToken) -> Result<()> {
     if stream.project_id != caller.project_id {
         return Err(SatelliteError::PermissionDenied(
             "the upload belongs to another project".into(),
@@ -459,7 +483,10 @@ fn authorize_upload(caller: &Caller, stream: &StreamToken) -> Result<()> {
 
 /// The object an upload adds to, if it is still pending (on `conn`, so that callers can
 /// check it inside their transaction).
-async fn pending_object<C: ConnectionTrait>(conn: &C, object_id: &str) -> Result<object::Model> {
+pub(super) async fn pending_object<C: ConnectionTrait>(
+    conn: &C,
+    object_id: &str,
+) -> Result<object::Model> {
     object::Entity::find_by_id(object_id.to_string())
         .one(conn)
         .await?

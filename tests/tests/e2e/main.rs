@@ -15,5 +15,6 @@ mod listing;
 mod load;
 mod order_limits;
 mod privacy;
+mod resilience;
 mod security;
 mod sharing;

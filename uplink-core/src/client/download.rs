@@ -2,11 +2,15 @@
 //!
 //! Per segment, `k + extra` piece fetches race; decoding proceeds in windows of stripes
 //! from the first `k` pieces that have the window (data pieces first: they need no
-//! decoding). After the first window the pieces not chosen are cut; a piece that fails
-//! later is replaced with a fresh limit from the satellite, starting where decoding is.
+//! decoding). After the first window the pieces not chosen go on standby: their
+//! transfers stay open but are no longer read (flow control pauses the node), and when
+//! a chosen piece fails a standby one takes over where decoding is. Only pieces that
+//! failed (bad data, a refusal, no connection, no progress) are given up for good; the
+//! satellite is asked for other pieces only once no standby piece is left, so a
+//! download fails only when fewer than `k` verified pieces can be reached.
 //! A range fetches only the stripes (and hash blocks) that cover it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::task::Poll;
 
@@ -238,6 +242,17 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
+/// Where a piece of a segment download stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Read from: among the pieces decoding uses (or racing to be).
+    Active,
+    /// Lost the race: still open, not read until an active piece fails.
+    Standby,
+    /// Failed; its transfer is over.
+    Failed,
+}
+
 /// One piece being fetched for a segment download.
 struct Fetching {
     num: u16,
@@ -246,12 +261,23 @@ struct Fetching {
     /// Piece offset of `buf[0]`.
     buf_start: u64,
     buf: BytesMut,
-    failed: bool,
+    role: Role,
+    /// Whether it delivered any verified data.
+    delivered: bool,
 }
 
 impl Fetching {
     fn covers(&self, to: u64) -> bool {
         self.buf_start + self.buf.len() as u64 >= to
+    }
+
+    /// Drops buffered bytes before piece offset `from` (already decoded).
+    fn discard_before(&mut self, from: u64) {
+        if self.buf_start < from {
+            let n = ((from - self.buf_start) as usize).min(self.buf.len());
+            let _ = self.buf.split_to(n);
+            self.buf_start += n as u64;
+        }
     }
 }
 
@@ -260,6 +286,10 @@ impl Drop for Fetching {
         self.handle.abort();
     }
 }
+
+/// How often a piece whose transfer broke after delivering verified data may be asked
+/// for again (with a fresh limit) before it is given up.
+const RETRIES_AFTER_BREAK: u8 = 1;
 
 /// The state of one segment's download.
 struct SegmentDownload<'a> {
@@ -274,8 +304,13 @@ struct SegmentDownload<'a> {
     satellite_key: PublicKey,
     initial: Vec<AddressedOrderLimit>,
     pieces: Vec<Fetching>,
-    /// Piece numbers whose limits were used (their serials are spent).
-    tried: HashSet<u16>,
+    /// Pieces given up for good: never asked for again.
+    excluded: HashSet<u16>,
+    /// Pieces whose transfer broke after delivering data, and how often that happened:
+    /// they may be asked for again.
+    broken: HashMap<u16, u8>,
+    /// Every piece number the satellite named (the only ones `exclude` may list).
+    known: HashSet<u16>,
     errors: Vec<String>,
     /// Last piece byte fetched.
     piece_end: u64,
@@ -302,19 +337,29 @@ impl<'a> SegmentDownload<'a> {
             satellite_key: info.satellite_public_key,
             initial: info.limits.clone(),
             pieces: Vec::new(),
-            tried: HashSet::new(),
+            excluded: HashSet::new(),
+            broken: HashMap::new(),
+            known: HashSet::new(),
             errors: Vec::new(),
             piece_end: 0,
         })
     }
 
+    /// Whether piece `num` is being fetched (actively or on standby).
+    fn open(&self, num: u16) -> bool {
+        self.pieces
+            .iter()
+            .any(|p| p.num == num && p.role != Role::Failed)
+    }
+
     fn start(&mut self, target: AddressedOrderLimit, offset: u64) {
-        if !self.tried.insert(target.piece_num) || target.piece_num >= self.scheme.total {
+        let num = target.piece_num;
+        if num >= self.scheme.total || self.excluded.contains(&num) || self.open(num) {
             return;
         }
+        self.known.insert(num);
         let config = &self.project.inner.config;
         let (tx, rx) = mpsc::channel(config.download_queue);
-        let num = target.piece_num;
         let fetch = PieceFetch {
             target,
             offset,
@@ -334,8 +379,44 @@ impl<'a> SegmentDownload<'a> {
             handle,
             buf_start: offset,
             buf: BytesMut::new(),
-            failed: false,
+            role: Role::Active,
+            delivered: false,
         });
+    }
+
+    fn count(&self, role: Role) -> usize {
+        self.pieces.iter().filter(|p| p.role == role).count()
+    }
+
+    /// Marks piece `i` failed; whether it may be asked for again depends on why.
+    fn fail(&mut self, i: usize, why: Option<PieceError>) {
+        let p = &mut self.pieces[i];
+        p.role = Role::Failed;
+        p.handle.abort();
+        let num = p.num;
+        let retry = match &why {
+            // The transfer broke after the node had proven it holds good data: worth
+            // another limit, once.
+            Some(PieceError::Unreachable { .. }) if p.delivered => {
+                let n = self.broken.entry(num).or_default();
+                *n += 1;
+                *n <= RETRIES_AFTER_BREAK
+            }
+            _ => false,
+        };
+        if !retry {
+            self.excluded.insert(num);
+        }
+        match why {
+            Some(PieceError::Cancelled) => {}
+            Some(e) => {
+                tracing::debug!(piece = num, error = %e, "piece download failed");
+                self.errors.push(e.to_string());
+            }
+            None => self
+                .errors
+                .push(format!("piece {num} ended before the requested range")),
+        }
     }
 
     /// Decodes plaintext bytes `[a, b)` of the segment onto `out`.
@@ -366,7 +447,7 @@ impl<'a> SegmentDownload<'a> {
             self.fill(need, next * share).await?;
 
             let mut chosen: Vec<usize> = (0..self.pieces.len())
-                .filter(|&i| !self.pieces[i].failed && self.pieces[i].covers(need))
+                .filter(|&i| self.pieces[i].role == Role::Active && self.pieces[i].covers(need))
                 .collect();
             chosen.sort_by_key(|&i| self.pieces[i].num);
             chosen.truncate(k);
@@ -390,16 +471,16 @@ impl<'a> SegmentDownload<'a> {
                 return Ok(()); // the writer is gone; its error is reported there
             }
             for p in &mut self.pieces {
-                if p.buf_start < need {
-                    let consumed = ((need - p.buf_start) as usize).min(p.buf.len());
-                    let _ = p.buf.split_to(consumed);
-                    p.buf_start += consumed as u64;
-                }
+                p.discard_before(need);
             }
             if first_window {
-                // The race is decided: keep the winners, cut the others.
+                // The race is decided: read the winners, keep the others on standby.
                 let keep: HashSet<u16> = chosen.iter().map(|&i| self.pieces[i].num).collect();
-                self.pieces.retain(|p| keep.contains(&p.num));
+                for p in &mut self.pieces {
+                    if p.role == Role::Active && !keep.contains(&p.num) {
+                        p.role = Role::Standby;
+                    }
+                }
                 first_window = false;
             }
             next = window_end;
@@ -407,28 +488,39 @@ impl<'a> SegmentDownload<'a> {
         Ok(())
     }
 
-    /// Waits until at least `k` pieces hold data up to piece byte `need`, replacing
-    /// failed pieces with new ones that start at `restart_at`.
+    /// Waits until at least `k` active pieces hold data up to piece byte `need`,
+    /// bringing back standby pieces and then asking the satellite for others (from
+    /// `restart_at` on) when active ones fail.
     async fn fill(&mut self, need: u64, restart_at: u64) -> Result<()> {
         let k = self.scheme.k as usize;
         loop {
             let ready = self
                 .pieces
                 .iter()
-                .filter(|p| !p.failed && p.covers(need))
+                .filter(|p| p.role == Role::Active && p.covers(need))
                 .count();
             if ready >= k {
                 return Ok(());
             }
-            let live = self.pieces.iter().filter(|p| !p.failed).count();
-            if live < k {
-                self.replace_failed(restart_at).await?;
+            if self.count(Role::Active) < k {
+                let standby = self
+                    .pieces
+                    .iter_mut()
+                    .filter(|p| p.role == Role::Standby)
+                    .min_by_key(|p| p.num);
+                match standby {
+                    Some(p) => {
+                        tracing::debug!(piece = p.num, "a standby piece takes over");
+                        p.role = Role::Active;
+                    }
+                    None => self.top_up(restart_at).await?,
+                }
                 continue;
             }
             let pieces = &mut self.pieces;
             let next = futures::future::poll_fn(|cx| {
                 for (i, p) in pieces.iter_mut().enumerate() {
-                    if p.failed || p.covers(need) {
+                    if p.role != Role::Active || p.covers(need) {
                         continue;
                     }
                     if let Poll::Ready(m) = p.rx.poll_recv(cx) {
@@ -438,44 +530,50 @@ impl<'a> SegmentDownload<'a> {
                 Poll::Pending
             });
             // Every piece still needed must deliver a verified block within the idle
-            // timeout, or it is dropped (and replaced) as too slow.
+            // timeout, or it is given up as stalled.
             let Ok((i, msg)) =
                 tokio::time::timeout(self.project.inner.config.idle_timeout, next).await
             else {
-                for p in self
-                    .pieces
-                    .iter_mut()
-                    .filter(|p| !p.failed && !p.covers(need))
-                {
-                    p.failed = true;
-                    self.errors.push(format!(
-                        "piece {} delivered no verified data in time",
-                        p.num
-                    ));
+                let stalled: Vec<usize> = (0..self.pieces.len())
+                    .filter(|&i| {
+                        self.pieces[i].role == Role::Active && !self.pieces[i].covers(need)
+                    })
+                    .collect();
+                for i in stalled {
+                    let num = self.pieces[i].num;
+                    self.fail(i, Some(PieceError::Cancelled));
+                    self.errors
+                        .push(format!("piece {num} delivered no verified data in time"));
                 }
                 continue;
             };
-            let p = &mut self.pieces[i];
             match msg {
-                Some(Ok(chunk)) => p.buf.extend_from_slice(&chunk),
-                Some(Err(e)) => {
-                    p.failed = true;
-                    if !matches!(e, PieceError::Cancelled) {
-                        tracing::debug!(piece = p.num, error = %e, "piece download failed");
-                        self.errors.push(e.to_string());
-                    }
+                Some(Ok(chunk)) => {
+                    let p = &mut self.pieces[i];
+                    p.buf.extend_from_slice(&chunk);
+                    p.delivered = true;
+                    // A piece back from standby may deliver what is already decoded.
+                    p.discard_before(restart_at);
                 }
-                None => {
-                    p.failed = true;
-                    self.errors
-                        .push(format!("piece {} ended before the requested range", p.num));
-                }
+                Some(Err(e)) => self.fail(i, Some(e)),
+                None => self.fail(i, None),
             }
         }
     }
 
-    async fn replace_failed(&mut self, restart_at: u64) -> Result<()> {
+    /// Asks the satellite for pieces not tried yet (and for broken ones again), and
+    /// starts them at `restart_at`.
+    async fn top_up(&mut self, restart_at: u64) -> Result<()> {
         let hash_block = DEFAULT_HASH_BLOCK_SIZE as u64;
+        self.pieces.retain(|p| p.role != Role::Failed);
+        // Exclude what is open or given up; pieces that broke may come back.
+        let mut exclude: Vec<u16> = self
+            .known
+            .iter()
+            .copied()
+            .filter(|&num| self.excluded.contains(&num) || self.open(num))
+            .collect();
+        exclude.sort_unstable();
         let more = self
             .project
             .inner
@@ -484,7 +582,7 @@ impl<'a> SegmentDownload<'a> {
                 &DownloadSegmentRequest {
                     stream_id: self.stream_id.to_string(),
                     position: self.position,
-                    exclude: self.tried.iter().copied().collect(),
+                    exclude,
                 },
                 self.subject,
             )
@@ -493,24 +591,23 @@ impl<'a> SegmentDownload<'a> {
             Ok(resp) => resp
                 .limits
                 .into_iter()
-                .filter(|l| !self.tried.contains(&l.piece_num))
+                .filter(|l| !self.excluded.contains(&l.piece_num) && !self.open(l.piece_num))
                 .collect(),
             Err(UplinkError::SegmentUnavailable(_)) => Vec::new(),
             Err(e) => return Err(e),
         };
         if fresh.is_empty() {
-            let live = self.pieces.iter().filter(|p| !p.failed).count();
+            let reachable = self.pieces.len();
             return Err(UplinkError::SegmentUnavailable(format!(
                 "segment {} cannot be downloaded: {} pieces are needed, {} remain reachable and \
                  no other node holds one ({})",
                 self.position,
                 self.scheme.k,
-                live,
+                reachable,
                 summarize(&self.errors)
             )));
         }
         let offset = restart_at / hash_block * hash_block;
-        self.pieces.retain(|p| !p.failed);
         for target in fresh {
             self.start(target, offset);
         }

@@ -33,6 +33,13 @@ pub enum UplinkError {
     },
     #[error("cannot reach the satellite at {address}: {reason}")]
     SatelliteUnreachable { address: String, reason: String },
+    /// The satellite is overloaded for the moment (HTTP 503); it did nothing, and the
+    /// call was retried with backoff before giving up.
+    #[error(
+        "the satellite is temporarily unavailable ({message}); gave up after {attempts} \
+         attempt{}", if *attempts == 1 { "" } else { "s" }
+    )]
+    Unavailable { message: String, attempts: u32 },
     #[error("upload failed: {0}")]
     UploadFailed(String),
     #[error("download failed: {0}")]
@@ -75,11 +82,33 @@ impl UplinkError {
             ErrorCode::LimitExceeded | ErrorCode::TooManyRequests => {
                 UplinkError::LimitExceeded(error.message)
             }
+            ErrorCode::Unavailable => UplinkError::Unavailable {
+                message: error.message,
+                attempts: 1,
+            },
             code => UplinkError::Satellite {
                 status,
                 code,
                 message: error.message,
             },
+        }
+    }
+}
+
+impl UplinkError {
+    /// The error of the last of `attempts` tries of one call, saying how many there were.
+    pub(crate) fn after_attempts(self, attempts: u32) -> Self {
+        match self {
+            UplinkError::Unavailable { message, .. } => {
+                UplinkError::Unavailable { message, attempts }
+            }
+            UplinkError::SatelliteUnreachable { address, reason } if attempts > 1 => {
+                UplinkError::SatelliteUnreachable {
+                    address,
+                    reason: format!("{reason} (gave up after {attempts} attempts)"),
+                }
+            }
+            other => other,
         }
     }
 }

@@ -1,25 +1,93 @@
 //! The satellite's metainfo API, as typed calls.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::{Result, Subject, UplinkError};
-use crate::protocol::ErrorBody;
 use crate::protocol::metainfo::*;
+use crate::protocol::{ErrorBody, ErrorCode};
+
+/// How metainfo calls are retried when the satellite is briefly unavailable.
+///
+/// A 503 with the `Unavailable` code means the satellite did nothing (its write was
+/// rolled back), so every call may be repeated; so may any call whose connection could
+/// not even be opened. Other transport failures (a reset or timeout after the request
+/// was sent) are retried only for idempotent calls: reads, listings, download limits,
+/// deletes and aborts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included (1 disables retries).
+    pub attempts: u32,
+    /// Ceiling of the first pause; it doubles per attempt, with full jitter.
+    pub base_delay: Duration,
+    /// Ceiling of any one pause, a `Retry-After` included.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Six attempts within about ten seconds at most.
+    fn default() -> Self {
+        Self {
+            attempts: 6,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before attempt `attempt + 1`: exponential with full jitter, at least
+    /// what the satellite asked for in `Retry-After`, at most `max_delay`.
+    fn pause(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max_delay);
+        let jitter = ceiling.mul_f64(rand::random::<f64>());
+        jitter
+            .max(retry_after.unwrap_or_default())
+            .min(self.max_delay)
+    }
+}
+
+/// Whether a call may be repeated after a failure that left its fate unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Idempotent {
+    Yes,
+    No,
+}
 
 #[derive(Clone)]
 pub struct MetainfoClient {
     http: reqwest::Client,
     address: String,
     api_key: String,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for MetainfoClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetainfoClient")
             .field("address", &self.address)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
+}
+
+/// One failed attempt, and whether another may follow.
+struct Failure {
+    error: UplinkError,
+    retry: Retry,
+}
+
+enum Retry {
+    Never,
+    /// Nothing reached the satellite or it did nothing: always safe.
+    Always(Option<Duration>),
+    /// The request may have been processed: only for idempotent calls.
+    IfIdempotent,
 }
 
 impl MetainfoClient {
@@ -28,7 +96,14 @@ impl MetainfoClient {
             http,
             address,
             api_key,
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// The same client with another retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     pub fn address(&self) -> &str {
@@ -41,39 +116,136 @@ impl MetainfoClient {
         body: &Req,
         subject: &Subject,
     ) -> Result<Resp> {
-        let unreachable = |reason: String| UplinkError::SatelliteUnreachable {
-            address: self.address.clone(),
-            reason,
+        self.call_with(path, body, subject, Idempotent::No).await
+    }
+
+    async fn idempotent<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+        subject: &Subject,
+    ) -> Result<Resp> {
+        self.call_with(path, body, subject, Idempotent::Yes).await
+    }
+
+    async fn call_with<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+        subject: &Subject,
+        idempotent: Idempotent,
+    ) -> Result<Resp> {
+        let body = serde_json::to_vec(body).map_err(|e| {
+            UplinkError::InvalidArgument(format!("cannot encode the request to {path}: {e}"))
+        })?;
+        let attempts = self.retry.attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let failure = match self.attempt(path, &body, subject).await {
+                Ok(resp) => return Ok(resp),
+                Err(f) => f,
+            };
+            let retry_after = match failure.retry {
+                Retry::Always(after) => Some(after),
+                Retry::IfIdempotent if idempotent == Idempotent::Yes => Some(None),
+                _ => None,
+            };
+            match retry_after {
+                Some(after) if attempt < attempts => {
+                    let pause = self.retry.pause(attempt, after);
+                    tracing::debug!(path, attempt, ?pause, error = %failure.error, "retrying");
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                Some(_) => return Err(failure.error.after_attempts(attempt)),
+                None => return Err(failure.error),
+            }
+        }
+    }
+
+    async fn attempt<Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &[u8],
+        subject: &Subject,
+    ) -> std::result::Result<Resp, Failure> {
+        let unreachable = |e: &reqwest::Error| Failure {
+            error: UplinkError::SatelliteUnreachable {
+                address: self.address.clone(),
+                reason: describe(e),
+            },
+            retry: if e.is_connect() {
+                Retry::Always(None)
+            } else {
+                Retry::IfIdempotent
+            },
         };
         let resp = self
             .http
             .post(format!("http://{}{path}", self.address))
             .bearer_auth(&self.api_key)
-            .json(body)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| unreachable(describe(&e)))?;
+            .map_err(|e| unreachable(&e))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| unreachable(describe(&e)))?;
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = resp.bytes().await.map_err(|e| unreachable(&e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| UplinkError::Satellite {
-                status: status.as_u16(),
-                code: crate::protocol::ErrorCode::Internal,
-                message: format!("unexpected response to {path}: {e}"),
+            return serde_json::from_slice(&bytes).map_err(|e| Failure {
+                error: UplinkError::Satellite {
+                    status: status.as_u16(),
+                    code: ErrorCode::Internal,
+                    message: format!("unexpected response to {path}: {e}"),
+                },
+                retry: Retry::Never,
             });
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(UplinkError::from_satellite(status.as_u16(), body, subject)),
-            Err(_) => Err(UplinkError::Satellite {
-                status: status.as_u16(),
-                code: crate::protocol::ErrorCode::Unknown,
-                message: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
-            }),
+            Ok(body) => {
+                let retry = if body.error.code == ErrorCode::Unavailable {
+                    Retry::Always(retry_after)
+                } else {
+                    Retry::Never
+                };
+                Err(Failure {
+                    error: UplinkError::from_satellite(status.as_u16(), body, subject),
+                    retry,
+                })
+            }
+            Err(_) => {
+                let message: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
+                // A 503 that is not the satellite's own answer (a proxy in between, say)
+                // is as transient as the satellite's.
+                if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                    return Err(Failure {
+                        error: UplinkError::Unavailable {
+                            message: format!("HTTP 503 {}", message.trim()),
+                            attempts: 1,
+                        },
+                        retry: Retry::Always(retry_after),
+                    });
+                }
+                Err(Failure {
+                    error: UplinkError::Satellite {
+                        status: status.as_u16(),
+                        code: ErrorCode::Unknown,
+                        message,
+                    },
+                    retry: Retry::Never,
+                })
+            }
         }
     }
 
     pub async fn project_info(&self) -> Result<ProjectInfoResponse> {
-        self.call(PROJECT_INFO_PATH, &Empty {}, &Subject::default())
+        self.idempotent(PROJECT_INFO_PATH, &Empty {}, &Subject::default())
             .await
     }
 
@@ -89,12 +261,13 @@ impl MetainfoClient {
         let req = BucketRequest {
             name: name.to_string(),
         };
-        self.call(BUCKET_GET_PATH, &req, &Subject::bucket(name))
+        self.idempotent(BUCKET_GET_PATH, &req, &Subject::bucket(name))
             .await
     }
 
     pub async fn list_buckets(&self, req: &ListBucketsRequest) -> Result<ListBucketsResponse> {
-        self.call(BUCKET_LIST_PATH, req, &Subject::default()).await
+        self.idempotent(BUCKET_LIST_PATH, req, &Subject::default())
+            .await
     }
 
     pub async fn delete_bucket(&self, name: &str, force: bool) -> Result<DeleteBucketResponse> {
@@ -149,7 +322,7 @@ impl MetainfoClient {
     }
 
     pub async fn get_object(&self, req: &ObjectRequest, subject: &Subject) -> Result<ObjectInfo> {
-        self.call(OBJECT_GET_PATH, req, subject).await
+        self.idempotent(OBJECT_GET_PATH, req, subject).await
     }
 
     pub async fn download_object(
@@ -157,7 +330,7 @@ impl MetainfoClient {
         req: &DownloadObjectRequest,
         subject: &Subject,
     ) -> Result<DownloadObjectResponse> {
-        self.call(OBJECT_DOWNLOAD_PATH, req, subject).await
+        self.idempotent(OBJECT_DOWNLOAD_PATH, req, subject).await
     }
 
     pub async fn download_segment(
@@ -165,7 +338,7 @@ impl MetainfoClient {
         req: &DownloadSegmentRequest,
         subject: &Subject,
     ) -> Result<DownloadSegmentResponse> {
-        self.call(SEGMENT_DOWNLOAD_PATH, req, subject).await
+        self.idempotent(SEGMENT_DOWNLOAD_PATH, req, subject).await
     }
 
     pub async fn list_objects(
@@ -173,7 +346,7 @@ impl MetainfoClient {
         req: &ListObjectsRequest,
         subject: &Subject,
     ) -> Result<ListObjectsResponse> {
-        self.call(OBJECT_LIST_PATH, req, subject).await
+        self.idempotent(OBJECT_LIST_PATH, req, subject).await
     }
 
     pub async fn delete_object(
@@ -181,7 +354,25 @@ impl MetainfoClient {
         req: &ObjectRequest,
         subject: &Subject,
     ) -> Result<DeleteObjectResponse> {
-        self.call(OBJECT_DELETE_PATH, req, subject).await
+        self.idempotent(OBJECT_DELETE_PATH, req, subject).await
+    }
+
+    /// New nodes for pieces of a begun segment whose uploads failed.
+    pub async fn retry_pieces(
+        &self,
+        req: &RetryPiecesRequest,
+        subject: &Subject,
+    ) -> Result<RetryPiecesResponse> {
+        self.call(SEGMENT_RETRY_PIECES_PATH, req, subject).await
+    }
+
+    /// Gives up an upload (idempotent: a second abort finds nothing to do).
+    pub async fn abort_object(
+        &self,
+        req: &AbortObjectRequest,
+        subject: &Subject,
+    ) -> Result<AbortObjectResponse> {
+        self.idempotent(OBJECT_ABORT_PATH, req, subject).await
     }
 
     /// Revokes `api_key` and every key derived from it. This client's own key is the
@@ -239,4 +430,30 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_grow_honour_retry_after_and_stay_bounded() {
+        let policy = RetryPolicy::default();
+        for attempt in 1..20 {
+            let ceiling = (policy.base_delay * (1 << (attempt - 1).min(16))).min(policy.max_delay);
+            for _ in 0..50 {
+                assert!(policy.pause(attempt, None) <= ceiling);
+            }
+            // A Retry-After is waited for at least, within the bound.
+            let after = policy.pause(attempt, Some(Duration::from_secs(1)));
+            assert!(after >= Duration::from_secs(1) && after <= policy.max_delay);
+            let capped = policy.pause(attempt, Some(Duration::from_secs(3600)));
+            assert_eq!(capped, policy.max_delay);
+        }
+        // The whole default schedule of pauses stays within about ten seconds.
+        let worst: Duration = (1..policy.attempts)
+            .map(|a| policy.pause(a, Some(policy.max_delay)))
+            .sum();
+        assert!(worst <= Duration::from_secs(10), "{worst:?}");
+    }
 }

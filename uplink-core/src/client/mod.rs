@@ -10,15 +10,18 @@ pub mod error;
 mod input;
 mod metainfo;
 mod objects;
+mod piece_set;
 pub mod pieces;
+mod spool;
 mod upload;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use download::ByteRange;
 pub use error::{PieceError, Result, Subject, UplinkError};
-pub use metainfo::{MetainfoClient, discover_satellite};
+pub use metainfo::{MetainfoClient, RetryPolicy, discover_satellite};
 pub use objects::{ListOptions, ObjectEntry, ObjectPage};
 pub use upload::UploadOptions;
 
@@ -45,6 +48,16 @@ pub struct ClientConfig {
     pub idle_timeout: Duration,
     /// How long to wait for a node's health answer before an upload.
     pub ping_timeout: Duration,
+    /// Ciphertext of the segment being uploaded kept in memory, so that a piece that
+    /// falls behind or moves to a replacement node can be produced again; beyond this
+    /// the segment spills to an unlinked temporary file in `spool_dir`.
+    pub spool_memory: usize,
+    /// Where the spool spills (the system's temporary directory if unset).
+    pub spool_dir: Option<PathBuf>,
+    /// Rounds of replacement nodes per segment before an upload gives up.
+    pub replacement_rounds: u32,
+    /// Retries of metainfo calls when the satellite is briefly unavailable.
+    pub metainfo_retry: RetryPolicy,
 }
 
 impl Default for ClientConfig {
@@ -58,6 +71,10 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             ping_timeout: Duration::from_secs(3),
+            spool_memory: 8 << 20,
+            spool_dir: None,
+            replacement_rounds: 3,
+            metainfo_retry: RetryPolicy::default(),
         }
     }
 }
@@ -67,6 +84,8 @@ struct Inner {
     metainfo: MetainfoClient,
     http: reqwest::Client,
     config: ClientConfig,
+    /// Aborts of uploads that were dropped before they finished (see [`Project::close`]).
+    cleanups: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// A project on a satellite, as reachable with one access grant. Cheap to clone.
@@ -95,15 +114,29 @@ impl Project {
             http.clone(),
             access.satellite.address.clone(),
             access.api_key.serialize(),
-        );
+        )
+        .with_retry(config.metainfo_retry);
         Ok(Self {
             inner: Arc::new(Inner {
                 access,
                 metainfo,
                 http,
                 config,
+                cleanups: parking_lot::Mutex::new(Vec::new()),
             }),
         })
+    }
+
+    /// Waits (up to `timeout`) for the background work of uploads that were dropped
+    /// unfinished: each asks the satellite to abort its pending object, so that its
+    /// pieces are deleted now rather than when the pending object expires. Call before
+    /// the process exits, e.g. after Ctrl-C.
+    pub async fn close(&self, timeout: Duration) {
+        let pending: Vec<_> = std::mem::take(&mut *self.inner.cleanups.lock());
+        let all = futures::future::join_all(pending);
+        if tokio::time::timeout(timeout, all).await.is_err() {
+            tracing::warn!("gave up waiting for aborted uploads to be cleaned up");
+        }
     }
 
     pub fn access(&self) -> &AccessGrant {

@@ -1,34 +1,34 @@
 //! Uploading an object: inline when small, otherwise segment by segment, each segment
-//! encrypted, erasure coded and streamed to nodes in parallel, with the slowest pieces
-//! cut once enough are stored.
+//! encrypted, erasure coded and streamed to nodes in parallel ([`PieceSet`] decides
+//! when a segment is stored, replacing nodes that fail).
 //!
-//! Memory is bounded by one batch per piece queue, never by the object or segment size,
-//! so streams of any length (stdin) upload with a fixed budget.
+//! Memory is bounded by one batch per piece queue plus the segment spool's memory
+//! budget, never by the object size, so streams of any length (stdin) upload with a
+//! fixed budget. An upload that fails, or is dropped unfinished, is aborted on the
+//! satellite so that its pieces are deleted now rather than in a day.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
+use std::sync::Arc;
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncRead;
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::task::JoinHandle;
 
-use super::error::{PieceError, Result, Subject, UplinkError, summarize};
+use super::error::{Result, Subject, UplinkError};
 use super::input::{Input, read_full};
 use super::objects::ObjectEntry;
-use super::pieces::{ping, upload_piece};
+use super::piece_set::{PieceSet, Settings};
+use super::pieces::ping;
+use super::spool::Spool;
 use super::{Progress, Project};
 use crate::crypto::Key;
 use crate::crypto::content::{BlockCipher, content_key, metadata_key, seal, segment_wrap_key};
 use crate::erasure::segment::SegmentEncoder;
 use crate::protocol::metainfo::{
-    BeginObjectRequest, BeginSegmentRequest, CommitObjectRequest, CommitSegmentRequest,
-    InlineSegmentRequest, PieceReceipt,
+    AbortObjectRequest, BeginObjectRequest, BeginSegmentRequest, CommitObjectRequest,
+    CommitSegmentRequest, InlineSegmentRequest,
 };
-use crate::protocol::{AddressedOrderLimit, Identity, NodeId, PieceHash, RedundancyScheme};
+use crate::protocol::{AddressedOrderLimit, Identity, NodeId, RedundancyScheme};
 
 /// How many times a segment's node set is re-requested when nodes do not answer.
 const SELECTION_ATTEMPTS: usize = 3;
@@ -60,10 +60,79 @@ struct Upload<'a> {
     progress: Option<Progress>,
     /// Nodes that failed earlier segments of this upload.
     failed_nodes: HashSet<NodeId>,
+    /// Segment id of the segment begun and not yet committed, for an abort.
+    begun: Arc<Mutex<Option<String>>>,
+}
+
+struct ReleaseOnDrop(Spool);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// Aborts the pending object unless the upload completed: at once when it fails, and in
+/// the background when the upload is dropped unfinished (see [`Project::close`]).
+struct AbortGuard {
+    project: Project,
+    stream_id: String,
+    subject: Subject,
+    begun: Arc<Mutex<Option<String>>>,
+    armed: bool,
+}
+
+impl AbortGuard {
+    fn request(&self) -> AbortObjectRequest {
+        AbortObjectRequest {
+            stream_id: self.stream_id.clone(),
+            segment_ids: self.begun.lock().iter().cloned().collect(),
+        }
+    }
+
+    /// Aborts now; the upload's own error is what the caller reports.
+    async fn abort(mut self) {
+        self.armed = false;
+        let req = self.request();
+        if let Err(e) = self
+            .project
+            .inner
+            .metainfo
+            .abort_object(&req, &self.subject)
+            .await
+        {
+            tracing::warn!(error = %e, "could not abort the failed upload");
+        }
+    }
+}
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let req = self.request();
+        let (project, subject) = (self.project.clone(), self.subject.clone());
+        let task = runtime.spawn(async move {
+            if let Err(e) = project.inner.metainfo.abort_object(&req, &subject).await {
+                tracing::warn!(error = %e, "could not abort a cancelled upload");
+            }
+        });
+        let mut cleanups = self.project.inner.cleanups.lock();
+        cleanups.retain(|t| !t.is_finished());
+        cleanups.push(task);
+    }
 }
 
 impl Project {
     /// Uploads everything `reader` yields as `bucket/key`, replacing any existing object.
+    ///
+    /// If the upload fails, its pending object is aborted (its pieces are deleted); if
+    /// the returned future is dropped unfinished, the abort runs in the background and
+    /// [`Project::close`] waits for it.
     pub async fn upload<R: AsyncRead + Unpin + Send>(
         &self,
         bucket: &str,
@@ -92,6 +161,14 @@ impl Project {
                 &subject,
             )
             .await?;
+        let begun = Arc::new(Mutex::new(None));
+        let guard = AbortGuard {
+            project: self.clone(),
+            stream_id: begin.stream_id.clone(),
+            subject: subject.clone(),
+            begun: begun.clone(),
+            armed: true,
+        };
         let mut upload = Upload {
             project: self,
             subject: subject.clone(),
@@ -99,21 +176,55 @@ impl Project {
             content_key: content_key(&object_key),
             progress: options.progress.clone(),
             failed_nodes: HashSet::new(),
+            begun,
         };
+        let result = upload.run(reader, &begin, &object_key, &options).await;
+        match result {
+            Ok(info) => {
+                let mut guard = guard;
+                guard.armed = false;
+                Ok(ObjectEntry {
+                    key: key.to_string(),
+                    is_prefix: false,
+                    size: info.plain_size,
+                    created_at: info.created_at,
+                    expires_at: info.expires_at,
+                    content_type: options.content_type,
+                    metadata: options.metadata,
+                })
+            }
+            Err(e) => {
+                guard.abort().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Upload<'_> {
+    /// Everything after `begin_object`: the segments, then the commit.
+    async fn run<R: AsyncRead + Unpin + Send>(
+        &mut self,
+        reader: R,
+        begin: &crate::protocol::metainfo::BeginObjectResponse,
+        object_key: &Key,
+        options: &UploadOptions,
+    ) -> Result<crate::protocol::metainfo::ObjectInfo> {
         let mut reader = reader;
         let inline_limit = begin.max_inline_size as usize;
         let mut head = vec![0u8; inline_limit + 1];
         let n = read_full(&mut reader, &mut head).await?;
         if n <= inline_limit {
             if n > 0 {
-                upload.inline_segment(&head[..n]).await?;
+                self.inline_segment(&head[..n]).await?;
             }
         } else {
-            let segment_size = self.inner.config.segment_size.min(begin.max_segment_size);
+            let config = &self.project.inner.config;
+            let segment_size = config.segment_size.min(begin.max_segment_size);
             let mut input = Input::new(tokio::io::AsyncReadExt::chain(&head[..n], reader));
             let mut position = 0u32;
             loop {
-                let eof = upload
+                let eof = self
                     .remote_segment(&mut input, position, segment_size)
                     .await?;
                 position += 1;
@@ -128,34 +239,23 @@ impl Project {
         };
         let encrypted_metadata = (metadata != ObjectMetadata::default()).then(|| {
             seal(
-                &metadata_key(&object_key),
+                &metadata_key(object_key),
                 &serde_json::to_vec(&metadata).expect("metadata serializes"),
             )
         });
-        let info = self
+        self.project
             .inner
             .metainfo
             .commit_object(
                 &CommitObjectRequest {
-                    stream_id: begin.stream_id,
+                    stream_id: self.stream_id.clone(),
                     encrypted_metadata,
                 },
-                &subject,
+                &self.subject,
             )
-            .await?;
-        Ok(ObjectEntry {
-            key: key.to_string(),
-            is_prefix: false,
-            size: info.plain_size,
-            created_at: info.created_at,
-            expires_at: info.expires_at,
-            content_type: options.content_type,
-            metadata: options.metadata,
-        })
+            .await
     }
-}
 
-impl Upload<'_> {
     async fn inline_segment(&mut self, data: &[u8]) -> Result<()> {
         let segment_key = Key::random();
         let mut sealed = Vec::with_capacity(data.len() + 16);
@@ -208,6 +308,8 @@ impl Upload<'_> {
                     &self.subject,
                 )
                 .await?;
+            // Whatever happens next, this segment's pieces are named by its id.
+            *self.begun.lock() = Some(begun.segment_id.clone());
             let answers = futures::future::join_all(
                 begun
                     .limits
@@ -252,51 +354,49 @@ impl Upload<'_> {
             .begin_segment(position, segment_size, &piece_key)
             .await?;
         let inner = &self.project.inner;
+        let config = &inner.config;
         let segment_key = Key::random();
         let mut encoder = SegmentEncoder::new(scheme, &segment_key);
-
-        // One uploader per piece, each fed through a bounded queue.
-        let mut pieces: Vec<LivePiece> = limits
-            .into_iter()
-            .map(|target| {
-                let (tx, rx) = mpsc::channel(inner.config.piece_queue);
-                let num = target.piece_num;
-                let node = target.limit.node_id;
-                let handle = tokio::spawn(upload_piece(
-                    inner.http.clone(),
-                    target,
-                    rx,
-                    piece_key.clone(),
-                    inner.config.idle_timeout,
-                ));
-                LivePiece {
-                    num,
-                    node,
-                    tx: Some(tx),
-                    handle: Some(handle),
-                }
-            })
-            .collect();
+        let spool_dir = config.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let spool = Spool::new(scheme, config.spool_memory, &spool_dir);
+        // Frees the spool when the segment is done, whatever way it ends.
+        let _release = ReleaseOnDrop(spool.clone());
+        let mut pieces = PieceSet::new(
+            Settings {
+                http: inner.http.clone(),
+                piece_key,
+                queue: config.piece_queue,
+                idle_timeout: config.idle_timeout,
+                replacement_rounds: config.replacement_rounds,
+            },
+            scheme,
+            spool.clone(),
+            position,
+            segment_id,
+            limits,
+        );
+        let begun = self.begun.clone();
+        let mut remember = move |id: &str| *begun.lock() = Some(id.to_string());
 
         let block = scheme.block_plain_size() as usize;
-        let batch = (inner.config.upload_batch_size / block).max(1) * block;
+        let batch = (config.upload_batch_size / block).max(1) * block;
         let mut buf = vec![0u8; batch];
         let mut plain_size: u64 = 0;
-        let mut errors: Vec<String> = Vec::new();
+        let mut batch_index = 0usize;
         loop {
             let want = (batch as u64).min(segment_size - plain_size) as usize;
             let n = input.read_full(&mut buf[..want]).await?;
             plain_size += n as u64;
             let last = n < want || plain_size == segment_size;
             let shares = encoder.encode_batch(&buf[..n], last)?;
-            distribute(
-                &mut pieces,
-                shares,
-                scheme.optimal as usize,
-                &mut errors,
-                inner.config.idle_timeout,
-            )
-            .await?;
+            spool.push(&shares).await;
+            pieces.collect_finished(&mut self.failed_nodes);
+            pieces
+                .ensure_viable(&inner.metainfo, &self.subject, &mut remember)
+                .await?;
+            pieces.distribute(&shares, batch_index).await;
+            drop(shares);
+            batch_index += 1;
             if let Some(p) = &self.progress {
                 p(n as u64);
             }
@@ -304,71 +404,21 @@ impl Upload<'_> {
                 break;
             }
         }
-
-        // Close every queue; collect receipts until `optimal` are in, then cut the rest.
-        let mut aborts = AbortAll(Vec::new());
-        let mut running: FuturesUnordered<_> = pieces
-            .iter_mut()
-            .filter_map(|p| {
-                p.tx.take()?;
-                let handle = p.handle.take()?;
-                aborts.0.push(handle.abort_handle());
-                let (num, node) = (p.num, p.node);
-                Some(async move { (num, node, handle.await) })
-            })
-            .collect();
-        let mut receipts: Vec<PieceReceipt> = Vec::new();
-        // Once `optimal` pieces are stored, the others get a short grace (an eighth of
-        // the segment's time so far): healthy nodes finishing together are all kept,
-        // while a truly slow long tail is cut.
-        let mut deadline: Option<tokio::time::Instant> = None;
-        loop {
-            let next = match deadline {
-                None => running.next().await,
-                Some(d) => match tokio::time::timeout_at(d, running.next()).await {
-                    Ok(n) => n,
-                    Err(_) => break,
-                },
-            };
-            let Some((num, node, joined)) = next else {
-                break;
-            };
-            match joined {
-                Ok(Ok(receipt)) => {
-                    receipts.push(PieceReceipt {
-                        piece_num: num,
-                        receipt,
-                    });
-                    if receipts.len() >= scheme.optimal as usize && deadline.is_none() {
-                        let grace = (started.elapsed() / 8)
-                            .clamp(Duration::from_millis(50), Duration::from_secs(2));
-                        deadline = Some(tokio::time::Instant::now() + grace);
-                    }
-                }
-                Ok(Err(e)) => {
-                    self.failed_nodes.insert(node);
-                    errors.push(e.to_string());
-                }
-                Err(e) => errors.push(format!("piece {num}: {e}")),
-            }
-        }
-        // The long tail: abort what is still running so that those connections close and
-        // the nodes discard the partial pieces.
-        drop(running);
-        drop(aborts);
-        if receipts.len() < scheme.optimal as usize {
-            return Err(UplinkError::UploadFailed(format!(
-                "segment {position}: only {} of the {} pieces needed were stored ({})",
-                receipts.len(),
-                scheme.optimal,
-                summarize(&errors)
-            )));
-        }
+        spool.finish();
+        let receipts = pieces
+            .finish(
+                started,
+                &inner.metainfo,
+                &self.subject,
+                &mut self.failed_nodes,
+                &mut remember,
+            )
+            .await?;
         inner
             .metainfo
             .commit_segment(
                 &CommitSegmentRequest {
-                    segment_id,
+                    segment_id: pieces.segment_id.clone(),
                     plain_size,
                     encrypted_key: seal(
                         &segment_wrap_key(&self.content_key, position),
@@ -379,103 +429,8 @@ impl Upload<'_> {
                 &self.subject,
             )
             .await?;
+        *self.begun.lock() = None;
+        drop(pieces);
         Ok(plain_size < segment_size || input.at_eof().await?)
     }
-}
-
-/// Aborts the tasks when dropped: on success (the long tail), on error, and when the
-/// upload itself is cancelled.
-struct AbortAll(Vec<tokio::task::AbortHandle>);
-
-impl Drop for AbortAll {
-    fn drop(&mut self) {
-        for a in &self.0 {
-            a.abort();
-        }
-    }
-}
-
-/// A piece upload in progress. Dropping it (an error anywhere in the segment) aborts
-/// the transfer, so that no node completes a truncated piece.
-struct LivePiece {
-    num: u16,
-    node: NodeId,
-    tx: Option<mpsc::Sender<bytes::Bytes>>,
-    handle: Option<JoinHandle<std::result::Result<PieceHash, PieceError>>>,
-}
-
-impl LivePiece {
-    fn cut(&mut self) {
-        self.tx = None;
-        if let Some(h) = self.handle.take() {
-            h.abort();
-        }
-    }
-}
-
-impl Drop for LivePiece {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            h.abort();
-        }
-    }
-}
-
-/// Hands each live piece its next shares. A piece whose queue is full while at least
-/// `optimal` others keep up is the long tail: it is cut. Otherwise the batch waits for
-/// it (bounded by the idle timeout).
-async fn distribute(
-    pieces: &mut [LivePiece],
-    shares: Vec<bytes::Bytes>,
-    optimal: usize,
-    errors: &mut Vec<String>,
-    idle_timeout: std::time::Duration,
-) -> Result<()> {
-    let mut lagging = Vec::new();
-    let mut accepted = 0usize;
-    for piece in pieces.iter_mut() {
-        let Some(tx) = &piece.tx else { continue };
-        let data = shares[piece.num as usize].clone();
-        match tx.try_send(data) {
-            Ok(()) => accepted += 1,
-            Err(TrySendError::Full(data)) => lagging.push((piece.num, data)),
-            Err(TrySendError::Closed(_)) => {
-                // The uploader ended early, so it failed: record why.
-                piece.tx = None;
-                if let Some(handle) = piece.handle.take() {
-                    match handle.await {
-                        Ok(Err(e)) => errors.push(e.to_string()),
-                        Ok(Ok(_)) => errors.push(format!("piece {} ended early", piece.num)),
-                        Err(e) => errors.push(e.to_string()),
-                    }
-                }
-            }
-        }
-    }
-    for (num, data) in lagging {
-        let Some(piece) = pieces.iter_mut().find(|p| p.num == num) else {
-            continue;
-        };
-        if accepted >= optimal {
-            // Long tail: enough pieces keep up without this one.
-            piece.cut();
-            continue;
-        }
-        let Some(tx) = &piece.tx else { continue };
-        match tokio::time::timeout(idle_timeout, tx.send(data)).await {
-            Ok(Ok(())) => accepted += 1,
-            _ => {
-                piece.cut();
-                errors.push(format!("piece {num} stalled"));
-            }
-        }
-    }
-    let live = pieces.iter().filter(|p| p.tx.is_some()).count();
-    if live < optimal {
-        return Err(UplinkError::UploadFailed(format!(
-            "only {live} pieces are still uploading and {optimal} are needed ({})",
-            summarize(errors)
-        )));
-    }
-    Ok(())
 }

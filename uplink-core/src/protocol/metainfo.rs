@@ -23,10 +23,12 @@ pub const OBJECT_GET_PATH: &str = "/v1/objects/get";
 pub const OBJECT_DOWNLOAD_PATH: &str = "/v1/objects/download";
 pub const OBJECT_LIST_PATH: &str = "/v1/objects/list";
 pub const OBJECT_DELETE_PATH: &str = "/v1/objects/delete";
+pub const OBJECT_ABORT_PATH: &str = "/v1/objects/abort";
 pub const SEGMENT_BEGIN_PATH: &str = "/v1/segments/begin";
 pub const SEGMENT_COMMIT_PATH: &str = "/v1/segments/commit";
 pub const SEGMENT_INLINE_PATH: &str = "/v1/segments/inline";
 pub const SEGMENT_DOWNLOAD_PATH: &str = "/v1/segments/download";
+pub const SEGMENT_RETRY_PIECES_PATH: &str = "/v1/segments/retry-pieces";
 pub const ACCESS_REVOKE_PATH: &str = "/v1/access/revoke";
 
 /// Serde helper: `Vec<u8>` as standard base64 in JSON.
@@ -194,6 +196,45 @@ pub struct CommitSegmentRequest {
     /// The segment's content key, sealed under a key derived from the object's path.
     pub encrypted_key: Sealed,
     pub receipts: Vec<PieceReceipt>,
+}
+
+/// Asks for new nodes for pieces of a begun segment whose uploads failed. The satellite
+/// picks nodes the segment has not used yet and signs PUT limits for the same piece
+/// numbers under the segment's root piece id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryPiecesRequest {
+    pub segment_id: String,
+    /// Piece numbers (of the current assignment) to move to other nodes, each once.
+    pub pieces: Vec<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryPiecesResponse {
+    /// Replaces the old segment id: commit with this one. Receipts from the nodes that
+    /// were replaced are no longer accepted.
+    pub segment_id: String,
+    /// One PUT limit per piece that got a new node; fewer than asked when the network
+    /// has no more suitable nodes.
+    pub limits: Vec<AddressedOrderLimit>,
+}
+
+/// Gives up an upload: the pending object and its committed segments are deleted and
+/// their pieces queued for deletion on the nodes. A committed object is left alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortObjectRequest {
+    pub stream_id: String,
+    /// Segment ids of segments that were begun but not committed: the pieces they name
+    /// are queued for deletion too.
+    #[serde(default)]
+    pub segment_ids: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortObjectResponse {
+    /// Whether a pending object was deleted (false: it was already gone or committed).
+    pub aborted: bool,
+    /// Pieces queued for deletion on nodes.
+    pub pieces_queued: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -108,6 +108,7 @@ pub fn error_kind(e: &UplinkError) -> String {
         UplinkError::SegmentUnavailable(_) => "segment_unavailable",
         UplinkError::LimitExceeded(_) => "limit_exceeded",
         UplinkError::SatelliteUnreachable { .. } => "satellite_unreachable",
+        UplinkError::Unavailable { .. } => "unavailable",
         UplinkError::UploadFailed(_) => "upload_failed",
         UplinkError::DownloadFailed(_) => "download_failed",
         UplinkError::InvalidArgument(_) => "invalid_argument",

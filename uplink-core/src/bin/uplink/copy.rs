@@ -1,10 +1,12 @@
 //! `uplink cp`: local file or stdin to sj://, sj:// to local file or stdout, sj:// to sj://.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use futures::future::Either;
 use tokio::io::AsyncWriteExt;
-use uplink_core::client::{ByteRange, Project, UploadOptions};
+use uplink_core::client::{ByteRange, ObjectEntry, Project, UploadOptions};
 
 use crate::paths::{Location, base_name};
 use crate::progress::{Transfer, human_bytes, peak_rss_bytes};
@@ -45,8 +47,9 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
                     Location::Remote { .. } => unreachable!(),
                 };
             let transfer = Transfer::new("upload", size, opts.quiet);
-            let object = project
-                .upload(
+            let object = interruptible(
+                project,
+                project.upload(
                     &bucket,
                     &key,
                     tokio::io::BufReader::with_capacity(1 << 20, reader),
@@ -56,8 +59,9 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
                         progress: Some(transfer.callback()),
                         ..Default::default()
                     },
-                )
-                .await?;
+                ),
+            )
+            .await?;
             (
                 object.size,
                 format!("uploaded {} to sj://{bucket}/{key}", source.display()),
@@ -130,8 +134,9 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
                 let _ = w.shutdown().await;
                 n
             });
-            let object = project
-                .upload(
+            let object = interruptible(
+                project,
+                project.upload(
                     &db,
                     &dk,
                     r,
@@ -140,8 +145,9 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
                         content_type: opts.content_type.clone().or(stat.content_type),
                         ..Default::default()
                     },
-                )
-                .await?;
+                ),
+            )
+            .await?;
             reader.await??;
             (
                 object.size,
@@ -167,6 +173,25 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
         );
     }
     Ok(())
+}
+
+/// Runs an upload until it ends or the user interrupts; an interrupted upload is
+/// dropped, which aborts its pending object, and this waits (briefly) for that.
+async fn interruptible<F>(project: &Project, upload: F) -> Result<ObjectEntry>
+where
+    F: std::future::Future<Output = uplink_core::client::Result<ObjectEntry>>,
+{
+    // Boxed, so that dropping it below really drops the upload (and starts its abort).
+    let upload = Box::pin(upload);
+    let interrupted = std::pin::pin!(crate::interrupt::interrupted());
+    match futures::future::select(upload, interrupted).await {
+        Either::Left((result, _)) => Ok(result?),
+        Either::Right(((), upload)) => {
+            drop(upload);
+            project.close(Duration::from_secs(5)).await;
+            bail!("interrupted; the partial upload was aborted")
+        }
+    }
 }
 
 /// The key to upload to: `sj://b/dir/` + file name, or the key as given.

@@ -3,6 +3,7 @@
 mod access;
 mod config;
 mod copy;
+mod interrupt;
 mod objects;
 mod paths;
 mod progress;
@@ -224,7 +225,21 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if let Err(e) = run(cli).await {
+    let command = run(cli);
+    tokio::pin!(command);
+    let result = tokio::select! {
+        r = &mut command => r,
+        _ = tokio::signal::ctrl_c() => {
+            interrupt::trigger();
+            // Let the command clean up (an upload aborts its pending object), briefly.
+            match tokio::time::timeout(std::time::Duration::from_secs(10), &mut command).await {
+                Ok(Err(e)) => eprintln!("error: {e:#}"),
+                Ok(Ok(())) | Err(_) => eprintln!("error: interrupted"),
+            }
+            std::process::exit(130);
+        }
+    };
+    if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
