@@ -111,7 +111,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         .map_err(|e| SatelliteError::Config(e.to_string()))?;
     let db = db::connect(&config.resolved_database_url()?).await?;
     let metrics = Metrics::new();
-    let cache = cache::open(config.redis_url.as_deref())
+    let cache = cache::open(config.redis_url.as_deref(), &identity.node_id())
         .await
         .map_err(|e| SatelliteError::Config(e.to_string()))?;
 

@@ -36,10 +36,18 @@ pub trait SharedCache: Send + Sync + std::fmt::Debug {
     async fn incr(&self, key: &str, ttl: Duration) -> CacheResult<u64>;
 }
 
-/// The configured cache: Redis at `url`, or in process.
-pub async fn open(redis_url: Option<&str>) -> CacheResult<Arc<dyn SharedCache>> {
+/// The configured cache: Redis at `url`, or in process. In Redis every key is
+/// prefixed with `satellite`'s id, so that several satellites (or test networks) may
+/// share one server without reading each other's revocations or rate counters; the
+/// processes of one satellite share its identity and so its keys.
+pub async fn open(
+    redis_url: Option<&str>,
+    satellite: &uplink_core::protocol::NodeId,
+) -> CacheResult<Arc<dyn SharedCache>> {
     Ok(match redis_url {
-        Some(url) => Arc::new(RedisCache::connect(url).await?),
+        Some(url) => {
+            Arc::new(RedisCache::connect_with_prefix(url, &format!("sat:{satellite}:")).await?)
+        }
         None => Arc::new(MemoryCache::default()),
     })
 }
