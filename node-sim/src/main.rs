@@ -13,11 +13,16 @@ use node_sim::sim::{Network, NetworkConfig};
 use uplink_core::access::AccessGrant;
 use uplink_core::protocol::NodeUrl;
 use uplink_core::protocol::identity::write_private_file;
+use uplink_core::transport::{Mode, Transport};
 use uplink_core::units::parse_size;
 
 #[derive(Parser)]
 #[command(name = "node-sim", version, about = "Storage nodes and local networks")]
 struct Cli {
+    /// Serve and dial plain HTTP instead of TLS, for loopback development only: API
+    /// keys and order limits then travel in clear. Uplinks then need `--plain-http` too.
+    #[arg(long, global = true, env = "UPLINK_PLAIN_HTTP")]
+    plain_http: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -156,8 +161,10 @@ async fn network_up(
     node_port: u16,
     redundancy: String,
     stores: Stores,
+    mode: Mode,
 ) -> Result<()> {
     let mut config = NetworkConfig::new(&dir, nodes);
+    config.satellite.plain_http = mode == Mode::PlainHttp;
     config.satellite_listen = satellite_addr;
     config.node_port = node_port;
     config.satellite.redundancy = redundancy;
@@ -218,14 +225,14 @@ async fn network_up(
     Ok(())
 }
 
-async fn resolve_satellite(s: &str) -> Result<NodeUrl> {
+async fn resolve_satellite(s: &str, mode: Mode) -> Result<NodeUrl> {
     if s.contains('@') {
         return s
             .parse()
             .context("--satellite must look like <id>@<host>:<port>");
     }
     // Trust on first use: ask the satellite for its id, and say so.
-    let url = uplink_core::client::discover_satellite(&reqwest::Client::new(), s).await?;
+    let url = uplink_core::client::discover_satellite(&Transport::shared(mode), s).await?;
     eprintln!("trusting satellite {url} (pass --satellite {url} to pin it)");
     Ok(url)
 }
@@ -237,12 +244,14 @@ async fn run_nodes(
     dir: PathBuf,
     port: u16,
     capacity_gib: u64,
+    mode: Mode,
 ) -> Result<()> {
     if count == 0 {
         bail!("--count must be at least 1");
     }
-    let satellite = resolve_satellite(&satellite).await?;
+    let satellite = resolve_satellite(&satellite, mode).await?;
     let mut net = NetworkConfig::new(&dir, count);
+    net.satellite.plain_http = mode == Mode::PlainHttp;
     net.node_port = port;
     net.node_capacity = capacity_gib << 30;
     net.storage = StorageBackend::Disk;
@@ -264,7 +273,7 @@ async fn run_nodes(
     Ok(())
 }
 
-async fn run_load(args: LoadArgs) -> Result<()> {
+async fn run_load(args: LoadArgs, mode: Mode) -> Result<()> {
     let config_dir = load::config_dir(args.config_dir.as_deref());
     let access = load::resolve_access(args.access.as_deref(), config_dir.as_deref())?;
     let seed = args.seed.unwrap_or_else(load::random_seed);
@@ -276,6 +285,7 @@ async fn run_load(args: LoadArgs) -> Result<()> {
     config.sizes = args.sizes;
     config.seed = seed;
     config.cleanup = args.cleanup;
+    config.client.transport = mode;
     if std::io::stderr().is_terminal() {
         config.progress_every = Some(std::time::Duration::from_secs(5));
     }
@@ -309,7 +319,9 @@ async fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let mode = Mode::from_plain_http(cli.plain_http);
+    match cli.command {
         Command::Network {
             action:
                 NetworkAction::Up {
@@ -326,7 +338,16 @@ async fn main() -> Result<()> {
                 database_url,
                 redis_url,
             };
-            network_up(nodes, dir, satellite_addr, node_port, redundancy, stores).await
+            network_up(
+                nodes,
+                dir,
+                satellite_addr,
+                node_port,
+                redundancy,
+                stores,
+                mode,
+            )
+            .await
         }
         Command::Nodes {
             satellite,
@@ -335,7 +356,7 @@ async fn main() -> Result<()> {
             dir,
             port,
             capacity_gib,
-        } => run_nodes(satellite, count, first, dir, port, capacity_gib).await,
+        } => run_nodes(satellite, count, first, dir, port, capacity_gib, mode).await,
         Command::Bench {
             size,
             nodes,
@@ -392,6 +413,6 @@ async fn main() -> Result<()> {
             );
             Ok(())
         }
-        Command::Load(args) => run_load(args).await,
+        Command::Load(args) => run_load(args, mode).await,
     }
 }

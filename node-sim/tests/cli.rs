@@ -12,11 +12,12 @@ fn help_names_every_command() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.lines().any(|l| l == "Usage: node-sim <COMMAND>"),
+        text.lines()
+            .any(|l| l == "Usage: node-sim [OPTIONS] <COMMAND>"),
         "no usage line in:\n{text}"
     );
     let listed = listed_commands(&text);
-    for cmd in ["network", "nodes", "bench"] {
+    for cmd in ["network", "nodes", "bench", "load"] {
         assert!(
             listed.contains(&cmd),
             "{cmd} missing from {listed:?} in:\n{text}"

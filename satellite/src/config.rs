@@ -24,6 +24,15 @@ pub struct SatelliteConfig {
     pub listen_addr: String,
     /// Address advertised in access grants (default: the bound listen address).
     pub external_address: Option<String>,
+    /// Serve and dial plain HTTP instead of TLS. Only for a network run that way for
+    /// loopback development: API keys and order limits then travel in clear.
+    pub plain_http: bool,
+    /// A certificate chain (PEM) the satellite presents to clients that ask for a
+    /// public name, such as browsers opening the web console; peers that dial it by
+    /// identity always get its identity certificate. Needs `tls_key_file`.
+    pub tls_certificate_file: Option<PathBuf>,
+    /// The private key (PEM) of `tls_certificate_file`.
+    pub tls_key_file: Option<PathBuf>,
     /// Database URL; default `sqlite://<data_dir>/satellite.db`. PostgreSQL:
     /// `postgres://user:pass@host/db`.
     pub database_url: Option<String>,
@@ -266,6 +275,9 @@ impl Default for SatelliteConfig {
             data_dir: PathBuf::from("satellite-data"),
             listen_addr: "127.0.0.1:7777".into(),
             external_address: None,
+            plain_http: false,
+            tls_certificate_file: None,
+            tls_key_file: None,
             database_url: None,
             database_url_file: None,
             identity_difficulty: 0,
@@ -328,7 +340,47 @@ impl SatelliteConfig {
                 "max_inline_size above 64 KiB would bloat the database".into(),
             ));
         }
+        match (&self.tls_certificate_file, &self.tls_key_file) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(SatelliteError::Config(
+                    "tls_certificate_file and tls_key_file go together".into(),
+                ));
+            }
+            (Some(_), Some(_)) if self.plain_http => {
+                return Err(SatelliteError::Config(
+                    "tls_certificate_file is set but plain_http turns TLS off".into(),
+                ));
+            }
+            _ => {}
+        }
         self.http.validate()
+    }
+
+    /// TLS or plain HTTP, for this satellite's server and its own connections.
+    pub fn transport_mode(&self) -> uplink_core::transport::Mode {
+        uplink_core::transport::Mode::from_plain_http(self.plain_http)
+    }
+
+    /// The TLS server configuration: the identity certificate, and the operator's for
+    /// public names if configured; `None` with `plain_http`.
+    pub fn tls_server(
+        &self,
+        identity: &uplink_core::protocol::Identity,
+    ) -> Result<Option<uplink_core::transport::server::ServerConfig>, SatelliteError> {
+        use uplink_core::transport::server::{OperatorCertificate, server_config};
+        if self.plain_http {
+            return Ok(None);
+        }
+        let operator = match (&self.tls_certificate_file, &self.tls_key_file) {
+            (Some(chain), Some(key)) => Some(
+                OperatorCertificate::from_pem_files(chain, key)
+                    .map_err(|e| SatelliteError::Config(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        server_config(identity, operator)
+            .map(Some)
+            .map_err(|e| SatelliteError::Config(e.to_string()))
     }
 
     pub fn redundancy_scheme(&self) -> Result<RedundancyScheme, SatelliteError> {

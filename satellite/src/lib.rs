@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use uplink_core::protocol::{Identity, NodeId, NodeUrl};
+use uplink_core::transport::Transport;
 
 pub use config::SatelliteConfig;
 pub use error::SatelliteError;
@@ -56,6 +57,7 @@ pub struct RunningSatellite {
     pub db: Db,
     pub metrics: Metrics,
     pub overlay: Arc<Overlay>,
+    mode: uplink_core::transport::Mode,
     workers: WorkerGroup,
     server: actix_web::dev::ServerHandle,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -77,6 +79,11 @@ impl RunningSatellite {
     /// `host:port` of the HTTP API.
     pub fn address(&self) -> &str {
         &self.url.address
+    }
+
+    /// Whether it serves TLS (the default) or plain HTTP.
+    pub fn transport_mode(&self) -> uplink_core::transport::Mode {
+        self.mode
     }
 
     pub fn workers(&self) -> &WorkerGroup {
@@ -123,6 +130,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
                 identity_difficulty: config.identity_difficulty,
                 checkin_ping: config.checkin_ping,
                 max_clock_skew: Duration::from_secs(600),
+                transport: config.transport_mode(),
             },
             (identity.node_id(), identity.public_key()),
         )
@@ -160,10 +168,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         db: db.clone(),
         overlay: overlay.clone(),
         orders,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| SatelliteError::Internal(e.to_string()))?,
+        transport: Transport::shared(config.transport_mode()),
         interval: config.piece_deletion_interval,
         max_attempts: config.piece_deletion_max_attempts,
         batch: 1000,
@@ -237,8 +242,11 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         http.keep_alive + http.header_timeout,
     ))
     .disable_signals()
-    .shutdown_timeout(5)
-    .listen(listener)
+    .shutdown_timeout(5);
+    let server = match config.tls_server(&identity)? {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    }
     .map_err(|e| SatelliteError::Config(format!("cannot serve on {bound}: {e}")))?
     .run();
     let handle = server.handle();
@@ -249,6 +257,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         db,
         metrics,
         overlay,
+        mode: config.transport_mode(),
         workers,
         server: handle,
         server_task,

@@ -8,7 +8,7 @@
 //! statuses, with bodies that match the documented schemas field for field.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use uplink_core::transport::Transport;
 
 use satellite::SatelliteConfig;
 use serde_json::{Value, json};
@@ -618,14 +618,18 @@ async fn fresh_postgres_database() -> Option<String> {
     Some(format!("{server}/{name}{query}"))
 }
 
+/// The satellite's transport (TLS unless it was configured otherwise).
+fn transport(satellite: &satellite::RunningSatellite) -> Transport {
+    Transport::shared(satellite.transport_mode())
+}
+
 fn api<'a>(doc: &'a Value, satellite: &satellite::RunningSatellite) -> Api<'a> {
     Api {
         doc,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("HTTP client"),
-        origin: format!("http://{}", satellite.address()),
+        http: transport(satellite).http().clone(),
+        origin: transport(satellite)
+            .node_url(&satellite.url, "")
+            .expect("the satellite's URL"),
     }
 }
 

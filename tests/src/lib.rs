@@ -13,8 +13,9 @@ use node_sim::sim::{Network, NetworkConfig};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use uplink_core::access::AccessGrant;
-use uplink_core::client::{ClientConfig, Project};
+use uplink_core::client::{ClientConfig, MetainfoClient, Project};
 use uplink_core::protocol::{NodeId, PieceId};
+use uplink_core::transport::{Mode, Transport};
 
 pub mod wiretap;
 
@@ -121,13 +122,48 @@ impl TestNetwork {
         self._dir.path()
     }
 
-    /// Where the satellite serves its HTTP API and web console, e.g. `http://127.0.0.1:7777`.
+    /// TLS (the default) or plain HTTP, as the network was configured.
+    pub fn mode(&self) -> Mode {
+        self.network.config.satellite.transport_mode()
+    }
+
+    /// The process's transport for this network: over TLS it verifies the satellite
+    /// and every node against their ids.
+    pub fn transport(&self) -> Transport {
+        Transport::shared(self.mode())
+    }
+
+    /// An HTTP client for the satellite's and the nodes' URLs (see [`Self::console_url`]).
+    pub fn http(&self) -> reqwest::Client {
+        self.transport().http().clone()
+    }
+
+    /// Where the satellite serves its HTTP API and web console, as a peer that must
+    /// prove the satellite's id (`https://<id>.<host>.peer.invalid:<port>`); use
+    /// [`Self::http`] to call it.
     pub fn console_url(&self) -> String {
-        format!("http://{}", self.network.satellite_url().address)
+        self.transport()
+            .node_url(self.network.satellite_url(), "")
+            .expect("the satellite's address is valid")
+    }
+
+    /// A metainfo client with the API key of `grant`.
+    pub fn metainfo(&self, grant: &AccessGrant) -> MetainfoClient {
+        MetainfoClient::new(
+            self.transport(),
+            grant.satellite.clone(),
+            grant.api_key.serialize(),
+        )
     }
 
     pub fn satellite_dir(&self) -> PathBuf {
         self.dir().join("satellite")
+    }
+
+    /// The satellite's identity (its signing key), for components that stand in for it.
+    pub fn satellite_identity(&self) -> uplink_core::protocol::Identity {
+        uplink_core::protocol::Identity::load(&self.satellite_dir().join("identity.key"))
+            .expect("the satellite's identity is readable")
     }
 
     /// A fresh project with an access grant holding a random root key.
@@ -148,6 +184,10 @@ impl TestNetwork {
     }
 
     pub async fn project_with(&self, config: ClientConfig) -> Project {
+        let config = ClientConfig {
+            transport: self.mode(),
+            ..config
+        };
         Project::open(self.access().await, config).expect("project opens")
     }
 

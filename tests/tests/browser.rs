@@ -20,7 +20,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tests::uplink_core::access::{AccessGrant, ApiKey, Caveat};
 use tests::uplink_core::client::{ClientConfig, Project};
-use tests::{TestNetwork, download, random_bytes};
+use tests::{Options, TestNetwork, download, random_bytes};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -56,7 +56,8 @@ fn free_port() -> u16 {
 }
 
 /// Starts chromedriver on a free port and opens a headless Chromium session.
-async fn start_browser() -> Result<(Driver, Client)> {
+/// Starts Chromium trusting exactly the certificate whose key has `spki_sha256`.
+async fn start_browser(spki_sha256: &str) -> Result<(Driver, Client)> {
     for (path, what) in [(CHROMEDRIVER, "chromedriver"), (CHROMIUM, "chromium")] {
         ensure!(
             Path::new(path).is_file(),
@@ -94,6 +95,7 @@ async fn start_browser() -> Result<(Driver, Client)> {
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--window-size=1400,1000", user_data_dir,
+                format!("--ignore-certificate-errors-spki-list={spki_sha256}"),
             ],
         }),
     );
@@ -255,8 +257,34 @@ fn uplink_bin() -> Result<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn console_signup_grant_upload_and_browse() {
     let started = Instant::now();
-    let net = TestNetwork::start(6).await;
-    let (driver, client) = start_browser().await.expect("browser starts");
+    // The operator's certificate for the console, as a browser meets it (browsers
+    // accept no ed25519 identity certificates); Chromium trusts exactly its key.
+    let certs = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_file, key_file) = (
+        certs.path().join("console.pem"),
+        certs.path().join("key.pem"),
+    );
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let spki = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(key.public_key_der()))
+    };
+    let net = TestNetwork::start_with(Options {
+        nodes: 6,
+        tweak: Box::new(move |c| {
+            c.satellite.tls_certificate_file = Some(cert_file);
+            c.satellite.tls_key_file = Some(key_file);
+        }),
+    })
+    .await;
+    let (driver, client) = start_browser(&spki).await.expect("browser starts");
     let shots = std::env::var_os("CONSOLE_SCREENSHOT_DIR").map(PathBuf::from);
     if let Some(dir) = &shots {
         std::fs::create_dir_all(dir).expect("screenshot directory");
@@ -294,7 +322,8 @@ async fn console_signup_grant_upload_and_browse() {
 }
 
 async fn scenario(net: &TestNetwork, page: &mut Page) -> Result<()> {
-    let console = net.console_url();
+    // As a user types it: the satellite's address, over HTTPS.
+    let console = format!("https://{}", net.network.satellite_url().address);
     let satellite = net.network.satellite_url().to_string();
 
     // ---- Sign up, with the page refusing a short password before asking the server.

@@ -7,6 +7,8 @@ use std::time::Duration;
 use uplink_core::protocol::wire::{CHECKIN_PATH, CheckInRequest, CheckInResponse, NodeCapacity};
 use uplink_core::protocol::{ErrorBody, Identity, NodeUrl, Signature, now_unix};
 
+use uplink_core::transport::Transport;
+
 use super::error::NodeError;
 use super::space::Space;
 use super::verify::OrderVerifier;
@@ -23,7 +25,7 @@ pub struct CheckIn {
     verifier: Arc<OrderVerifier>,
     space: Arc<Space>,
     address: String,
-    client: reqwest::Client,
+    transport: Transport,
 }
 
 impl CheckIn {
@@ -33,19 +35,16 @@ impl CheckIn {
         verifier: Arc<OrderVerifier>,
         space: Arc<Space>,
         address: String,
-    ) -> Result<Self, NodeError> {
-        let client = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(|e| NodeError::Internal(format!("building the HTTP client: {e}")))?;
-        Ok(Self {
+        transport: Transport,
+    ) -> Self {
+        Self {
             identity,
             satellites,
             verifier,
             space,
             address,
-            client,
-        })
+            transport,
+        }
     }
 
     /// The signed request this node sends now. The free space it states is what a new
@@ -75,16 +74,15 @@ impl CheckIn {
             message,
         };
         let req = self.request().await?;
-        let url = if satellite.address.starts_with("http://")
-            || satellite.address.starts_with("https://")
-        {
-            format!("{}{CHECKIN_PATH}", satellite.address.trim_end_matches('/'))
-        } else {
-            format!("http://{}{CHECKIN_PATH}", satellite.address)
-        };
+        let url = self
+            .transport
+            .node_url(satellite, CHECKIN_PATH)
+            .map_err(|e| fail(e.to_string()))?;
         let response = self
-            .client
+            .transport
+            .http()
             .post(&url)
+            .timeout(REQUEST_TIMEOUT)
             .json(&req)
             .send()
             .await

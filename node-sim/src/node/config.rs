@@ -101,6 +101,10 @@ pub struct NodeConfig {
     /// See `body_min_bytes`. Default 10 s.
     #[serde(default = "default_body_rate_window", with = "duration_serde")]
     pub body_rate_window: Duration,
+    /// Serve and dial plain HTTP instead of TLS. Only for a network run that way for
+    /// loopback development: order limits then travel in clear. Default false.
+    #[serde(default)]
+    pub plain_http: bool,
 }
 
 impl NodeConfig {
@@ -125,6 +129,7 @@ impl NodeConfig {
             disconnect_timeout: default_disconnect_timeout(),
             body_min_bytes: default_body_min_bytes(),
             body_rate_window: default_body_rate_window(),
+            plain_http: false,
         }
     }
 }

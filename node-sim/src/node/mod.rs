@@ -31,6 +31,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use tokio::task::JoinHandle;
 use uplink_core::protocol::{Identity, NodeId};
+use uplink_core::transport::{Mode, Transport};
 
 pub use checkin::CheckIn;
 pub use config::{NodeConfig, StorageBackend};
@@ -179,10 +180,19 @@ impl StorageNode {
                 window: config.body_rate_window,
             },
         };
-        let server = server::build(state, listener, limits).map_err(|source| NodeError::Io {
-            context: format!("starting the HTTP server on {bound}"),
-            source,
-        })?;
+        let mode = Mode::from_plain_http(config.plain_http);
+        let tls = match mode {
+            Mode::Tls => Some(
+                uplink_core::transport::server::server_config(&identity, None)
+                    .map_err(|e| NodeError::Config(format!("TLS: {e}")))?,
+            ),
+            Mode::PlainHttp => None,
+        };
+        let server =
+            server::build(state, listener, limits, tls).map_err(|source| NodeError::Io {
+                context: format!("starting the HTTP server on {bound}"),
+                source,
+            })?;
         let handle = server.handle();
         let server_task = tokio::spawn(server);
 
@@ -192,7 +202,8 @@ impl StorageNode {
             verifier.clone(),
             space.clone(),
             address.clone(),
-        )?);
+            Transport::shared(mode),
+        ));
         let checkin_task = tokio::spawn(
             checkin
                 .clone()
@@ -210,6 +221,7 @@ impl StorageNode {
             space,
             metrics,
             checkin,
+            mode,
             handle,
             server_task: Some(server_task),
             checkin_task,
@@ -248,6 +260,7 @@ pub struct RunningNode {
     space: Arc<Space>,
     metrics: NodeMetrics,
     checkin: Arc<CheckIn>,
+    mode: Mode,
     handle: ServerHandle,
     server_task: Option<JoinHandle<std::io::Result<()>>>,
     checkin_task: JoinHandle<()>,
@@ -264,6 +277,11 @@ impl std::fmt::Debug for RunningNode {
 }
 
 impl RunningNode {
+    /// Whether the node speaks TLS (the default) or plain HTTP.
+    pub fn transport_mode(&self) -> Mode {
+        self.mode
+    }
+
     pub fn id(&self) -> NodeId {
         self.identity.node_id()
     }

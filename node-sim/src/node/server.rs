@@ -37,6 +37,8 @@ use super::body_rate::{BodyRate, MinRate};
 use super::error::NodeError;
 use super::metrics::NodeMetrics;
 use super::piecestore::{PieceHeader, PieceReader, PieceStore, StoreError};
+use uplink_core::transport::server::ServerConfig;
+
 use super::space::{Reservation, Space};
 use super::verify::{ActionKind, OrderVerifier};
 
@@ -81,10 +83,12 @@ impl NodeState {
 }
 
 /// Builds the server on an already bound listener. The returned future runs it.
+/// With `tls`, the server speaks only TLS (with the node's identity certificate).
 pub(crate) fn build(
     state: Arc<NodeState>,
     listener: TcpListener,
     limits: ServerLimits,
+    tls: Option<ServerConfig>,
 ) -> std::io::Result<Server> {
     listener.set_nonblocking(true)?;
     let body_rate = limits.body_rate;
@@ -157,10 +161,12 @@ pub(crate) fn build(
     } else {
         KeepAlive::Timeout(limits.keep_alive)
     })
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .disable_signals();
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
 }
 
 /// Bounded label values: one per known endpoint.

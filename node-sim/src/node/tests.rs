@@ -31,6 +31,19 @@ struct Net {
     _dir: TempDir,
 }
 
+/// The URL prefix of a node's API: over TLS (unless the test turned it off), verified
+/// against the node's id.
+fn base_of(node: &RunningNode) -> String {
+    Transport::shared(node.transport_mode())
+        .url(&node.id(), &node.listen_addr().to_string(), "")
+        .unwrap()
+}
+
+/// The client to dial `node` with.
+fn client_for(node: &RunningNode) -> reqwest::Client {
+    Transport::shared(node.transport_mode()).http().clone()
+}
+
 fn test_config(dir: &Path, sat: &Identity) -> NodeConfig {
     let mut config = NodeConfig::new(dir);
     // Nothing listens there: check-in fails quietly in the background.
@@ -50,11 +63,11 @@ async fn start_with(edit: impl FnOnce(&mut NodeConfig)) -> Net {
     let mut config = test_config(dir.path(), &sat);
     edit(&mut config);
     let node = StorageNode::start(config).await.unwrap();
-    let base = format!("http://{}", node.address());
+    let base = base_of(&node);
     Net {
         sat,
+        client: client_for(&node),
         node,
-        client: reqwest::Client::new(),
         base,
         _dir: dir,
     }
@@ -828,7 +841,8 @@ async fn uploads_that_could_exceed_the_capacity_are_refused_up_front() {
 
 #[tokio::test]
 async fn client_disconnecting_mid_upload_leaves_nothing() {
-    let net = start().await;
+    // The request is written by hand, so plain HTTP.
+    let net = start_with(|c| c.plain_http = true).await;
     let piece = PieceId::random();
     let t = net.transfer(PieceAction::Put, piece, 1 << 20);
     let body = upload_body(&t.limit, &data(200_000, 9), None);
@@ -872,9 +886,9 @@ async fn restart_keeps_identity_and_pieces_and_stop_takes_the_node_offline() {
     let old_addr = node.listen_addr();
     let net = Net {
         sat: sat.clone(),
+        client: client_for(&node),
+        base: base_of(&node),
         node,
-        client: reqwest::Client::new(),
-        base: format!("http://{old_addr}"),
         _dir: tempfile::tempdir().unwrap(),
     };
     let piece = PieceId::random();
@@ -892,9 +906,9 @@ async fn restart_keeps_identity_and_pieces_and_stop_takes_the_node_offline() {
     assert_eq!(node.id(), id, "identity kept");
     let net = Net {
         sat,
-        base: format!("http://{}", node.address()),
+        base: base_of(&node),
+        client: client_for(&node),
         node,
-        client: reqwest::Client::new(),
         _dir: tempfile::tempdir().unwrap(),
     };
     let (_, got) = net.download(piece, 0, 70_000).await.unwrap();
@@ -924,12 +938,15 @@ async fn configuration_errors_are_reported() {
 async fn fake_satellite(
     answer_as: Identity,
     claim_id: NodeId,
+    mode: Mode,
 ) -> (
     String,
     actix_web::dev::ServerHandle,
     Arc<parking_lot::Mutex<Vec<wire::CheckInRequest>>>,
 ) {
     use actix_web::{App, HttpResponse, HttpServer, web};
+    // The TLS identity is the one the node dials (`claim_id`'s owner, where known).
+    let tls_as = answer_as.clone();
     let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
     let recorded = seen.clone();
     let server = HttpServer::new(move || {
@@ -956,8 +973,14 @@ async fn fake_satellite(
         )
     })
     .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
+    .disable_signals();
+    let server = match mode {
+        Mode::Tls => server.bind_rustls_0_23(
+            "127.0.0.1:0",
+            uplink_core::transport::server::server_config(&tls_as, None).unwrap(),
+        ),
+        Mode::PlainHttp => server.bind("127.0.0.1:0"),
+    }
     .unwrap();
     let addr = server.addrs()[0].to_string();
     let server = server.run();
@@ -969,11 +992,13 @@ async fn fake_satellite(
 #[tokio::test]
 async fn check_in_learns_satellite_keys_and_refuses_impostors() {
     let honest = Identity::generate(0);
-    let (honest_addr, honest_handle, seen) = fake_satellite(honest.clone(), honest.node_id()).await;
+    let (honest_addr, honest_handle, seen) =
+        fake_satellite(honest.clone(), honest.node_id(), Mode::Tls).await;
     // Claims to be `victim` but presents its own key.
     let victim = Identity::generate(0);
     let impostor = Identity::generate(0);
-    let (impostor_addr, impostor_handle, _) = fake_satellite(impostor, victim.node_id()).await;
+    let (impostor_addr, impostor_handle, _) =
+        fake_satellite(impostor, victim.node_id(), Mode::Tls).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = NodeConfig::new(dir.path());
@@ -1014,10 +1039,10 @@ async fn check_in_learns_satellite_keys_and_refuses_impostors() {
 
     // With the learned key, the node serves the honest satellite's limits.
     let net = Net {
-        base: format!("http://{}", node.listen_addr()),
+        base: base_of(&node),
         sat: honest,
+        client: client_for(&node),
         node,
-        client: reqwest::Client::new(),
         _dir: dir,
     };
     net.upload(PieceId::random(), &data(1000, 11)).await;

@@ -116,6 +116,7 @@ pub fn node_config(
     config.sync_writes = network.sync_writes;
     config.checkin_interval = network.checkin_interval;
     config.workers = 1;
+    config.plain_http = network.satellite.plain_http;
     Ok(config)
 }
 

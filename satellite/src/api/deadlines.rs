@@ -61,8 +61,14 @@ pub fn on_connect(bound: Duration) -> impl Fn(&dyn Any, &mut Extensions) + Send 
     move |conn, extensions| {
         #[cfg(unix)]
         {
+            use actix_tls::accept::rustls_0_23::TlsStream;
+            use actix_web::rt::net::TcpStream;
             use std::os::fd::AsFd;
-            let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+            let tcp = if let Some(tcp) = conn.downcast_ref::<TcpStream>() {
+                tcp
+            } else if let Some(tls) = conn.downcast_ref::<TlsStream<TcpStream>>() {
+                tls.get_ref().0
+            } else {
                 tracing::warn!("a connection of an unknown kind has no header deadline");
                 return;
             };

@@ -21,6 +21,7 @@ use uplink_core::protocol::wire::{
     CheckInRequest, IDENTITY_CHALLENGE_PATH, IdentityChallenge, IdentityProof,
 };
 use uplink_core::protocol::{NodeId, Signable};
+use uplink_core::transport::Transport;
 
 use crate::error::{Result, SatelliteError};
 
@@ -75,7 +76,7 @@ struct Bucket {
 pub struct DialBack {
     satellite: NodeId,
     limits: DialBackLimits,
-    http: reqwest::Client,
+    transport: Transport,
     nodes: parking_lot::Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<NodeState>>>>,
     hosts: parking_lot::Mutex<HashMap<IpAddr, Bucket>>,
 }
@@ -89,22 +90,16 @@ impl std::fmt::Debug for DialBack {
 }
 
 impl DialBack {
-    pub fn new(satellite: NodeId, limits: DialBackLimits) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(limits.timeout)
-            .connect_timeout(limits.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .pool_max_idle_per_host(0)
-            .build()
-            .map_err(|e| SatelliteError::Internal(format!("building the HTTP client: {e}")))?;
-        Ok(Self {
+    /// Dials through `transport`, which follows no redirects and uses no proxy; over
+    /// TLS the node must also prove its id in the handshake.
+    pub fn new(satellite: NodeId, transport: Transport, limits: DialBackLimits) -> Self {
+        Self {
             satellite,
             limits,
-            http,
+            transport,
             nodes: parking_lot::Mutex::new(HashMap::new()),
             hosts: parking_lot::Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     /// Verifies that the node of `req` answers at `target` (the resolved claimed
@@ -159,10 +154,15 @@ impl DialBack {
             address: req.address.clone(),
         };
         // The resolved address, so the host dialed is the one the check-in was judged by.
-        let url = format!("http://{target}{IDENTITY_CHALLENGE_PATH}");
+        let url = self
+            .transport
+            .url(&req.node_id, &target.to_string(), IDENTITY_CHALLENGE_PATH)
+            .map_err(|e| e.to_string())?;
         let response = self
-            .http
+            .transport
+            .http()
             .post(&url)
+            .timeout(self.limits.timeout)
             .json(&challenge)
             .send()
             .await

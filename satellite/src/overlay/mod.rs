@@ -20,6 +20,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uplink_core::protocol::wire::{CheckInRequest, CheckInResponse};
 use uplink_core::protocol::{NodeId, PublicKey, Signable, now_unix};
+use uplink_core::transport::{Mode, Transport};
 
 pub use dialback::{DialBack, DialBackLimits};
 pub use selection::SelectionRequest;
@@ -66,6 +67,8 @@ pub struct OverlayConfig {
     pub identity_difficulty: u32,
     pub checkin_ping: bool,
     pub max_clock_skew: Duration,
+    /// How the satellite dials nodes back (TLS, each node verified by its id).
+    pub transport: Mode,
 }
 
 pub struct Overlay {
@@ -90,10 +93,11 @@ impl Overlay {
         config: OverlayConfig,
         satellite: (NodeId, PublicKey),
     ) -> Result<Self> {
+        let transport = Transport::shared(config.transport);
         let overlay = Self {
             db,
             config,
-            dial_back: DialBack::new(satellite.0, DialBackLimits::default())?,
+            dial_back: DialBack::new(satellite.0, transport, DialBackLimits::default()),
             satellite,
             nodes: RwLock::new(Arc::new(HashMap::new())),
         };

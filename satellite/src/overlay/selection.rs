@@ -94,6 +94,7 @@ mod tests {
                 online_window: Duration::from_secs(60),
                 identity_difficulty: 0,
                 checkin_ping: false,
+                transport: uplink_core::transport::Mode::PlainHttp,
                 max_clock_skew: Duration::from_secs(600),
             },
             (sat.node_id(), sat.public_key()),

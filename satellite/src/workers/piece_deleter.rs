@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use uplink_core::transport::Transport;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -22,7 +23,7 @@ pub struct PieceDeleter {
     pub db: Db,
     pub overlay: Arc<Overlay>,
     pub orders: OrderSigner,
-    pub http: reqwest::Client,
+    pub transport: Transport,
     pub interval: Duration,
     pub max_attempts: u32,
     pub batch: u64,
@@ -107,14 +108,22 @@ impl Worker for PieceDeleter {
     }
 }
 
+/// Time allowed for one deletion request.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl PieceDeleter {
     async fn send(&self, address: &str, node: NodeId, piece: PieceId) -> bool {
         let body = DeleteRequest {
             order_limit: self.orders.delete_limit(node, piece),
         };
+        let Ok(url) = self.transport.url(&node, address, DELETE_PATH) else {
+            return false;
+        };
         match self
-            .http
-            .post(format!("http://{address}{DELETE_PATH}"))
+            .transport
+            .http()
+            .post(url)
+            .timeout(REQUEST_TIMEOUT)
             .json(&body)
             .send()
             .await

@@ -55,11 +55,9 @@ async fn wrong_and_tampered_keys_are_refused() {
     assert!(matches!(err, UplinkError::Unauthenticated(_)), "{err}");
 
     // Garbage is refused with a clear message.
-    let status = reqwest::Client::new()
-        .post(format!(
-            "http://{}/v1/buckets/list",
-            grant.satellite.address
-        ))
+    let status = net
+        .http()
+        .post(format!("{}/v1/buckets/list", net.console_url()))
         .bearer_auth("definitely-not-a-key")
         .json(&serde_json::json!({}))
         .send()

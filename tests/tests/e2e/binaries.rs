@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use tests::uplink_core::transport::{Expected, Mode, Transport};
 
 /// The directory holding the workspace's binaries (`target/<profile>`).
 fn bin_dir() -> PathBuf {
@@ -119,18 +120,27 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// GET /health with a bare HTTP/1.0 request (no client library needed).
+/// GET /health over TLS from whatever identity answers (the test learns the id here).
 fn health(address: &str) -> Option<serde_json::Value> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(format!("GET /health HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
-    serde_json::from_slice(&response[split + 4..]).ok()
+    runtime.block_on(async {
+        // A client of its own: connections do not outlive this runtime.
+        let transport = Transport::new(Mode::Tls).ok()?;
+        let url = transport
+            .url_expecting(Expected::AnyIdentity, address, "/health")
+            .ok()?;
+        let response = transport
+            .http()
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        response.json().await.ok()
+    })
 }
 
 fn uplink(config: &Path) -> Command {

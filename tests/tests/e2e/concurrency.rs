@@ -126,7 +126,7 @@ async fn racing_bucket_creations_respect_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_project_creations_respect_the_limit() {
     let net = TestNetwork::start(1).await;
-    let http = reqwest::Client::new();
+    let http = net.http();
     let base = format!("{}/api/v0", net.console_url());
     let res = http
         .post(format!("{base}/auth/signup"))

@@ -2,6 +2,7 @@
 //! usage and limits, as a browser or script would call it.
 
 use std::time::Duration;
+use tests::uplink_core::transport::Transport;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ struct Console {
 impl Console {
     fn new(net: &TestNetwork) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: net.http(),
             base: format!("{}/api/v0", net.console_url()),
             token: None,
         }
@@ -30,11 +31,10 @@ impl Console {
     /// A client whose requests come from `ip` (any 127.0.0.0/8 address works on loopback).
     fn from_address(net: &TestNetwork, ip: [u8; 4]) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .local_address(std::net::IpAddr::from(ip))
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
+            http: Transport::bound_to(net.mode(), std::net::IpAddr::from(ip))
+                .unwrap()
+                .http()
+                .clone(),
             ..Self::new(net)
         }
     }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tests::uplink_core::transport::{Mode, Transport};
 
 use tests::uplink_core::client::pieces::{PieceFetch, fetch_piece};
 use tests::uplink_core::client::{PieceError, Project, Subject, UplinkError};
@@ -179,7 +180,12 @@ async fn fetch_directly(project: &Project, node: NodeId) -> Result<u64, PieceErr
     let (_, verified) = tokio::time::timeout(
         Duration::from_secs(60),
         futures::future::join(
-            fetch_piece(reqwest::Client::new(), fetch, tx, Duration::from_secs(30)),
+            fetch_piece(
+                Transport::shared(Mode::Tls),
+                fetch,
+                tx,
+                Duration::from_secs(30),
+            ),
             collect,
         ),
     )

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tests::uplink_core::client::error::Subject;
-use tests::uplink_core::client::{MetainfoClient, UplinkError, UploadOptions};
+use tests::uplink_core::client::{UplinkError, UploadOptions};
 use tests::uplink_core::protocol::metainfo::{BeginObjectRequest, ListObjectsRequest};
 use tests::uplink_core::protocol::{ErrorCode, now_unix};
 use tests::{Options, PieceSet, TestNetwork};
@@ -34,11 +34,7 @@ async fn pending_objects_that_are_never_committed_expire() {
     })
     .await;
     let grant = net.access().await;
-    let metainfo = MetainfoClient::new(
-        reqwest::Client::new(),
-        grant.satellite.address.clone(),
-        grant.api_key.serialize(),
-    );
+    let metainfo = net.metainfo(&grant);
     metainfo.create_bucket("pending").await.unwrap();
     let subject = Subject::default();
     let begun_at = now_unix();
@@ -130,11 +126,7 @@ async fn malformed_inline_segments_are_refused() {
     };
     let net = TestNetwork::start(4).await;
     let grant = net.access().await;
-    let metainfo = MetainfoClient::new(
-        reqwest::Client::new(),
-        grant.satellite.address.clone(),
-        grant.api_key.serialize(),
-    );
+    let metainfo = net.metainfo(&grant);
     metainfo.create_bucket("inline").await.unwrap();
     let subject = Subject::default();
     let begun = metainfo

@@ -18,3 +18,4 @@ mod privacy;
 mod resilience;
 mod security;
 mod sharing;
+mod transport;

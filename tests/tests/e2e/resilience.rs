@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tests::uplink_core::transport::{Mode, Transport};
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -518,9 +519,13 @@ async fn a_failed_upload_is_aborted_and_its_pieces_deleted() {
     bounded(async {
         let mut rng = rng("a_failed_upload_is_aborted_and_its_pieces_deleted", 6);
         let net = TestNetwork::start(10).await;
-        let proxy = FaultyProxy::start(&net.network.satellite_url().address)
-            .await
-            .unwrap();
+        let proxy = FaultyProxy::start(
+            net.network.satellite_url(),
+            net.mode(),
+            &net.satellite_identity(),
+        )
+        .await
+        .unwrap();
         let project = project_via(net.access().await, &proxy);
         project.create_bucket("bkt").await.unwrap();
         let keep = bytes(&mut rng, 600_000);
@@ -608,7 +613,7 @@ async fn hand_segment(
             tx.send(share).await.unwrap();
             drop(tx);
             let hash = upload_piece(
-                reqwest::Client::new(),
+                Transport::shared(Mode::Tls),
                 target,
                 rx,
                 piece_key,
@@ -874,9 +879,13 @@ async fn replacement_assignments_are_checked_at_commit() {
 async fn metainfo_calls_retry_while_the_satellite_is_unavailable() {
     bounded(async {
         let net = TestNetwork::start(10).await;
-        let proxy = FaultyProxy::start(&net.network.satellite_url().address)
-            .await
-            .unwrap();
+        let proxy = FaultyProxy::start(
+            net.network.satellite_url(),
+            net.mode(),
+            &net.satellite_identity(),
+        )
+        .await
+        .unwrap();
         let project = project_via(net.access().await, &proxy);
         project.create_bucket("bkt").await.unwrap();
 

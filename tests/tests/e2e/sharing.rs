@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tests::uplink_core::access::{AccessGrant, Caveat};
-use tests::uplink_core::client::{ClientConfig, MetainfoClient, Project, Subject, UplinkError};
+use tests::uplink_core::client::{ClientConfig, Project, Subject, UplinkError};
 use tests::uplink_core::protocol::metainfo::ListObjectsRequest;
 use tests::uplink_core::protocol::now_unix;
 use tests::{TestNetwork, random_bytes};
@@ -194,11 +194,7 @@ async fn readonly_share_reaches_only_its_prefix_and_cannot_be_widened() {
     assert!(out.is_empty());
 
     // The names the satellite stores outside shared/ do not decrypt with the grant.
-    let metainfo = MetainfoClient::new(
-        reqwest::Client::new(),
-        owner_grant.satellite.address.clone(),
-        owner_grant.api_key.serialize(),
-    );
+    let metainfo = net.metainfo(&owner_grant);
     let everything = metainfo
         .list_objects(
             &ListObjectsRequest {

@@ -368,7 +368,7 @@ impl<'a> SegmentDownload<'a> {
             satellite_key: self.satellite_key,
         };
         let handle = tokio::spawn(fetch_piece(
-            self.project.inner.http.clone(),
+            self.project.inner.transport.clone(),
             fetch,
             tx,
             config.idle_timeout,

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 
 use super::error::{Result, Subject, UplinkError};
 use crate::protocol::metainfo::*;
-use crate::protocol::{ErrorBody, ErrorCode};
+use crate::protocol::{ErrorBody, ErrorCode, NodeUrl};
+use crate::transport::{Expected, Mode, Transport};
 
 /// How metainfo calls are retried when the satellite is briefly unavailable.
 ///
@@ -61,8 +62,8 @@ enum Idempotent {
 
 #[derive(Clone)]
 pub struct MetainfoClient {
-    http: reqwest::Client,
-    address: String,
+    transport: Transport,
+    satellite: NodeUrl,
     api_key: String,
     retry: RetryPolicy,
 }
@@ -70,7 +71,7 @@ pub struct MetainfoClient {
 impl std::fmt::Debug for MetainfoClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetainfoClient")
-            .field("address", &self.address)
+            .field("satellite", &self.satellite.to_string())
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -91,10 +92,12 @@ enum Retry {
 }
 
 impl MetainfoClient {
-    pub fn new(http: reqwest::Client, address: String, api_key: String) -> Self {
+    /// A client of the satellite `satellite` (`id@host:port`; over TLS it must prove
+    /// that id), authenticating with `api_key`.
+    pub fn new(transport: Transport, satellite: NodeUrl, api_key: String) -> Self {
         Self {
-            http,
-            address,
+            transport,
+            satellite,
             api_key,
             retry: RetryPolicy::default(),
         }
@@ -107,7 +110,7 @@ impl MetainfoClient {
     }
 
     pub fn address(&self) -> &str {
-        &self.address
+        &self.satellite.address
     }
 
     pub(crate) async fn call<Req: Serialize, Resp: DeserializeOwned>(
@@ -171,7 +174,7 @@ impl MetainfoClient {
     ) -> std::result::Result<Resp, Failure> {
         let unreachable = |e: &reqwest::Error| Failure {
             error: UplinkError::SatelliteUnreachable {
-                address: self.address.clone(),
+                address: self.satellite.address.clone(),
                 reason: describe(e),
             },
             retry: if e.is_connect() {
@@ -180,9 +183,17 @@ impl MetainfoClient {
                 Retry::IfIdempotent
             },
         };
+        let url = self
+            .transport
+            .node_url(&self.satellite, path)
+            .map_err(|e| Failure {
+                error: UplinkError::InvalidArgument(e.to_string()),
+                retry: Retry::Never,
+            })?;
         let resp = self
-            .http
-            .post(format!("http://{}{path}", self.address))
+            .transport
+            .http()
+            .post(url)
             .bearer_auth(&self.api_key)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec())
@@ -391,27 +402,44 @@ impl MetainfoClient {
 }
 
 /// Asks the satellite at `address` (`host:port`) for its id: trust on first use, for
-/// people who only know the address. Pin the returned `id@address` where it matters.
+/// people who only know the address. Over TLS the id is the one the satellite proved in
+/// the handshake (and must match what it says). Pin the returned `id@address` where it
+/// matters.
 pub async fn discover_satellite(
-    http: &reqwest::Client,
+    transport: &Transport,
     address: &str,
 ) -> Result<crate::protocol::NodeUrl> {
     let unreachable = |reason: String| UplinkError::SatelliteUnreachable {
         address: address.to_string(),
         reason,
     };
-    let health: serde_json::Value = http
-        .get(format!("http://{address}/health"))
+    let url = transport
+        .url_expecting(Expected::AnyIdentity, address, "/health")
+        .map_err(|e| UplinkError::InvalidArgument(e.to_string()))?;
+    let resp = transport
+        .http()
+        .get(url)
         .send()
         .await
-        .map_err(|e| unreachable(describe(&e)))?
+        .map_err(|e| unreachable(describe(&e)))?;
+    let proven = crate::transport::peer_identity(&resp);
+    let health: serde_json::Value = resp
         .json()
         .await
         .map_err(|e| unreachable(format!("its /health answer is not JSON: {e}")))?;
-    let id = health["satellite_id"]
+    let id: crate::protocol::NodeId = health["satellite_id"]
         .as_str()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| unreachable("its /health answer names no satellite id".into()))?;
+    match (transport.mode(), proven) {
+        (Mode::PlainHttp, _) => {}
+        (Mode::Tls, Some(proven)) if proven == id => {}
+        (Mode::Tls, _) => {
+            return Err(unreachable(format!(
+                "it says it is {id} but did not prove that identity"
+            )));
+        }
+    }
     Ok(crate::protocol::NodeUrl {
         id,
         address: address.to_string(),

@@ -26,6 +26,7 @@ pub use objects::{ListOptions, ObjectEntry, ObjectPage};
 pub use upload::UploadOptions;
 
 use crate::access::AccessGrant;
+use crate::transport::{Mode, Transport};
 
 /// Called with the number of bytes just transferred (for progress bars).
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
@@ -43,7 +44,6 @@ pub struct ClientConfig {
     pub download_queue: usize,
     /// Decoded chunks queued between the decoder and the writer.
     pub output_queue: usize,
-    pub connect_timeout: Duration,
     /// A piece transfer with no progress for this long is abandoned.
     pub idle_timeout: Duration,
     /// How long to wait for a node's health answer before an upload.
@@ -58,6 +58,9 @@ pub struct ClientConfig {
     pub replacement_rounds: u32,
     /// Retries of metainfo calls when the satellite is briefly unavailable.
     pub metainfo_retry: RetryPolicy,
+    /// TLS with every peer verified by identity, or plain HTTP (loopback development
+    /// only, and only when the whole network runs that way).
+    pub transport: Mode,
 }
 
 impl Default for ClientConfig {
@@ -68,13 +71,13 @@ impl Default for ClientConfig {
             piece_queue: 8,
             download_queue: 8,
             output_queue: 8,
-            connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             ping_timeout: Duration::from_secs(3),
             spool_memory: 8 << 20,
             spool_dir: None,
             replacement_rounds: 3,
             metainfo_retry: RetryPolicy::default(),
+            transport: Mode::Tls,
         }
     }
 }
@@ -82,7 +85,7 @@ impl Default for ClientConfig {
 struct Inner {
     access: AccessGrant,
     metainfo: MetainfoClient,
-    http: reqwest::Client,
+    transport: Transport,
     config: ClientConfig,
     /// Aborts of uploads that were dropped before they finished (see [`Project::close`]).
     cleanups: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -104,15 +107,10 @@ impl std::fmt::Debug for Project {
 
 impl Project {
     pub fn open(access: AccessGrant, config: ClientConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(16)
-            .build()
-            .map_err(|e| UplinkError::InvalidArgument(format!("HTTP client: {e}")))?;
+        let transport = Transport::shared(config.transport);
         let metainfo = MetainfoClient::new(
-            http.clone(),
-            access.satellite.address.clone(),
+            transport.clone(),
+            access.satellite.clone(),
             access.api_key.serialize(),
         )
         .with_retry(config.metainfo_retry);
@@ -120,7 +118,7 @@ impl Project {
             inner: Arc::new(Inner {
                 access,
                 metainfo,
-                http,
+                transport,
                 config,
                 cleanups: parking_lot::Mutex::new(Vec::new()),
             }),

@@ -71,7 +71,7 @@ type Completion = (usize, std::result::Result<PieceHash, String>);
 
 /// Settings of a piece set, from the client configuration.
 pub(super) struct Settings {
-    pub http: reqwest::Client,
+    pub transport: crate::transport::Transport,
     pub piece_key: Identity,
     pub queue: usize,
     pub idle_timeout: Duration,
@@ -129,7 +129,7 @@ impl PieceSet {
         let num = target.piece_num;
         let node = target.limit.node_id;
         let handle = tokio::spawn(upload_piece(
-            self.settings.http.clone(),
+            self.settings.transport.clone(),
             target,
             rx,
             self.settings.piece_key.clone(),

@@ -19,9 +19,10 @@ use crate::protocol::wire::{
     UPLOAD_PATH, UploadResponse, control_frame, decode_control, frame_header,
 };
 use crate::protocol::{
-    AddressedOrderLimit, ErrorBody, ErrorCode, Identity, PieceHash, PublicKey, Signable, Signature,
-    now_unix,
+    AddressedOrderLimit, ErrorBody, ErrorCode, Identity, NodeId, PieceHash, PublicKey, Signable,
+    Signature, now_unix,
 };
+use crate::transport::Transport;
 
 fn unreachable(address: &str, e: &reqwest::Error) -> PieceError {
     PieceError::Unreachable {
@@ -84,12 +85,12 @@ async fn refused(address: &str, resp: reqwest::Response, timeout: Duration) -> P
 
 /// Checks that a node answers at all, so that dead nodes are dropped before any data of
 /// a segment is consumed.
-pub async fn ping(http: &reqwest::Client, address: &str, timeout: Duration) -> bool {
+pub async fn ping(transport: &Transport, node: &NodeId, address: &str, timeout: Duration) -> bool {
+    let Ok(url) = transport.url(node, address, "/health") else {
+        return false;
+    };
     matches!(
-        http.get(format!("http://{address}/health"))
-            .timeout(timeout)
-            .send()
-            .await,
+        transport.http().get(url).timeout(timeout).send().await,
         Ok(r) if r.status().is_success()
     )
 }
@@ -99,7 +100,7 @@ pub async fn ping(http: &reqwest::Client, address: &str, timeout: Duration) -> b
 /// The body is framed: the order limit, the data, then the piece hash signed with the
 /// segment's piece key, which can only be computed after the last byte.
 pub async fn upload_piece(
-    http: reqwest::Client,
+    transport: Transport,
     target: AddressedOrderLimit,
     chunks: mpsc::Receiver<Bytes>,
     piece_key: Identity,
@@ -161,8 +162,12 @@ pub async fn upload_piece(
         }
     });
     let address = target.address.as_str();
-    let send = http
-        .post(format!("http://{address}{UPLOAD_PATH}"))
+    let url = transport
+        .url(&limit.node_id, address, UPLOAD_PATH)
+        .map_err(|e| invalid(address, e.to_string()))?;
+    let send = transport
+        .http()
+        .post(url)
         .body(reqwest::Body::wrap_stream(body))
         .send();
     // A watchdog: the transfer must make progress (the node reads what is queued, or
@@ -231,19 +236,19 @@ pub type VerifiedChunk = Result<Bytes, PieceError>;
 /// Nothing reaches `out` that is not covered by a block hash signed with the piece key
 /// that the satellite bound into the original upload's order limit.
 pub async fn fetch_piece(
-    http: reqwest::Client,
+    transport: Transport,
     fetch: PieceFetch,
     out: mpsc::Sender<VerifiedChunk>,
     idle_timeout: Duration,
 ) {
-    let result = fetch_inner(&http, &fetch, &out, idle_timeout).await;
+    let result = fetch_inner(&transport, &fetch, &out, idle_timeout).await;
     if let Err(e) = result {
         let _ = out.send(Err(e)).await;
     }
 }
 
 async fn fetch_inner(
-    http: &reqwest::Client,
+    transport: &Transport,
     fetch: &PieceFetch,
     out: &mpsc::Sender<VerifiedChunk>,
     idle_timeout: Duration,
@@ -254,15 +259,13 @@ async fn fetch_inner(
         offset: fetch.offset,
         length: fetch.length,
     };
-    let resp = tokio::time::timeout(
-        idle_timeout,
-        http.post(format!("http://{address}{DOWNLOAD_PATH}"))
-            .json(&req)
-            .send(),
-    )
-    .await
-    .map_err(|_| invalid(address, "no answer within the timeout"))?
-    .map_err(|e| unreachable(address, &e))?;
+    let url = transport
+        .url(&fetch.target.limit.node_id, address, DOWNLOAD_PATH)
+        .map_err(|e| invalid(address, e.to_string()))?;
+    let resp = tokio::time::timeout(idle_timeout, transport.http().post(url).json(&req).send())
+        .await
+        .map_err(|_| invalid(address, "no answer within the timeout"))?
+        .map_err(|e| unreachable(address, &e))?;
     if !resp.status().is_success() {
         return Err(refused(address, resp, idle_timeout).await);
     }
@@ -379,6 +382,7 @@ fn verify_header(h: &DownloadHeader, fetch: &PieceFetch) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::protocol::{NodeId, OrderLimit, PieceAction, PieceId, SerialNumber};
+    use crate::transport::Mode;
     use tokio::io::AsyncReadExt;
 
     fn target(address: String) -> AddressedOrderLimit {
@@ -424,7 +428,7 @@ mod tests {
         drop(tx);
         let started = std::time::Instant::now();
         let err = upload_piece(
-            reqwest::Client::new(),
+            Transport::shared(Mode::PlainHttp),
             target(address),
             rx,
             Identity::generate(0),
@@ -441,7 +445,7 @@ mod tests {
         let address = silent_node().await;
         let (tx, mut rx) = mpsc::channel(2);
         fetch_piece(
-            reqwest::Client::new(),
+            Transport::shared(Mode::PlainHttp),
             PieceFetch {
                 target: target(address),
                 offset: 0,
@@ -483,7 +487,7 @@ mod tests {
         let address = babbling_node().await;
         let (tx, mut rx) = mpsc::channel(2);
         fetch_piece(
-            reqwest::Client::new(),
+            Transport::shared(Mode::PlainHttp),
             PieceFetch {
                 target: target(address),
                 offset: 0,

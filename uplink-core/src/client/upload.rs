@@ -310,12 +310,14 @@ impl Upload<'_> {
                 .await?;
             // Whatever happens next, this segment's pieces are named by its id.
             *self.begun.lock() = Some(begun.segment_id.clone());
-            let answers = futures::future::join_all(
-                begun
-                    .limits
-                    .iter()
-                    .map(|l| ping(&inner.http, &l.address, inner.config.ping_timeout)),
-            )
+            let answers = futures::future::join_all(begun.limits.iter().map(|l| {
+                ping(
+                    &inner.transport,
+                    &l.limit.node_id,
+                    &l.address,
+                    inner.config.ping_timeout,
+                )
+            }))
             .await;
             let mut alive = Vec::new();
             for (limit, ok) in begun.limits.into_iter().zip(answers) {
@@ -363,7 +365,7 @@ impl Upload<'_> {
         let _release = ReleaseOnDrop(spool.clone());
         let mut pieces = PieceSet::new(
             Settings {
-                http: inner.http.clone(),
+                transport: inner.transport.clone(),
                 piece_key,
                 queue: config.piece_queue,
                 idle_timeout: config.idle_timeout,

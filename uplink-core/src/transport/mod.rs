@@ -74,10 +74,24 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 impl Transport {
     /// A new client with its own connection pool. Most code wants [`Transport::shared`].
     pub fn new(mode: Mode) -> Result<Self, TransportError> {
+        Self::build(mode, None)
+    }
+
+    /// A new client whose connections leave from `local` (a host with several
+    /// addresses; tests that need to come from distinct addresses).
+    pub fn bound_to(mode: Mode, local: std::net::IpAddr) -> Result<Self, TransportError> {
+        Self::build(mode, Some(local))
+    }
+
+    fn build(mode: Mode, local: Option<std::net::IpAddr>) -> Result<Self, TransportError> {
         let builder = reqwest::Client::builder()
+            .local_address(local)
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(60))
+            // Peers never redirect, and a hostile one must not send us elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .dns_resolver(Arc::new(resolve::PeerResolver))
             // Also in plain mode, so that no other TLS configuration can ever be used.
             .use_preconfigured_tls(verify::client_config());

@@ -1,6 +1,9 @@
-//! The server side: every listener presents the party's identity certificate; a
-//! satellite may add an operator's certificate (say, from a public CA) that it presents
-//! to clients asking for a public name, such as browsers opening the web console.
+//! The server side: every listener presents the party's identity certificate to peers,
+//! which always ask for a peer name (see [`super::names`]). Any other client (a browser
+//! opening the web console, `curl`) gets the operator's certificate if one is configured
+//! (say, from a public CA, for the console's public name), or else a self-signed ECDSA
+//! certificate made at start-up: browsers do not accept ed25519 certificates at all,
+//! and this way they at least reach a page they can choose to trust.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,6 +13,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
+pub use rustls::ServerConfig;
+
 use super::{TransportError, cert, names, provider};
 use crate::protocol::Identity;
 
@@ -18,6 +23,28 @@ use crate::protocol::Identity;
 pub struct OperatorCertificate(Arc<CertifiedKey>);
 
 impl OperatorCertificate {
+    /// A certificate chain and its key, as DER.
+    pub fn from_der(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, TransportError> {
+        Ok(Self(Arc::new(certified(chain, key)?)))
+    }
+
+    /// A fresh self-signed ECDSA P-256 certificate for `names` (DNS names or IPs).
+    pub fn self_signed(names: &[String]) -> Result<Self, TransportError> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| TransportError::Certificate(format!("generating a key: {e}")))?;
+        let params = rcgen::CertificateParams::new(names.to_vec())
+            .map_err(|e| TransportError::Certificate(format!("certificate names: {e}")))?;
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| TransportError::Certificate(format!("signing: {e}")))?;
+        let der = PrivateKeyDer::try_from(key.serialize_der())
+            .map_err(|e| TransportError::Certificate(e.to_string()))?;
+        Self::from_der(vec![cert.der().clone()], der)
+    }
+
     pub fn from_pem_files(chain: &Path, key: &Path) -> Result<Self, TransportError> {
         let certs = CertificateDer::pem_file_iter(chain)
             .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
@@ -53,9 +80,17 @@ pub fn server_config(
     operator: Option<OperatorCertificate>,
 ) -> Result<rustls::ServerConfig, TransportError> {
     let (cert, key) = cert::self_signed(identity)?;
+    let public = match operator {
+        Some(operator) => operator,
+        None => OperatorCertificate::self_signed(&[
+            "localhost".into(),
+            "127.0.0.1".into(),
+            "::1".into(),
+        ])?,
+    };
     let resolver = CertificateChoice {
         identity: Arc::new(certified(vec![cert], key)?),
-        operator: operator.map(|o| o.0),
+        public: public.0,
     };
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -69,14 +104,14 @@ pub fn server_config(
 #[derive(Debug)]
 struct CertificateChoice {
     identity: Arc<CertifiedKey>,
-    operator: Option<Arc<CertifiedKey>>,
+    public: Arc<CertifiedKey>,
 }
 
 impl ResolvesServerCert for CertificateChoice {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        match (&self.operator, hello.server_name()) {
-            (Some(operator), Some(name)) if !names::is_peer_host(name) => Some(operator.clone()),
-            _ => Some(self.identity.clone()),
+        match hello.server_name() {
+            Some(name) if names::is_peer_host(name) => Some(self.identity.clone()),
+            _ => Some(self.public.clone()),
         }
     }
 }

@@ -105,3 +105,88 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// Accepts any certificate and keeps it, to see what a server presents.
+#[derive(Debug)]
+struct Recorder(std::sync::Mutex<Option<rustls::pki_types::CertificateDer<'static>>>);
+
+impl rustls::client::danger::ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        *self.0.lock().unwrap() = Some(end_entity.clone().into_owned());
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The certificate a server at `address` presents for `name`.
+fn presented(
+    address: &str,
+    name: rustls::pki_types::ServerName<'static>,
+) -> CertificateDer<'static> {
+    let recorder = Arc::new(Recorder(std::sync::Mutex::new(None)));
+    let config = rustls::ClientConfig::builder_with_provider(super::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(recorder.clone())
+        .with_no_client_auth();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut sock = std::net::TcpStream::connect(address).unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).unwrap();
+    }
+    recorder.0.lock().unwrap().clone().expect("a certificate")
+}
+
+use rustls::pki_types::CertificateDer;
+
+#[test]
+fn browsers_get_a_certificate_they_accept_and_peers_the_identity() {
+    let identity = Identity::generate(0);
+    let address = serve(&identity, 2);
+    let (peer_name, _) = names::peer_host(&Expected::Id(identity.node_id()), &address).unwrap();
+    let peer = presented(
+        &address,
+        rustls::pki_types::ServerName::try_from(peer_name).unwrap(),
+    );
+    assert_eq!(cert::node_id_of(&peer).unwrap(), identity.node_id());
+    // By IP (no server name), as a browser opening https://127.0.0.1:port/ does: not the
+    // ed25519 identity certificate, which browsers refuse.
+    let browser = presented(
+        &address,
+        rustls::pki_types::ServerName::IpAddress(
+            "127.0.0.1".parse::<std::net::IpAddr>().unwrap().into(),
+        ),
+    );
+    assert!(matches!(
+        cert::node_id_of(&browser),
+        Err(TransportError::Certificate(_))
+    ));
+}

@@ -23,17 +23,18 @@ impl Recorded {
         parts: impl FnOnce(&NodeConfig) -> (Arc<dyn PieceStore>, Arc<dyn SpaceProbe>),
     ) -> Self {
         let sat = Identity::generate(0);
-        let (addr, satellite, seen) = fake_satellite(sat.clone(), sat.node_id()).await;
         let mut config = test_config(&data_dir, &sat);
-        config.satellites[0].address = addr;
         edit(&mut config);
+        let mode = Mode::from_plain_http(config.plain_http);
+        let (addr, satellite, seen) = fake_satellite(sat.clone(), sat.node_id(), mode).await;
+        config.satellites[0].address = addr;
         let (store, space) = parts(&config);
         let node = StorageNode::start_with(config, store, space).await.unwrap();
         let net = Net {
             sat,
-            base: format!("http://{}", node.address()),
+            base: base_of(&node),
+            client: client_for(&node),
             node,
-            client: reqwest::Client::new(),
             _dir: dir,
         };
         Self {
@@ -88,7 +89,11 @@ async fn a_disk_that_looks_full_is_reported_at_check_in_and_refuses_uploads_up_f
     let r = Recorded::start(
         dir,
         data_dir,
-        |c| c.disk_reserve_bytes = 100_000,
+        |c| {
+            c.disk_reserve_bytes = 100_000;
+            // Raw HTTP below.
+            c.plain_http = true;
+        },
         move |_| (store, probe),
     )
     .await;
@@ -180,7 +185,7 @@ async fn a_disk_that_runs_out_during_an_upload_answers_disk_full_and_keeps_nothi
     .await
     .unwrap();
     let net = Net {
-        base: format!("http://{}", node.address()),
+        base: base_of(&node),
         node,
         ..net
     };
@@ -268,7 +273,11 @@ async fn on_a_real_small_file_system() {
     let r = Recorded::start(
         tempfile::tempdir().unwrap(),
         data_dir.clone(),
-        |c| c.disk_reserve_bytes = RESERVE,
+        |c| {
+            c.disk_reserve_bytes = RESERVE;
+            // Raw HTTP below.
+            c.plain_http = true;
+        },
         |c| {
             let store = DiskStore::open(&c.data_dir, c.sync_writes).unwrap();
             (Arc::new(store), StorageNode::space_probe(c))

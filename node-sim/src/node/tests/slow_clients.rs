@@ -11,6 +11,8 @@ async fn start_strict() -> Net {
 
 async fn start_strict_with(edit: impl FnOnce(&mut NodeConfig)) -> Net {
     start_with(|c| {
+        // The requests are written by hand, so plain HTTP.
+        c.plain_http = true;
         c.header_timeout = Duration::from_secs(1);
         c.keep_alive = Duration::from_secs(1);
         c.disconnect_timeout = Duration::from_secs(1);

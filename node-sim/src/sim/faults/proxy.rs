@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use uplink_core::protocol::{ErrorBody, ErrorCode};
+use uplink_core::protocol::{ErrorBody, ErrorCode, Identity, NodeUrl};
+use uplink_core::transport::server::server_config;
+use uplink_core::transport::{Mode, Transport};
 
 /// What [`FaultyProxy`] answers instead of forwarding.
 #[derive(Clone, Debug)]
@@ -38,21 +40,23 @@ impl std::fmt::Debug for FaultyProxy {
 }
 
 struct ProxyState {
-    target: String,
-    http: reqwest::Client,
+    target: NodeUrl,
+    transport: Transport,
     rules: Arc<Mutex<Vec<Rule>>>,
     counts: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 impl FaultyProxy {
-    /// Starts a proxy on a free loopback port, forwarding to `target` (`host:port`).
-    pub async fn start(target: &str) -> std::io::Result<Self> {
+    /// Starts a proxy on a free loopback port, forwarding to the satellite `target`.
+    /// Over TLS it presents `identity`, which must be the satellite's own (so clients
+    /// that pin the satellite's id accept it), and dials the satellite as any client.
+    pub async fn start(target: &NodeUrl, mode: Mode, identity: &Identity) -> std::io::Result<Self> {
         use actix_web::{App, HttpServer, web};
         let rules: Arc<Mutex<Vec<Rule>>> = Arc::default();
         let counts: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
         let state = web::Data::new(ProxyState {
-            target: target.to_string(),
-            http: reqwest::Client::new(),
+            target: target.clone(),
+            transport: Transport::shared(mode),
             rules: rules.clone(),
             counts: counts.clone(),
         });
@@ -64,8 +68,14 @@ impl FaultyProxy {
                 .app_data(web::PayloadConfig::new(64 << 20))
                 .default_service(web::to(forward))
         })
-        .workers(1)
-        .listen(listener)?
+        .workers(1);
+        let server = match mode {
+            Mode::Tls => {
+                let tls = server_config(identity, None).map_err(std::io::Error::other)?;
+                server.listen_rustls_0_23(listener, tls)?
+            }
+            Mode::PlainHttp => server.listen(listener)?,
+        }
         .run();
         let handle = server.handle();
         tokio::spawn(server);
@@ -141,17 +151,18 @@ async fn forward(
         }
         return resp.json(ErrorBody::new(code, format!("injected HTTP {status}")));
     }
-    let url = format!(
-        "http://{}{}",
-        state.target,
-        req.uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-    );
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let url = match state.transport.node_url(&state.target, path) {
+        Ok(url) => url,
+        Err(e) => return HttpResponse::BadGateway().body(e.to_string()),
+    };
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
         .unwrap_or(reqwest::Method::POST);
-    let mut out = state.http.request(method, url).body(body);
+    let mut out = state.transport.http().request(method, url).body(body);
     for name in ["authorization", "content-type", "cookie", "origin"] {
         if let Some(v) = req.headers().get(name) {
             out = out.header(name, v.as_bytes());

@@ -11,6 +11,7 @@ use uplink_core::crypto::passphrase::root_key_from_passphrase;
 use uplink_core::crypto::store::EncryptionStore;
 use uplink_core::protocol::NodeUrl;
 use uplink_core::protocol::metainfo::ACCESS_REVOKE_PATH;
+use uplink_core::transport::Transport;
 
 use crate::config::ConfigDir;
 use crate::restrict_flags::{Effective, RestrictFlags, operations, restrict};
@@ -82,7 +83,12 @@ pub enum AccessCommand {
     },
 }
 
-pub async fn run(cmd: AccessCommand, config: &ConfigDir, access_flag: Option<&str>) -> Result<()> {
+pub async fn run(
+    cmd: AccessCommand,
+    config: &ConfigDir,
+    access_flag: Option<&str>,
+    client: &ClientConfig,
+) -> Result<()> {
     match cmd {
         AccessCommand::Create {
             satellite,
@@ -93,15 +99,13 @@ pub async fn run(cmd: AccessCommand, config: &ConfigDir, access_flag: Option<&st
         } => {
             let api_key = uplink_core::access::ApiKey::parse(api_key.trim())
                 .context("--api-key is not a valid API key")?;
-            let http = reqwest::Client::builder()
-                .connect_timeout(ClientConfig::default().connect_timeout)
-                .build()?;
+            let transport = Transport::shared(client.transport);
             let satellite: NodeUrl = if satellite.contains('@') {
                 satellite.parse().with_context(|| {
                     format!("--satellite {satellite:?} must look like <node id>@<host>:<port>")
                 })?
             } else {
-                let url = discover_satellite(&http, &satellite).await?;
+                let url = discover_satellite(&transport, &satellite).await?;
                 eprintln!(
                     "satellite at {satellite} says it is {url}; pin it with --satellite {url}"
                 );
@@ -113,7 +117,7 @@ pub async fn run(cmd: AccessCommand, config: &ConfigDir, access_flag: Option<&st
             };
             // The salt comes from the satellite, so the same passphrase gives the same
             // keys for everyone in the project.
-            let info = MetainfoClient::new(http, satellite.address.clone(), api_key.serialize())
+            let info = MetainfoClient::new(transport, satellite.clone(), api_key.serialize())
                 .project_info()
                 .await
                 .context("asking the satellite for the project's salt")?;
@@ -189,7 +193,7 @@ pub async fn run(cmd: AccessCommand, config: &ConfigDir, access_flag: Option<&st
                 None => println!("{}", restricted.serialize()),
             }
         }
-        AccessCommand::Revoke { grant } => revoke(config, access_flag, &grant).await?,
+        AccessCommand::Revoke { grant } => revoke(config, access_flag, &grant, client).await?,
         AccessCommand::List => {
             let file = config.load()?;
             if file.accesses.is_empty() {
@@ -246,7 +250,12 @@ fn revocation_target(config: &ConfigDir, given: &str) -> Result<(Option<String>,
     Ok((name, grant))
 }
 
-async fn revoke(config: &ConfigDir, access_flag: Option<&str>, given: &str) -> Result<()> {
+async fn revoke(
+    config: &ConfigDir,
+    access_flag: Option<&str>,
+    given: &str,
+    client: &ClientConfig,
+) -> Result<()> {
     let (name, target) = revocation_target(config, given)?;
     let revoker = config
         .resolve(access_flag)
@@ -266,7 +275,7 @@ async fn revoke(config: &ConfigDir, access_flag: Option<&str>, given: &str) -> R
              different API keys): only the grant itself or one it was derived from can revoke it"
         );
     }
-    let project = Project::open(revoker, ClientConfig::default())?;
+    let project = Project::open(revoker, client.clone())?;
     match project.revoke(&target.api_key).await {
         Ok(()) => {}
         Err(UplinkError::PermissionDenied(why)) => {

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use uplink_core::client::{ByteRange, ClientConfig, Project, UplinkError};
+use uplink_core::transport::Mode;
 use uplink_core::units::parse_size;
 
 use crate::config::ConfigDir;
@@ -34,6 +35,10 @@ struct Cli {
     /// Where saved access grants live.
     #[arg(long, global = true, env = "UPLINK_CONFIG_DIR")]
     config_dir: Option<PathBuf>,
+    /// Speak plain HTTP instead of TLS, to a network run that way for loopback
+    /// development only: the API key and order limits then travel in clear.
+    #[arg(long, global = true, env = "UPLINK_PLAIN_HTTP")]
+    plain_http: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -152,8 +157,12 @@ fn open_project(config: &ConfigDir, access: Option<&str>, client: ClientConfig) 
 async fn run(cli: Cli) -> Result<()> {
     let config = ConfigDir::new(cli.config_dir.clone())?;
     let access = cli.access.as_deref();
+    let base = ClientConfig {
+        transport: Mode::from_plain_http(cli.plain_http),
+        ..ClientConfig::default()
+    };
     match cli.command {
-        Command::Access(cmd) => access::run(cmd, &config, access).await,
+        Command::Access(cmd) => access::run(cmd, &config, access, &base).await,
         Command::Share {
             restrict,
             export_to,
@@ -163,19 +172,19 @@ async fn run(cli: Cli) -> Result<()> {
             share::share(&grant, &restrict, &paths, export_to.as_deref())
         }
         Command::Mb { bucket } => {
-            let project = open_project(&config, access, ClientConfig::default())?;
+            let project = open_project(&config, access, base.clone())?;
             objects::make_bucket(&project, &bucket).await
         }
         Command::Rb { bucket, force } => {
-            let project = open_project(&config, access, ClientConfig::default())?;
+            let project = open_project(&config, access, base.clone())?;
             objects::remove_bucket(&project, &bucket, force).await
         }
         Command::Ls { url, recursive } => {
-            let project = open_project(&config, access, ClientConfig::default())?;
+            let project = open_project(&config, access, base.clone())?;
             objects::list(&project, url.as_deref(), recursive).await
         }
         Command::Rm { url, recursive } => {
-            let project = open_project(&config, access, ClientConfig::default())?;
+            let project = open_project(&config, access, base.clone())?;
             objects::remove(&project, &url, recursive).await
         }
         Command::Cp {
@@ -192,7 +201,7 @@ async fn run(cli: Cli) -> Result<()> {
             let expires_at = expires
                 .map(|e| times::parse_future_time("--expires", &e))
                 .transpose()?;
-            let mut client = ClientConfig::default();
+            let mut client = base.clone();
             if let Some(s) = segment_size {
                 client.segment_size = parse_size(&s).map_err(anyhow::Error::msg)?;
             }
