@@ -336,6 +336,19 @@ async fn invalid_check_ins_dial_nothing() {
     let (status, body) = post(&sat, &req).await;
     assert_eq!(error_of(&body).error.code, ErrorCode::BadRequest);
     assert_eq!(status, 400);
+    // Timestamps at the ends of the range are stale too, not an overflow.
+    for timestamp in [i64::MIN, i64::MAX] {
+        let mut req = signed_check_in(&node, &address);
+        req.timestamp = timestamp;
+        req.signature = node.sign(&req);
+        let (status, body) = post(&sat, &req).await;
+        assert_eq!(
+            error_of(&body).error.code,
+            ErrorCode::BadRequest,
+            "{timestamp}"
+        );
+        assert_eq!(status, 400);
+    }
 
     assert_eq!(
         listener.connections(),

@@ -161,8 +161,9 @@ impl Overlay {
             )));
         }
         let now = now_unix();
-        let skew = self.config.max_clock_skew.as_secs() as i64;
-        if (req.timestamp - now).abs() > skew {
+        let skew = self.config.max_clock_skew.as_secs();
+        // `abs_diff`: a timestamp the node chose (i64::MIN, say) cannot overflow.
+        if req.timestamp.abs_diff(now) > skew {
             return Err(SatelliteError::BadRequest(format!(
                 "check-in timestamp {} is more than {skew}s away from the satellite's clock {now}",
                 req.timestamp
