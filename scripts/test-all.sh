@@ -11,7 +11,8 @@
 #   4. stops both servers and removes the directory, pass or fail.
 #
 # Tests that need PostgreSQL or Redis are `#[ignore]`d in a plain `cargo test` (which
-# lists them as ignored, with the reason) and run here by name (`postgres_*`,
+# lists them as ignored, with the reason) and run here by name (`postgres_*`, the
+# tmpfs test of a full disk,
 # `cache::redis::*`); run without the service they fail and say what is missing. Any
 # failure stops the script with a non-zero status. `.ci/run` runs this script after the formatting and lint checks.
 set -euo pipefail
@@ -147,5 +148,15 @@ phase "end-to-end, console and OpenAPI tests on PostgreSQL, caches in Redis"
 cargo test --workspace --locked --test e2e --test browser --test openapi
 phase "migrations on PostgreSQL, Redis cache conformance (the tests ignored above)"
 cargo test --workspace --locked --tests -- --ignored postgres_ cache::redis::
+phase "a node on a real 50 MiB file system (mounts a tmpfs: needs root or sudo)"
+if [ "$(id -u)" -eq 0 ]; then
+  cargo test --workspace --locked --lib -- --ignored on_a_real_small_file_system
+else
+  # The test binary itself mounts the tmpfs, so it runs under sudo.
+  bin=$(cargo test -p node-sim --lib --locked --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+  [ -n "$bin" ] || die "could not find the node-sim test binary"
+  sudo "$bin" --ignored on_a_real_small_file_system
+fi
 phase "done"
 echo "all tests passed in $((SECONDS - start)) s"
