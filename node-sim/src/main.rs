@@ -392,6 +392,7 @@ async fn main() -> Result<()> {
                     .map(|s| parse_size(&s).map_err(anyhow::Error::msg))
                     .transpose()?,
                 sync_writes: sync,
+                transport: mode,
             })
             .await?;
             let mib = |b: u64| b as f64 / (1 << 20) as f64;

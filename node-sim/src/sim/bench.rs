@@ -19,6 +19,8 @@ pub struct BenchConfig {
     pub redundancy: String,
     pub segment_size: Option<u64>,
     pub sync_writes: bool,
+    /// TLS (the default, what users run) or plain HTTP, for comparing the two.
+    pub transport: uplink_core::transport::Mode,
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +90,10 @@ async fn run_uplink(
         .args(args)
         .env("UPLINK_ACCESS", grant)
         .env("UPLINK_CONFIG_DIR", config.dir.join("uplink-config"))
+        .env(
+            "UPLINK_PLAIN_HTTP",
+            (config.transport == uplink_core::transport::Mode::PlainHttp).to_string(),
+        )
         .stdin(Stdio::null())
         .output()
         .await
@@ -124,10 +130,15 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport, SimError> {
     let mut net_config = NetworkConfig::new(config.dir.join("network"), config.nodes);
     net_config.satellite.redundancy = config.redundancy.clone();
     net_config.sync_writes = config.sync_writes;
+    net_config.satellite.plain_http = config.transport == uplink_core::transport::Mode::PlainHttp;
     eprintln!("starting a satellite and {} nodes ...", config.nodes);
     let network = Network::start(net_config).await?;
     let grant = network.create_access("bench").await?;
-    let project = uplink_core::client::Project::open(grant.clone(), Default::default())
+    let client = uplink_core::client::ClientConfig {
+        transport: config.transport,
+        ..Default::default()
+    };
+    let project = uplink_core::client::Project::open(grant.clone(), client)
         .map_err(|e| SimError::Setup(e.to_string()))?;
     project
         .create_bucket("bench")
