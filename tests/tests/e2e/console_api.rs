@@ -2,7 +2,6 @@
 //! usage and limits, as a browser or script would call it.
 
 use std::time::Duration;
-use tests::uplink_core::transport::Transport;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -12,90 +11,7 @@ use tests::uplink_core::crypto::{EncryptionStore, Key};
 use tests::uplink_core::protocol::now_unix;
 use tests::{Options, TestNetwork, random_bytes};
 
-/// A console client with an optional session token.
-struct Console {
-    http: reqwest::Client,
-    base: String,
-    token: Option<String>,
-}
-
-impl Console {
-    fn new(net: &TestNetwork) -> Self {
-        Self {
-            http: net.http(),
-            base: format!("{}/api/v0", net.console_url()),
-            token: None,
-        }
-    }
-
-    /// A client whose requests come from `ip` (any 127.0.0.0/8 address works on loopback).
-    fn from_address(net: &TestNetwork, ip: [u8; 4]) -> Self {
-        Self {
-            http: Transport::bound_to(net.mode(), std::net::IpAddr::from(ip))
-                .unwrap()
-                .http()
-                .clone(),
-            ..Self::new(net)
-        }
-    }
-
-    fn with_token(&self, token: &str) -> Self {
-        Self {
-            http: self.http.clone(),
-            base: self.base.clone(),
-            token: Some(token.to_string()),
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("console reachable");
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, value)
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
-    /// Signs up and returns a client logged in as the new user.
-    async fn signup(&self, email: &str, password: &str) -> Console {
-        let (status, body) = self
-            .post(
-                "/auth/signup",
-                json!({"email": email, "password": password, "full_name": "Test User"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        self.with_token(body["token"].as_str().unwrap())
-    }
-
-    async fn project(&self, name: &str) -> String {
-        let (status, body) = self.post("/projects", json!({"name": name})).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().unwrap().to_string()
-    }
-}
-
-fn message(body: &Value) -> &str {
-    body["error"]["message"].as_str().unwrap_or("")
-}
+use crate::console_client::{Console, message};
 
 async fn network() -> TestNetwork {
     TestNetwork::start(10).await

@@ -8,6 +8,7 @@ mod accounting;
 mod binaries;
 mod concurrency;
 mod console_api;
+mod console_client;
 mod data_path;
 mod faults;
 mod lifecycle;

@@ -6,13 +6,15 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use tests::satellite::db::entities::revocation;
 use tests::uplink_core::access::{AccessGrant, ApiKey, Caveat};
 use tests::uplink_core::client::{ClientConfig, Project, UplinkError};
 use tests::uplink_core::crypto::{EncryptionStore, Key};
 use tests::uplink_core::protocol::now_unix;
 use tests::{Options, TestNetwork};
+
+use crate::console_client::{Console, message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -185,111 +187,6 @@ async fn revocations_are_rate_limited() {
     net.stop().await;
 }
 
-/// A console client with an optional session token.
-struct Console {
-    http: reqwest::Client,
-    base: String,
-    token: Option<String>,
-}
-
-impl Console {
-    fn new(net: &TestNetwork) -> Self {
-        Self {
-            http: net.http(),
-            base: format!("{}/api/v0", net.console_url()),
-            token: None,
-        }
-    }
-
-    fn with_token(&self, token: &str) -> Self {
-        Self {
-            http: self.http.clone(),
-            base: self.base.clone(),
-            token: Some(token.to_string()),
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("console reachable");
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, value)
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
-    async fn signup(&self, email: &str) -> (Console, String) {
-        let (status, body) = self
-            .post(
-                "/auth/signup",
-                json!({"email": email, "password": "correct horse"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        (
-            self.with_token(body["token"].as_str().unwrap()),
-            body["user"]["id"].as_str().unwrap().to_string(),
-        )
-    }
-
-    async fn create_key(&self, project: &str, name: &str) -> (String, String) {
-        let (status, body) = self
-            .post(
-                &format!("/projects/{project}/api-keys"),
-                json!({ "name": name }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        (
-            body["id"].as_str().unwrap().to_string(),
-            body["api_key"].as_str().unwrap().to_string(),
-        )
-    }
-
-    /// The project's keys by name, with their creators' emails (`None`: no creator).
-    async fn keys(&self, project: &str) -> Vec<(String, Option<String>)> {
-        let (status, body) = self
-            .call(
-                Method::GET,
-                &format!("/projects/{project}/api-keys?limit=100"),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let mut keys: Vec<(String, Option<String>)> = body["api_keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| {
-                (
-                    k["name"].as_str().unwrap().to_string(),
-                    k["created_by"]["email"].as_str().map(str::to_string),
-                )
-            })
-            .collect();
-        keys.sort();
-        keys
-    }
-}
-
-fn message(body: &Value) -> &str {
-    body["error"]["message"].as_str().unwrap_or("")
-}
-
 fn grant_of(net: &TestNetwork, serialized_key: &str) -> AccessGrant {
     AccessGrant {
         satellite: net.network.satellite_url().clone(),
@@ -312,8 +209,8 @@ struct Team {
 
 async fn team(net: &TestNetwork) -> Team {
     let anon = Console::new(net);
-    let (owner, _) = anon.signup("owner@example.com").await;
-    let (member, member_id) = anon.signup("member@example.com").await;
+    let (owner, _) = anon.signup_with_id("owner@example.com").await;
+    let (member, member_id) = anon.signup_with_id("member@example.com").await;
     let (status, body) = owner.post("/projects", json!({"name": "P"})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let project = body["id"].as_str().unwrap().to_string();
@@ -380,7 +277,7 @@ async fn a_removed_members_keys_stop_working() {
 
     // A member who leaves takes their keys along too.
     let anon = Console::new(&net);
-    let (carol, carol_id) = anon.signup("carol@example.com").await;
+    let (carol, carol_id) = anon.signup_with_id("carol@example.com").await;
     let add = json!({"email": "carol@example.com"});
     let (status, _) = t
         .owner
@@ -464,7 +361,7 @@ async fn the_owner_may_keep_a_removed_members_keys() {
 async fn passwords_and_emails_are_checked_before_any_work() {
     let net = TestNetwork::start(1).await;
     let anon = Console::new(&net);
-    let (ann, _) = anon.signup("ann@example.com").await;
+    let (ann, _) = anon.signup_with_id("ann@example.com").await;
 
     // An over-long password is refused before hashing, alike with or without an account.
     let long = "p".repeat(2000);
