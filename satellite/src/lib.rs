@@ -238,7 +238,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
     .client_request_timeout(http.header_timeout)
     .client_disconnect_timeout(http.disconnect_timeout)
     .keep_alive(actix_web::http::KeepAlive::Timeout(http.keep_alive))
-    .on_connect(api::deadlines::on_connect(
+    .on_connect(uplink_core::transport::server::deadlines::on_connect(
         http.keep_alive + http.header_timeout,
     ))
     .disable_signals()

@@ -10,7 +10,6 @@
 //! Everything runs on the current tokio runtime (the HTTP workers on their own threads),
 //! so many nodes can run in one process; each has its own metrics registry.
 
-pub mod body_rate;
 pub mod checkin;
 pub mod config;
 pub mod error;
@@ -175,7 +174,7 @@ impl StorageNode {
             header_timeout: config.header_timeout,
             keep_alive: config.keep_alive,
             disconnect_timeout: config.disconnect_timeout,
-            body_rate: body_rate::BodyRate {
+            body_rate: uplink_core::transport::server::body_rate::BodyRate {
                 min_bytes: config.body_min_bytes,
                 window: config.body_rate_window,
             },

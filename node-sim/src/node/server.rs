@@ -6,9 +6,9 @@
 //! the status of their code.
 //!
 //! Every connection is bounded in time before anything is authenticated: the head of
-//! the first request must arrive within `header_timeout`, an idle connection is closed
-//! after `keep_alive`, and a request body must keep up a minimum rate
-//! ([`super::body_rate`]).
+//! each request must arrive within `keep_alive + header_timeout` of the previous
+//! response (or of the connection's start), and a request body must keep up a minimum
+//! rate (the network's shared hardening, `uplink_core::transport::server`).
 
 use std::net::TcpListener;
 use std::pin::Pin;
@@ -33,11 +33,12 @@ use uplink_core::protocol::{
     BlockHasher, Identity, NodeId, OrderLimit, PieceHash, Signable, Signature, now_unix,
 };
 
-use super::body_rate::{BodyRate, MinRate};
 use super::error::NodeError;
 use super::metrics::NodeMetrics;
 use super::piecestore::{PieceHeader, PieceReader, PieceStore, StoreError};
 use uplink_core::transport::server::ServerConfig;
+use uplink_core::transport::server::body_rate::{BodyRate, MinRate};
+use uplink_core::transport::server::deadlines::{self, Watched, conn_watch};
 
 use super::space::{Reservation, Space};
 use super::verify::{ActionKind, OrderVerifier};
@@ -107,7 +108,12 @@ pub(crate) fn build(
                     }),
             )
             .wrap_fn(move |mut req: ServiceRequest, srv| {
-                // The one choke point for request metrics.
+                // The one choke point for request metrics, and for the connection's
+                // deadline: none while a request is served, the next from its end.
+                let conn = conn_watch(&req);
+                if let Some(conn) = &conn {
+                    conn.busy();
+                }
                 let endpoint = endpoint_label(req.path());
                 let started = Instant::now();
                 let received = metrics.bytes_received.with_label_values(&[endpoint]);
@@ -126,6 +132,9 @@ pub(crate) fn build(
                             .requests
                             .with_label_values(&[endpoint, status.as_str()])
                             .inc();
+                        if let Some(conn) = &conn {
+                            conn.waiting();
+                        }
                     })?;
                     let status = response.status().as_u16().to_string();
                     let done = MeteredDone {
@@ -138,10 +147,13 @@ pub(crate) fn build(
                         started,
                     };
                     let sent = metrics.bytes_sent.with_label_values(&[endpoint]);
-                    Ok(response.map_body(move |_, body| MeteredBody {
-                        inner: body,
-                        sent,
-                        done: Some(done),
+                    Ok(response.map_body(move |_, body| {
+                        let metered = MeteredBody {
+                            inner: body,
+                            sent,
+                            done: Some(done),
+                        };
+                        Watched::new(metered, conn)
                     }))
                 }
             })
@@ -154,6 +166,9 @@ pub(crate) fn build(
             .default_service(web::to(not_found))
     })
     .workers(limits.workers.max(1))
+    .on_connect(deadlines::on_connect(
+        limits.keep_alive + limits.header_timeout,
+    ))
     .client_request_timeout(limits.header_timeout)
     .client_disconnect_timeout(limits.disconnect_timeout)
     .keep_alive(if limits.keep_alive.is_zero() {

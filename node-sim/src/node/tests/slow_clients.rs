@@ -105,3 +105,47 @@ async fn an_idle_connection_is_closed_after_its_keep_alive() {
     let (status, text) = parse_response(&conn.closed().await);
     assert_eq!(status, 200, "{text}");
 }
+
+#[tokio::test]
+async fn a_later_request_head_sent_byte_by_byte_is_cut_off_too() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The server's own header timer only covers a connection's first request.
+    let net = start_strict().await;
+    let run = async {
+        let mut stream = tokio::net::TcpStream::connect(net.node.listen_addr())
+            .await
+            .unwrap();
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nhost: node\r\n\r\n")
+            .await
+            .unwrap();
+        // The whole first answer, then a second request that never completes.
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("\"ok\":true") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert_ne!(n, 0, "the first request was not answered");
+            got.extend_from_slice(&buf[..n]);
+        }
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nhost: node\r\nx-slow: ")
+            .await
+            .unwrap();
+        loop {
+            if stream.write_all(b"a").await.is_err() {
+                return;
+            }
+            match tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buf)).await {
+                Err(_) => {}
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(n)) => panic!(
+                    "the unfinished request was answered: {}",
+                    String::from_utf8_lossy(&buf[..n])
+                ),
+            }
+        }
+    };
+    tokio::time::timeout(super::raw::PATIENCE, run)
+        .await
+        .expect("the node kept a kept-alive connection with a slow head open");
+}

@@ -13,6 +13,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
+#[cfg(feature = "server")]
+pub mod body_rate;
+#[cfg(feature = "server")]
+pub mod deadlines;
+
 pub use rustls::ServerConfig;
 
 use super::{TransportError, cert, names, provider};

@@ -1,13 +1,15 @@
-//! A minimum transfer rate for request bodies.
+//! A minimum transfer rate for request bodies, for every server of the network.
 //!
 //! The HTTP server bounds the time to receive a request head, but nothing bounds the
-//! body: a client that sends a byte now and then holds a connection (and an upload's
-//! reservation of disk space) for as long as it likes, before any order limit is even
-//! checked. [`MinRate`] cuts such a body off: while the handler waits for body bytes, at
+//! body: a client that sends a byte now and then holds a connection (and, on a node, an
+//! upload's reservation of disk space) for as long as it likes, before anything about
+//! it is authenticated. [`MinRate`] cuts such a body off: while the handler waits for body bytes, at
 //! least `min_bytes` must arrive within every `window` of waiting. Time the handler
 //! spends on what it already has (writing to disk) is not held against the client.
 
+use std::cell::Cell;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -49,6 +51,8 @@ pub struct MinRate<S> {
     waiting_since: Option<Instant>,
     timer: Pin<Box<Sleep>>,
     failed: bool,
+    /// Set when the body is cut off, for servers that answer that case themselves.
+    stalled: Rc<Cell<bool>>,
 }
 
 impl<S> MinRate<S> {
@@ -61,7 +65,13 @@ impl<S> MinRate<S> {
             waiting_since: None,
             timer: Box::pin(tokio::time::sleep(rate.window)),
             failed: false,
+            stalled: Rc::new(Cell::new(false)),
         }
+    }
+
+    /// Becomes true when the body is cut off for being too slow.
+    pub fn stalled(&self) -> Rc<Cell<bool>> {
+        self.stalled.clone()
     }
 }
 
@@ -102,6 +112,7 @@ where
                     }
                 }
                 this.failed = true;
+                this.stalled.set(true);
                 Poll::Ready(Some(Err(this.rate.error())))
             }
         }
