@@ -93,6 +93,8 @@ pub struct SatelliteConfig {
     pub default_limits: ProjectLimits,
     /// Web console and its API (`/` and `/api/v0`).
     pub console: ConsoleConfig,
+    /// The repair checker and repair workers.
+    pub repair: crate::repair::RepairConfig,
 }
 
 /// How long the HTTP server waits for clients, and how much it reads from them.
@@ -301,6 +303,7 @@ impl Default for SatelliteConfig {
             http: HttpConfig::default(),
             default_limits: ProjectLimits::default(),
             console: ConsoleConfig::default(),
+            repair: crate::repair::RepairConfig::default(),
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod orders;
 pub mod overlay;
 pub mod projects;
+pub mod repair;
 pub mod signals;
 pub mod tokens;
 pub mod workers;
