@@ -12,6 +12,7 @@ mod m20261124_000002_accounts;
 mod m20261124_000003_usage_counters;
 mod m20261201_000004_write_lock;
 mod m20261201_000005_key_creators;
+mod m20261202_000006_keeping;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_usage_counters::Migration),
             Box::new(m20261201_000004_write_lock::Migration),
             Box::new(m20261201_000005_key_creators::Migration),
+            Box::new(m20261202_000006_keeping::Migration),
         ]
     }
 }

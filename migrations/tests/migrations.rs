@@ -187,6 +187,13 @@ async fn each_step_up_and_down(db: &DatabaseConnection) {
         "revocations",
         "project_egress",
         "project_usage",
+        "leases",
+        "repair_queue",
+        "reputations",
+        "containment",
+        "graceful_exits",
+        "service_reports",
+        "repair_log",
     ] {
         assert!(full.tables.contains_key(table), "{table} missing: {full:?}");
     }

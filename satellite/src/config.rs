@@ -93,6 +93,8 @@ pub struct SatelliteConfig {
     pub default_limits: ProjectLimits,
     /// Web console and its API (`/` and `/api/v0`).
     pub console: ConsoleConfig,
+    /// The one pass over all segments that feeds repair, audit and garbage collection.
+    pub segment_loop: crate::segment_loop::SegmentLoopConfig,
     /// The repair checker and repair workers.
     pub repair: crate::repair::RepairConfig,
 }
@@ -303,6 +305,7 @@ impl Default for SatelliteConfig {
             http: HttpConfig::default(),
             default_limits: ProjectLimits::default(),
             console: ConsoleConfig::default(),
+            segment_loop: crate::segment_loop::SegmentLoopConfig::default(),
             repair: crate::repair::RepairConfig::default(),
         }
     }

@@ -9,8 +9,11 @@
 //! - [`auth`]: API keys (macaroons) checked on every call.
 //! - [`overlay`]: node check-ins and node selection.
 //! - [`orders`]: signed order limits; [`tokens`]: signed upload/download handles.
-//! - [`metainfo`]: buckets, objects, segments.
-//! - [`workers`]: background jobs (expiry, piece deletion, selection refresh).
+//! - [`metabase`]: segments and their piece sets (typed, fallible, compare-and-swap).
+//! - [`metainfo`]: buckets, objects, segments: the uplink's API.
+//! - [`segment_loop`]: one pass over all segments for the observers below.
+//! - [`repair`]: the checker, the repair queue and the repair workers.
+//! - [`workers`]: background jobs on the shared runtime, leases between processes.
 //! - [`api`]: the HTTP edge.
 
 pub mod accounting;
@@ -22,12 +25,15 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod error;
+pub mod metabase;
 pub mod metainfo;
 pub mod metrics;
 pub mod orders;
 pub mod overlay;
 pub mod projects;
 pub mod repair;
+pub mod reports;
+pub mod segment_loop;
 pub mod signals;
 pub mod tokens;
 pub mod workers;
@@ -50,7 +56,7 @@ use crate::metrics::Metrics;
 use crate::orders::OrderSigner;
 use crate::overlay::{Overlay, OverlayConfig};
 use crate::tokens::TokenSigner;
-use crate::workers::{ExpiryWorker, PieceDeleter, SelectionRefresh, WorkerGroup};
+use crate::workers::{ExpiryWorker, Leases, PieceDeleter, SelectionRefresh, WorkerGroup};
 
 /// A satellite running in this process.
 pub struct RunningSatellite {
@@ -154,27 +160,67 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         metrics.clone(),
     ));
 
+    let leases = Leases::new(db.clone(), Leases::process_holder());
     let mut workers = WorkerGroup::new(metrics.clone());
-    workers.spawn(Arc::new(SelectionRefresh {
+    workers.spawn_periodic(Arc::new(SelectionRefresh {
         overlay: overlay.clone(),
         interval: config.selection_refresh_interval,
         metrics: metrics.clone(),
     }));
-    workers.spawn(Arc::new(ExpiryWorker {
-        db: db.clone(),
-        interval: config.expiry_interval,
-        batch: 500,
-    }));
-    workers.spawn(Arc::new(PieceDeleter {
+    workers.spawn_exclusive(
+        Arc::new(ExpiryWorker {
+            db: db.clone(),
+            interval: config.expiry_interval,
+            batch: 500,
+        }),
+        &leases,
+    );
+    workers.spawn_exclusive(
+        Arc::new(PieceDeleter {
+            db: db.clone(),
+            overlay: overlay.clone(),
+            orders: orders.clone(),
+            transport: Transport::shared(config.transport_mode()),
+            interval: config.piece_deletion_interval,
+            max_attempts: config.piece_deletion_max_attempts,
+            batch: 1000,
+            metrics: metrics.clone(),
+        }),
+        &leases,
+    );
+
+    let transport = Transport::shared(config.transport_mode());
+    workers.spawn(workers::Exclusive::new(
+        segment_loop::SegmentLoop::new(
+            db.clone(),
+            overlay.clone(),
+            config.segment_loop,
+            vec![Box::new(repair::checker::Checker::new(
+                db.clone(),
+                metrics.clone(),
+            ))],
+            metrics.clone(),
+        ),
+        leases.for_job(
+            "segment-loop",
+            config.segment_loop.interval * 2 + Duration::from_secs(60),
+        ),
+    ));
+    let repairer = repair::Repairer {
         db: db.clone(),
         overlay: overlay.clone(),
-        orders,
-        transport: Transport::shared(config.transport_mode()),
-        interval: config.piece_deletion_interval,
-        max_attempts: config.piece_deletion_max_attempts,
-        batch: 1000,
+        orders: orders.clone(),
+        transport: transport.clone(),
+        config: config.repair,
         metrics: metrics.clone(),
-    }));
+        holder: leases.holder().to_string(),
+    };
+    for index in 0..config.repair.concurrency {
+        workers.spawn(repair::RepairWorker {
+            repairer: repairer.clone(),
+            index,
+        });
+    }
 
     let console = if config.console.enabled {
         let sessions =

@@ -2,8 +2,8 @@
 //! several satellites in one process, so nothing is global).
 
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 #[derive(Clone, Debug)]
@@ -22,6 +22,18 @@ pub struct Metrics {
     pub worker_last_duration: HistogramVec,
     pub worker_last_success: IntGaugeVec,
     pub pending_piece_deletions: IntGauge,
+    /// Segments read by the segment loop.
+    pub loop_segments: IntCounter,
+    pub loop_pass_seconds: Gauge,
+    /// Remote segments of the last checker pass by healthy piece count.
+    pub segments_by_health: IntGaugeVec,
+    pub repair_queue: IntGauge,
+    pub lost_segments: IntGauge,
+    /// Repairs by result (repaired, dropped, failed).
+    pub repairs: IntCounterVec,
+    pub repair_bytes: IntCounterVec,
+    /// Piece audits by outcome.
+    pub audits: IntCounterVec,
 }
 
 impl Metrics {
@@ -107,7 +119,67 @@ impl Metrics {
         ] {
             registry.register(c).expect("unique metric names");
         }
+        let loop_segments = IntCounter::new(
+            "segment_loop_segments_total",
+            "Segments read by the segment loop",
+        )
+        .expect("metric");
+        let loop_pass_seconds = Gauge::new(
+            "segment_loop_pass_seconds",
+            "Duration of the last segment-loop pass",
+        )
+        .expect("metric");
+        let segments_by_health = IntGaugeVec::new(
+            Opts::new(
+                "segments_by_healthy_pieces",
+                "Remote segments of the last checker pass by healthy piece count",
+            ),
+            &["healthy"],
+        )
+        .expect("metric");
+        let repair_queue =
+            IntGauge::new("repair_queue_length", "Segments queued for repair").expect("metric");
+        let lost_segments = IntGauge::new(
+            "lost_segments",
+            "Segments with fewer than k healthy pieces in the last checker pass",
+        )
+        .expect("metric");
+        let repairs = IntCounterVec::new(
+            Opts::new("repairs_total", "Segment repairs by result"),
+            &["result"],
+        )
+        .expect("metric");
+        let repair_bytes = IntCounterVec::new(
+            Opts::new("repair_bytes_total", "Piece bytes moved by repair"),
+            &["direction"],
+        )
+        .expect("metric");
+        let audits = IntCounterVec::new(
+            Opts::new("audits_total", "Piece audits by outcome"),
+            &["outcome"],
+        )
+        .expect("metric");
+        for c in [
+            Box::new(loop_segments.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(loop_pass_seconds.clone()),
+            Box::new(segments_by_health.clone()),
+            Box::new(repair_queue.clone()),
+            Box::new(lost_segments.clone()),
+            Box::new(repairs.clone()),
+            Box::new(repair_bytes.clone()),
+            Box::new(audits.clone()),
+        ] {
+            registry.register(c).expect("unique metric names");
+        }
         Self {
+            loop_segments,
+            loop_pass_seconds,
+            segments_by_health,
+            repair_queue,
+            lost_segments,
+            repairs,
+            repair_bytes,
+            audits,
             registry,
             http_requests,
             http_duration,

@@ -216,23 +216,19 @@ impl TestNetwork {
     /// Every piece the satellite's metadata records, for every segment of every object
     /// (pending ones included), by the node that holds it.
     pub async fn recorded_pieces(&self) -> PieceSet {
-        use satellite::db::entities::segment;
-        use sea_orm::EntityTrait;
         let mut out = PieceSet::new();
-        for seg in segment::Entity::find()
-            .all(&self.network.satellite.db)
-            .await
-            .expect("segments readable")
-        {
-            let Some(root) = seg.root_piece_id.as_deref() else {
-                continue;
-            };
-            let root = PieceId::from_slice(root).expect("a stored root piece id");
-            for p in seg.remote_pieces() {
-                out.insert((p.node, root.derive(&p.node, p.num)));
-            }
+        let segments = self.segments().await;
+        for (piece, id) in satellite::metabase::segments::piece_ids(&segments) {
+            out.insert((piece.node, id));
         }
         out
+    }
+
+    /// Every segment the satellite records, decoded (a corrupt row fails the test).
+    pub async fn segments(&self) -> Vec<satellite::metabase::Segment> {
+        satellite::metabase::segments::all(&self.network.satellite.db)
+            .await
+            .expect("segments readable")
     }
 
     pub async fn stop(self) {

@@ -6,11 +6,13 @@
 //! - [`access`]: API keys (macaroons), caveats and access grants.
 //! - [`client`]: the uplink library that stores and fetches objects.
 //! - [`transport`]: TLS bound to identities, the one HTTP client of a process.
+//! - [`background`]: the worker runtime of satellites and nodes.
 //! - [`units`]: byte sizes as written on command lines.
 //! - `fuzzing` (feature `fuzzing`): the harnesses behind the fuzz targets and their
 //!   corpus replay.
 
 pub mod access;
+pub mod background;
 pub mod client;
 pub mod crypto;
 pub mod erasure;

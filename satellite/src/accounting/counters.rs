@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
-use crate::db::entities::{object, project_usage, segment};
+use crate::db::entities::{object, project_usage};
 use crate::error::Result;
+use crate::metabase::Segment;
 
 /// Adds `bytes` and `segments` (either may be negative) to a project's counters.
 pub async fn adjust<C: ConnectionTrait>(
@@ -49,7 +50,7 @@ pub async fn adjust<C: ConnectionTrait>(
 pub async fn remove_segments<C: ConnectionTrait>(
     conn: &C,
     objects: &[object::Model],
-    segments: &[segment::Model],
+    segments: &[Segment],
 ) -> Result<()> {
     let project_of: HashMap<&str, &str> = objects
         .iter()
@@ -57,9 +58,9 @@ pub async fn remove_segments<C: ConnectionTrait>(
         .collect();
     let mut totals: HashMap<&str, (i64, i64)> = HashMap::new();
     for s in segments {
-        if let Some(project) = project_of.get(s.object_id.as_str()) {
+        if let Some(project) = project_of.get(s.key.object_id.as_str()) {
             let t = totals.entry(project).or_default();
-            t.0 += s.plain_size;
+            t.0 += s.plain_size as i64;
             t.1 += 1;
         }
     }

@@ -12,7 +12,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let (known, online) = state.overlay.counts();
-    let workers = state.workers.lock().clone();
+    let workers = state.workers.snapshot();
     HttpResponse::Ok().json(json!({
         "ok": true,
         "satellite_id": state.satellite.id.to_string(),

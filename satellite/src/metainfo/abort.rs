@@ -8,15 +8,16 @@
 
 use std::collections::HashSet;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use uplink_core::protocol::metainfo::{AbortObjectRequest, AbortObjectResponse};
 use uplink_core::protocol::{NodeId, PieceId, now_unix};
 
 use super::upload::authorize_upload;
 use super::{Metainfo, queue_piece_deletions};
 use crate::auth::Caller;
-use crate::db::entities::{object, piece_deletion, segment};
+use crate::db::entities::{object, piece_deletion};
 use crate::error::{Result, SatelliteError};
+use crate::metabase::segments;
 use crate::tokens::SegmentToken;
 
 /// Segment ids one abort may carry: an uplink has at most a few segments in flight.
@@ -48,15 +49,12 @@ impl Metainfo {
         }
         let object_id = stream.object_id.clone();
         let (aborted, queued) = crate::db::write_txn!(self.db, |txn| {
-            let segments = segment::Entity::find()
-                .filter(segment::Column::ObjectId.eq(object_id.clone()))
-                .all(&txn)
-                .await?;
+            let segments = segments::of_objects(&txn, std::slice::from_ref(&object_id)).await?;
             // Pieces of committed segments are never deleted through a segment id: they
             // go with their object (below if it is pending, never if it is committed).
             let committed: HashSet<(i32, Vec<u8>)> = segments
                 .iter()
-                .filter_map(|s| Some((s.position, s.root_piece_id.clone()?)))
+                .filter_map(|s| Some((s.key.position as i32, s.remote()?.root_piece_id.0.to_vec())))
                 .collect();
             let mut queued = 0usize;
             for token in &begun {
@@ -76,10 +74,7 @@ impl Metainfo {
             };
             queued += queue_piece_deletions(&txn, &segments).await?;
             crate::accounting::remove_segments(&txn, std::slice::from_ref(&obj), &segments).await?;
-            segment::Entity::delete_many()
-                .filter(segment::Column::ObjectId.eq(object_id.clone()))
-                .exec(&txn)
-                .await?;
+            segments::delete_of_objects(&txn, std::slice::from_ref(&object_id)).await?;
             object::Entity::delete_by_id(object_id.clone())
                 .exec(&txn)
                 .await?;

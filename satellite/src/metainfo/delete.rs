@@ -9,8 +9,9 @@ use uplink_core::protocol::metainfo::DeleteObjectResponse;
 use super::{Metainfo, object_info, queue_piece_deletions};
 use crate::auth::Caller;
 use crate::db::Db;
-use crate::db::entities::{object, segment};
+use crate::db::entities::object;
 use crate::error::{Result, SatelliteError};
+use crate::metabase::segments;
 
 /// Deletes objects and their segments in one transaction and queues their pieces.
 pub async fn delete_objects(db: &Db, objects: &[object::Model]) -> Result<usize> {
@@ -19,16 +20,9 @@ pub async fn delete_objects(db: &Db, objects: &[object::Model]) -> Result<usize>
     }
     let ids: Vec<String> = objects.iter().map(|o| o.id.clone()).collect();
     let deleted = crate::db::write_txn!(db, |txn| {
-        let segments = segment::Entity::find()
-            .filter(segment::Column::ObjectId.is_in(ids.clone()))
-            .all(&txn)
-            .await?;
+        let segments = segments::delete_of_objects(&txn, &ids).await?;
         queue_piece_deletions(&txn, &segments).await?;
         crate::accounting::remove_segments(&txn, objects, &segments).await?;
-        segment::Entity::delete_many()
-            .filter(segment::Column::ObjectId.is_in(ids.clone()))
-            .exec(&txn)
-            .await?;
         let res = object::Entity::delete_many()
             .filter(object::Column::Id.is_in(ids.clone()))
             .exec(&txn)

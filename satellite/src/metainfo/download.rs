@@ -1,30 +1,30 @@
 //! The download half: object info, the segment list, and per-segment GET limits.
 
 use rand::seq::SliceRandom;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::EntityTrait;
 use uplink_core::access::caveat::Operation;
 use uplink_core::protocol::metainfo::{
     DownloadObjectRequest, DownloadObjectResponse, DownloadSegmentRequest, DownloadSegmentResponse,
     ObjectInfo, Sealed, SegmentInfo,
 };
-use uplink_core::protocol::{PieceAction, PieceId, now_unix};
+use uplink_core::protocol::{PieceAction, now_unix};
 
 use super::{Metainfo, object_info};
 use crate::accounting;
 use crate::auth::Caller;
-use crate::db::entities::segment::RemotePiece;
-use crate::db::entities::{object, segment};
+use crate::db::entities::object;
 use crate::error::{Result, SatelliteError};
+use crate::metabase::{PieceSet, Segment, SegmentData, SegmentKey, segments};
 use crate::orders::LimitTarget;
 use crate::tokens::DownloadToken;
 
 const MAX_SEGMENT_LIST: u32 = 1000;
 
-fn segment_info(s: &segment::Model) -> SegmentInfo {
+fn segment_info(s: &Segment) -> SegmentInfo {
     SegmentInfo {
-        position: s.position as u32,
-        plain_offset: s.plain_offset as u64,
-        plain_size: s.plain_size as u64,
+        position: s.key.position,
+        plain_offset: s.plain_offset,
+        plain_size: s.plain_size,
         inline: s.is_inline(),
     }
 }
@@ -63,14 +63,14 @@ impl Metainfo {
             .segment_limit
             .unwrap_or(MAX_SEGMENT_LIST)
             .clamp(1, MAX_SEGMENT_LIST);
-        let mut segments = segment::Entity::find()
-            .filter(segment::Column::ObjectId.eq(obj.id.clone()))
-            .filter(segment::Column::Position.gte(req.segment_cursor as i32))
-            .filter(segment::Column::Position.lt(obj.segment_count))
-            .order_by_asc(segment::Column::Position)
-            .limit(limit as u64 + 1)
-            .all(&self.db)
-            .await?;
+        let mut segments = segments::of_object(
+            &self.db,
+            &obj.id,
+            req.segment_cursor,
+            obj.segment_count.max(0) as u32,
+            limit as u64 + 1,
+        )
+        .await?;
         let more = segments.len() > limit as usize;
         segments.truncate(limit as usize);
         let token = DownloadToken {
@@ -118,47 +118,45 @@ impl Metainfo {
                 req.position
             )));
         }
-        let seg = segment::Entity::find_by_id((obj.id.clone(), req.position as i32))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| {
-                SatelliteError::NotFound(format!("segment {} does not exist", req.position))
-            })?;
+        let key = SegmentKey {
+            object_id: obj.id.clone(),
+            position: req.position,
+        };
+        let seg = segments::get(&self.db, &key).await?.ok_or_else(|| {
+            SatelliteError::NotFound(format!("segment {} does not exist", req.position))
+        })?;
         // The first request for a segment is charged the segment's size; a follow-up
         // (with exclusions, replacing pieces that failed) is charged below for every
         // limit it gets, so that follow-ups cannot download for free.
         if req.exclude.is_empty() {
-            accounting::charge_egress(
-                &self.db,
-                &caller.project_id,
-                &caller.limits,
-                seg.plain_size.max(0) as u64,
-            )
-            .await?;
+            accounting::charge_egress(&self.db, &caller.project_id, &caller.limits, seg.plain_size)
+                .await?;
         }
-        let encrypted_key = Sealed {
-            ciphertext: seg.encrypted_key.clone(),
-            nonce: seg.encrypted_key_nonce.clone(),
+        let encrypted_key: Sealed = seg.encrypted_key.clone();
+        let remote = match &seg.data {
+            SegmentData::Remote(remote) => remote,
+            SegmentData::Inline(data) => {
+                return Ok(DownloadSegmentResponse {
+                    info: segment_info(&seg),
+                    encrypted_key,
+                    redundancy: uplink_core::protocol::RedundancyScheme {
+                        k: 0,
+                        repair: 0,
+                        optimal: 0,
+                        total: 0,
+                        share_size: 0,
+                    },
+                    piece_size: 0,
+                    inline_data: Some(data.clone()),
+                    limits: Vec::new(),
+                    satellite_public_key: self.orders.public_key(),
+                });
+            }
         };
-        if let Some(data) = &seg.inline_data {
-            return Ok(DownloadSegmentResponse {
-                info: segment_info(&seg),
-                encrypted_key,
-                redundancy: seg.redundancy(),
-                piece_size: 0,
-                inline_data: Some(data.clone()),
-                limits: Vec::new(),
-                satellite_public_key: self.orders.public_key(),
-            });
-        }
-        let scheme = seg.redundancy();
-        let root = seg
-            .root_piece_id
-            .as_deref()
-            .and_then(|r| PieceId::from_slice(r).ok())
-            .ok_or_else(|| SatelliteError::Internal("remote segment without root piece".into()))?;
-        let pieces = seg.remote_pieces();
-        validate_exclude(&req.exclude, &pieces, req.position)?;
+        let scheme = remote.scheme;
+        let root = remote.root_piece_id;
+        let pieces = &remote.pieces;
+        validate_exclude(&req.exclude, pieces, req.position)?;
         let nodes = self.overlay.snapshot();
         let now = now_unix();
         let mut online = Vec::new();
@@ -200,14 +198,14 @@ impl Metainfo {
         online.extend(doubtful);
         online.truncate(scheme.k as usize + self.config.download_extra(scheme.k) as usize);
         if !req.exclude.is_empty() {
-            let amount = (seg.piece_size.max(0) as u64).saturating_mul(online.len() as u64);
+            let amount = remote.piece_size.saturating_mul(online.len() as u64);
             accounting::charge_egress(&self.db, &caller.project_id, &caller.limits, amount).await?;
         }
         let limits = self.orders.limits(
             PieceAction::Get,
             root,
             &online,
-            seg.piece_size as u64,
+            remote.piece_size,
             self.orders.public_key(),
             None,
         );
@@ -215,7 +213,7 @@ impl Metainfo {
             info: segment_info(&seg),
             encrypted_key,
             redundancy: scheme,
-            piece_size: seg.piece_size as u64,
+            piece_size: remote.piece_size,
             inline_data: None,
             limits,
             satellite_public_key: self.orders.public_key(),
@@ -224,10 +222,10 @@ impl Metainfo {
 }
 
 /// A follow-up request may exclude only pieces that the segment has, each once.
-fn validate_exclude(exclude: &[u16], pieces: &[RemotePiece], position: u32) -> Result<()> {
+fn validate_exclude(exclude: &[u16], pieces: &PieceSet, position: u32) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for num in exclude {
-        if !pieces.iter().any(|p| p.num == *num) {
+        if pieces.get(*num).is_none() {
             return Err(SatelliteError::BadRequest(format!(
                 "exclude names piece {num}, which segment {position} does not have"
             )));

@@ -17,11 +17,12 @@ use std::time::Duration;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uplink_core::protocol::metainfo::{ObjectInfo, ObjectStatus, Sealed};
-use uplink_core::protocol::{PieceId, RedundancyScheme, now_unix};
+use uplink_core::protocol::{RedundancyScheme, now_unix};
 
 use crate::db::Db;
-use crate::db::entities::{bucket, object, piece_deletion, segment};
+use crate::db::entities::{bucket, object, piece_deletion};
 use crate::error::{Result, SatelliteError};
+use crate::metabase::{Segment, segments};
 use crate::metrics::Metrics;
 use crate::orders::OrderSigner;
 use crate::overlay::Overlay;
@@ -206,28 +207,18 @@ fn sealed_metadata(obj: &object::Model) -> Option<Sealed> {
 /// Queues the remote pieces of `segments` for deletion on their nodes.
 async fn queue_piece_deletions<C: ConnectionTrait>(
     conn: &C,
-    segments: &[segment::Model],
+    segments: &[Segment],
 ) -> Result<usize> {
     let now = now_unix();
-    let mut rows = Vec::new();
-    for seg in segments {
-        let Some(root) = seg
-            .root_piece_id
-            .as_deref()
-            .and_then(|r| PieceId::from_slice(r).ok())
-        else {
-            continue;
-        };
-        for piece in seg.remote_pieces() {
-            rows.push(piece_deletion::ActiveModel {
-                node_id: Set(piece.node.0.to_vec()),
-                piece_id: Set(root.derive(&piece.node, piece.num).0.to_vec()),
-                created_at: Set(now),
-                attempts: Set(0),
-                ..Default::default()
-            });
-        }
-    }
+    let rows: Vec<piece_deletion::ActiveModel> = segments::piece_ids(segments)
+        .map(|(piece, id)| piece_deletion::ActiveModel {
+            node_id: Set(piece.node.0.to_vec()),
+            piece_id: Set(id.0.to_vec()),
+            created_at: Set(now),
+            attempts: Set(0),
+            ..Default::default()
+        })
+        .collect();
     let count = rows.len();
     // Insert in chunks to stay under bind-parameter limits.
     for chunk in rows.chunks(500) {

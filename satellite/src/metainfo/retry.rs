@@ -70,6 +70,7 @@ impl Metainfo {
             minimum: 1,
             min_free_bytes: piece_limit,
             exclude: used.clone(),
+            ..Default::default()
         })?;
         let fresh: Vec<_> = candidates
             .into_iter()

@@ -2,9 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uplink_core::access::caveat::Operation;
 use uplink_core::protocol::metainfo::{
     BeginObjectRequest, BeginObjectResponse, BeginSegmentRequest, BeginSegmentResponse,
@@ -18,9 +16,9 @@ use super::{
 };
 use crate::accounting;
 use crate::auth::Caller;
-use crate::db::entities::segment::{RemotePiece, encode_pieces};
-use crate::db::entities::{bucket, object, segment};
+use crate::db::entities::{bucket, object};
 use crate::error::{Result, SatelliteError, is_unique_violation};
+use crate::metabase::{Piece, PieceSet, RemoteSegment, Segment, SegmentKey, segments};
 use crate::orders::LimitTarget;
 use crate::overlay::SelectionRequest;
 use crate::tokens::{SegmentToken, StreamToken};
@@ -136,6 +134,7 @@ impl Metainfo {
             minimum: scheme.optimal as usize,
             min_free_bytes: piece_limit,
             exclude: req.exclude_nodes.iter().copied().collect(),
+            ..Default::default()
         })?;
         let targets: Vec<LimitTarget> = nodes
             .iter()
@@ -187,7 +186,7 @@ impl Metainfo {
         }
         let piece_size = scheme.piece_size(req.plain_size);
         let assigned: HashMap<u16, _> = token.nodes.iter().copied().collect();
-        let mut pieces: Vec<RemotePiece> = Vec::new();
+        let mut pieces: Vec<Piece> = Vec::new();
         let mut seen_nums = HashSet::new();
         let mut rejected = Vec::new();
         for r in &req.receipts {
@@ -223,7 +222,7 @@ impl Metainfo {
                 ));
                 continue;
             }
-            pieces.push(RemotePiece {
+            pieces.push(Piece {
                 num: r.piece_num,
                 node: *node_id,
             });
@@ -251,30 +250,27 @@ impl Metainfo {
             .filter(|(num, node)| !pieces.iter().any(|p| p.num == *num && p.node == *node))
             .collect();
         let root = token.root_piece_id;
-        self.insert_segment(
-            segment::ActiveModel {
-                object_id: Set(token.stream.object_id.clone()),
-                position: Set(token.position as i32),
-                root_piece_id: Set(Some(token.root_piece_id.0.to_vec())),
-                encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
-                encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
-                plain_offset: Set(0),
-                plain_size: Set(req.plain_size as i64),
-                piece_size: Set(piece_size as i64),
-                rs_k: Set(scheme.k as i16),
-                rs_repair: Set(scheme.repair as i16),
-                rs_optimal: Set(scheme.optimal as i16),
-                rs_total: Set(scheme.total as i16),
-                rs_share_size: Set(scheme.share_size as i32),
-                inline_data: Set(None),
-                pieces: Set(encode_pieces(&pieces)),
-                created_at: Set(now_unix()),
-                expires_at: Set(token.stream.expires_at),
-                repaired_at: Set(None),
+        // Receipts were checked one by one above, so a set that is still invalid (one
+        // node holding two pieces) means the token itself was inconsistent.
+        let pieces =
+            PieceSet::new(pieces).map_err(|e| SatelliteError::BadRequest(e.to_string()))?;
+        let segment = Segment::new_remote(
+            SegmentKey {
+                object_id: token.stream.object_id.clone(),
+                position: token.position,
             },
-            Some((root, garbage)),
-        )
-        .await?;
+            req.encrypted_key.clone(),
+            req.plain_size,
+            RemoteSegment {
+                root_piece_id: root,
+                scheme,
+                piece_size,
+                pieces,
+            },
+            now_unix(),
+            token.stream.expires_at,
+        );
+        self.insert_segment(&segment, Some((root, garbage))).await?;
         self.metrics
             .segments_committed
             .with_label_values(&["remote"])
@@ -310,30 +306,18 @@ impl Metainfo {
                 req.data.len()
             )));
         }
-        self.insert_segment(
-            segment::ActiveModel {
-                object_id: Set(stream.object_id.clone()),
-                position: Set(req.position as i32),
-                root_piece_id: Set(None),
-                encrypted_key: Set(req.encrypted_key.ciphertext.clone()),
-                encrypted_key_nonce: Set(req.encrypted_key.nonce.clone()),
-                plain_offset: Set(0),
-                plain_size: Set(req.plain_size as i64),
-                piece_size: Set(0),
-                rs_k: Set(0),
-                rs_repair: Set(0),
-                rs_optimal: Set(0),
-                rs_total: Set(0),
-                rs_share_size: Set(0),
-                inline_data: Set(Some(req.data.clone())),
-                pieces: Set(encode_pieces(&[])),
-                created_at: Set(now_unix()),
-                expires_at: Set(stream.expires_at),
-                repaired_at: Set(None),
+        let segment = Segment::new_inline(
+            SegmentKey {
+                object_id: stream.object_id.clone(),
+                position: req.position,
             },
-            None,
-        )
-        .await?;
+            req.encrypted_key.clone(),
+            req.plain_size,
+            req.data.clone(),
+            now_unix(),
+            stream.expires_at,
+        );
+        self.insert_segment(&segment, None).await?;
         self.metrics
             .segments_committed
             .with_label_values(&["inline"])
@@ -346,26 +330,18 @@ impl Metainfo {
     /// pieces in `garbage` (under the segment's root piece id) for deletion.
     async fn insert_segment(
         &self,
-        model: segment::ActiveModel,
+        segment: &Segment,
         garbage: Option<(PieceId, Vec<(u16, NodeId)>)>,
     ) -> Result<()> {
-        let position = model.position.clone().unwrap();
-        let object_id = model.object_id.clone().unwrap();
-        let plain_size = model.plain_size.clone().unwrap();
+        let position = segment.key.position;
+        let plain_size = segment.plain_size as i64;
         crate::db::write_txn!(self.db, |txn| {
-            let pending = pending_object(&txn, &object_id).await?;
-            segment::Entity::insert(model.clone())
-                .exec(&txn)
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        SatelliteError::BadRequest(format!(
-                            "segment {position} was already committed"
-                        ))
-                    } else {
-                        e.into()
-                    }
-                })?;
+            let pending = pending_object(&txn, &segment.key.object_id).await?;
+            if !segments::insert(&txn, segment).await? {
+                return Err(SatelliteError::BadRequest(format!(
+                    "segment {position} was already committed"
+                )));
+            }
             if let Some((root, pieces)) = &garbage {
                 queue_assigned_pieces(&txn, *root, pieces).await?;
             }
@@ -391,11 +367,7 @@ impl Metainfo {
             {
                 return Err(SatelliteError::BucketNotFound(obj.bucket_name.clone()));
             }
-            let segments = segment::Entity::find()
-                .filter(segment::Column::ObjectId.eq(obj.id.clone()))
-                .order_by_asc(segment::Column::Position)
-                .all(&txn)
-                .await?;
+            let segments = segments::of_objects(&txn, std::slice::from_ref(&obj.id)).await?;
             if segments.len() > 1 && segments.iter().any(|s| s.is_inline()) {
                 return Err(SatelliteError::BadRequest(
                     "an inline segment must be the object's only segment".into(),
@@ -403,17 +375,15 @@ impl Metainfo {
             }
             let mut offset: i64 = 0;
             for (i, seg) in segments.iter().enumerate() {
-                if seg.position != i as i32 {
+                if seg.key.position != i as u32 {
                     return Err(SatelliteError::BadRequest(format!(
                         "segment {i} is missing; an object's segments must be 0..n without gaps"
                     )));
                 }
-                if seg.plain_offset != offset {
-                    let mut active: segment::ActiveModel = seg.clone().into();
-                    active.plain_offset = Set(offset);
-                    active.update(&txn).await?;
+                if seg.plain_offset != offset as u64 {
+                    segments::set_offset(&txn, &seg.key, offset as u64).await?;
                 }
-                offset += seg.plain_size;
+                offset += seg.plain_size as i64;
             }
             // Replace whatever committed object held this key before.
             let previous = object::Entity::find()
@@ -431,16 +401,9 @@ impl Metainfo {
                     None,
                 )?;
                 let ids: Vec<String> = previous.iter().map(|o| o.id.clone()).collect();
-                let old_segments = segment::Entity::find()
-                    .filter(segment::Column::ObjectId.is_in(ids.clone()))
-                    .all(&txn)
-                    .await?;
+                let old_segments = segments::delete_of_objects(&txn, &ids).await?;
                 queue_piece_deletions(&txn, &old_segments).await?;
                 accounting::remove_segments(&txn, &previous, &old_segments).await?;
-                segment::Entity::delete_many()
-                    .filter(segment::Column::ObjectId.is_in(ids.clone()))
-                    .exec(&txn)
-                    .await?;
                 object::Entity::delete_many()
                     .filter(object::Column::Id.is_in(ids))
                     .exec(&txn)

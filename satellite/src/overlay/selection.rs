@@ -19,6 +19,8 @@ pub struct SelectionRequest {
     pub min_free_bytes: u64,
     /// Nodes not to choose (e.g. ones that just failed this uplink).
     pub exclude: HashSet<NodeId>,
+    /// Networks not to choose from (repair: those that already hold a piece).
+    pub exclude_networks: HashSet<String>,
 }
 
 impl Overlay {
@@ -42,7 +44,7 @@ impl Overlay {
             }
         }
         candidates.shuffle(&mut rand::thread_rng());
-        let mut networks = HashSet::new();
+        let mut networks: HashSet<&str> = req.exclude_networks.iter().map(String::as_str).collect();
         let mut chosen = Vec::with_capacity(req.wanted);
         for node in candidates {
             if chosen.len() == req.wanted {
@@ -128,6 +130,7 @@ mod tests {
             minimum,
             min_free_bytes: 1000,
             exclude: HashSet::new(),
+            exclude_networks: HashSet::new(),
         }
     }
 

@@ -10,3 +10,8 @@ pub mod config;
 pub mod health;
 
 pub use config::RepairConfig;
+pub mod checker;
+pub mod queue;
+pub mod worker;
+
+pub use worker::{Outcome, RepairWorker, Repairer};

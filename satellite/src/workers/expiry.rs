@@ -6,7 +6,7 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use uplink_core::protocol::now_unix;
 
-use super::Worker;
+use super::PeriodicJob;
 use crate::db::Db;
 use crate::db::entities::object;
 use crate::error::SatelliteError;
@@ -19,7 +19,7 @@ pub struct ExpiryWorker {
 }
 
 #[async_trait::async_trait]
-impl Worker for ExpiryWorker {
+impl PeriodicJob for ExpiryWorker {
     fn name(&self) -> &'static str {
         "expiry"
     }

@@ -1,167 +1,161 @@
-//! Background jobs behind one small abstraction: each worker does one unit of work per
-//! tick; the runner schedules it, records status and metrics, and stops it cleanly.
+//! The satellite's background jobs on the shared worker runtime
+//! ([`uplink_core::background`]).
 //!
-//! Audit, repair, garbage collection and tallies (later) plug in the same way.
+//! Simple periodic jobs implement [`PeriodicJob`] (one run per interval, woken early
+//! on demand); jobs that go in steps (the segment loop, repair, audit) implement the
+//! runtime's `Worker` directly. Jobs that must not run in two satellite processes at
+//! once are wrapped in [`Exclusive`], which holds a lease in the shared database.
 
 mod expiry;
+mod lease;
 mod piece_deleter;
 mod selection_refresh;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde::Serialize;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use uplink_core::background::{
+    Cancel, Runner, Worker, WorkerError, WorkerHandle, WorkerState, WorkerStatus,
+};
 use uplink_core::protocol::now_unix;
 
 pub use expiry::ExpiryWorker;
+pub use lease::{Exclusive, Leases};
 pub use piece_deleter::PieceDeleter;
 pub use selection_refresh::SelectionRefresh;
 
 use crate::error::SatelliteError;
 use crate::metrics::Metrics;
 
+/// A job that runs once per interval.
 #[async_trait::async_trait]
-pub trait Worker: Send + Sync + 'static {
+pub trait PeriodicJob: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn interval(&self) -> Duration;
-    /// One unit of work; returns a short human summary of what it did.
+    /// One run; returns a short human summary of what it did.
     async fn run_once(&self) -> Result<String, SatelliteError>;
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct WorkerStatus {
-    pub running: bool,
-    pub runs: u64,
-    pub failures: u64,
-    pub last_run_unix: Option<i64>,
-    pub last_duration_ms: Option<u64>,
-    pub last_result: Option<String>,
-    pub last_error: Option<String>,
+/// Runs a [`PeriodicJob`] as a runtime worker: one run per step, then idle.
+struct Periodic(Arc<dyn PeriodicJob>);
+
+#[async_trait::async_trait]
+impl Worker for Periodic {
+    fn name(&self) -> String {
+        self.0.name().to_string()
+    }
+    fn idle_period(&self) -> Duration {
+        self.0.interval()
+    }
+    async fn step(&mut self, _: &Cancel) -> Result<(WorkerState, Option<String>), WorkerError> {
+        let summary = self.0.run_once().await.map_err(WorkerError::new)?;
+        Ok((WorkerState::Idle, Some(summary)))
+    }
 }
 
-/// Live status of every worker, shared with the health endpoint.
-pub type StatusHandle = Arc<Mutex<BTreeMap<&'static str, WorkerStatus>>>;
+/// Every worker of this process, for the health endpoint and admin commands.
+#[derive(Clone, Default)]
+pub struct StatusHandle(Arc<Mutex<Vec<WorkerHandle>>>);
 
-/// Runs workers until shutdown.
+impl StatusHandle {
+    pub fn snapshot(&self) -> BTreeMap<String, WorkerStatus> {
+        self.0
+            .lock()
+            .iter()
+            .map(|h| (h.name().to_string(), h.status()))
+            .collect()
+    }
+
+    fn push(&self, handle: WorkerHandle) {
+        self.0.lock().push(handle);
+    }
+
+    fn find(&self, name: &str) -> Option<WorkerHandle> {
+        self.0.lock().iter().find(|h| h.name() == name).cloned()
+    }
+}
+
+/// Runs this process's workers until shutdown.
 pub struct WorkerGroup {
-    shutdown: watch::Sender<bool>,
-    handles: Vec<JoinHandle<()>>,
-    workers: Vec<Arc<dyn Worker>>,
-    status: StatusHandle,
-    metrics: Metrics,
+    runner: Runner,
+    handles: StatusHandle,
 }
 
 impl std::fmt::Debug for WorkerGroup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WorkerGroup")
-            .field("status", &*self.status.lock())
+            .field("status", &self.handles.snapshot())
             .finish()
     }
 }
 
+/// How long workers get to finish their current step at shutdown.
+const EXIT_DEADLINE: Duration = Duration::from_secs(10);
+
 impl WorkerGroup {
     pub fn new(metrics: Metrics) -> Self {
-        let (shutdown, _) = watch::channel(false);
+        let observer = Arc::new(move |status: &WorkerStatus, took: Duration, ok: bool| {
+            let name = status.name.as_str();
+            metrics
+                .worker_last_duration
+                .with_label_values(&[name])
+                .observe(took.as_secs_f64());
+            metrics
+                .worker_runs
+                .with_label_values(&[name, if ok { "ok" } else { "error" }])
+                .inc();
+            if ok {
+                metrics
+                    .worker_last_success
+                    .with_label_values(&[name])
+                    .set(now_unix());
+            }
+        });
         Self {
-            shutdown,
-            handles: Vec::new(),
-            workers: Vec::new(),
-            status: Arc::default(),
-            metrics,
+            runner: Runner::new().with_observer(observer),
+            handles: StatusHandle::default(),
         }
     }
 
-    pub fn spawn(&mut self, worker: Arc<dyn Worker>) {
-        let name = worker.name();
-        self.status.lock().insert(
-            name,
-            WorkerStatus {
-                running: true,
-                ..Default::default()
-            },
-        );
-        let mut stop = self.shutdown.subscribe();
-        let status = self.status.clone();
-        let metrics = self.metrics.clone();
-        let w = worker.clone();
-        self.workers.push(worker);
-        self.handles.push(tokio::spawn(async move {
-            loop {
-                let _ = run_and_record(&*w, &status, &metrics).await;
-                tokio::select! {
-                    _ = tokio::time::sleep(w.interval()) => {}
-                    _ = stop.changed() => break,
-                }
-            }
-            if let Some(s) = status.lock().get_mut(name) {
-                s.running = false;
-            }
-        }));
+    /// Starts a worker of the runtime.
+    pub fn spawn<W: Worker>(&mut self, worker: W) -> WorkerHandle {
+        let handle = self.runner.spawn(worker);
+        self.handles.push(handle.clone());
+        handle
     }
 
-    /// Runs one worker's unit of work now (admin commands, tests).
-    pub async fn trigger(&self, name: &str) -> Option<Result<String, String>> {
-        let worker = self.workers.iter().find(|w| w.name() == name)?.clone();
-        Some(run_and_record(&*worker, &self.status, &self.metrics).await)
+    /// Starts a periodic job (in every process).
+    pub fn spawn_periodic(&mut self, job: Arc<dyn PeriodicJob>) -> WorkerHandle {
+        self.spawn(Periodic(job))
     }
 
-    pub fn status(&self) -> BTreeMap<&'static str, WorkerStatus> {
-        self.status.lock().clone()
+    /// Starts a periodic job that runs in one satellite process at a time.
+    pub fn spawn_exclusive(&mut self, job: Arc<dyn PeriodicJob>, leases: &Leases) -> WorkerHandle {
+        let lease = leases.for_job(job.name(), job.interval() * 3 + Duration::from_secs(30));
+        self.spawn(Exclusive::new(Periodic(job), lease))
+    }
+
+    /// Runs a worker's job now and waits for the pass to end (admin commands, tests).
+    pub async fn trigger(&self, name: &str) -> Option<WorkerStatus> {
+        self.handles.find(name)?.run_now().await
+    }
+
+    pub fn handle(&self, name: &str) -> Option<WorkerHandle> {
+        self.handles.find(name)
+    }
+
+    pub fn status(&self) -> BTreeMap<String, WorkerStatus> {
+        self.handles.snapshot()
     }
 
     pub fn status_handle(&self) -> StatusHandle {
-        self.status.clone()
+        self.handles.clone()
     }
 
-    /// Signals every worker and waits for the current units of work to finish.
+    /// Signals every worker and waits (within a deadline) for their current steps.
     pub async fn shutdown(self) {
-        let _ = self.shutdown.send(true);
-        for handle in self.handles {
-            let _ = handle.await;
-        }
+        self.runner.shutdown(EXIT_DEADLINE).await;
     }
-}
-
-async fn run_and_record(
-    worker: &dyn Worker,
-    status: &Mutex<BTreeMap<&'static str, WorkerStatus>>,
-    metrics: &Metrics,
-) -> Result<String, String> {
-    let name = worker.name();
-    let started = Instant::now();
-    let result = worker.run_once().await.map_err(|e| e.to_string());
-    let elapsed = started.elapsed();
-    metrics
-        .worker_last_duration
-        .with_label_values(&[name])
-        .observe(elapsed.as_secs_f64());
-    metrics
-        .worker_runs
-        .with_label_values(&[name, if result.is_ok() { "ok" } else { "error" }])
-        .inc();
-    let mut guard = status.lock();
-    let s = guard.entry(name).or_default();
-    s.runs += 1;
-    s.last_run_unix = Some(now_unix());
-    s.last_duration_ms = Some(elapsed.as_millis() as u64);
-    match &result {
-        Ok(summary) => {
-            s.last_result = Some(summary.clone());
-            s.last_error = None;
-            metrics
-                .worker_last_success
-                .with_label_values(&[name])
-                .set(now_unix());
-        }
-        Err(e) => {
-            s.failures += 1;
-            s.last_error = Some(e.clone());
-            tracing::warn!(worker = name, error = %e, "worker run failed");
-        }
-    }
-    result
 }

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 use uplink_core::protocol::wire::{DELETE_PATH, DeleteRequest};
 use uplink_core::protocol::{NodeId, PieceId};
 
-use super::Worker;
+use super::PeriodicJob;
 use crate::db::Db;
 use crate::db::entities::piece_deletion;
 use crate::error::SatelliteError;
@@ -31,7 +31,7 @@ pub struct PieceDeleter {
 }
 
 #[async_trait::async_trait]
-impl Worker for PieceDeleter {
+impl PeriodicJob for PieceDeleter {
     fn name(&self) -> &'static str {
         "piece-deleter"
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Worker;
+use super::PeriodicJob;
 use crate::error::SatelliteError;
 use crate::metrics::Metrics;
 use crate::overlay::Overlay;
@@ -15,7 +15,7 @@ pub struct SelectionRefresh {
 }
 
 #[async_trait::async_trait]
-impl Worker for SelectionRefresh {
+impl PeriodicJob for SelectionRefresh {
     fn name(&self) -> &'static str {
         "selection-refresh"
     }

@@ -237,7 +237,7 @@ async fn a_corrupted_piece_is_detected_and_routed_around() {
     // ... and the uplink's piece fetch, which every download goes through, refuses what
     // it sends, while a good node's piece comes through whole.
     match fetch_directly(&project, bad_node.id()).await {
-        Err(PieceError::Invalid { reason, .. }) => {
+        Err(PieceError::Corrupt { reason, .. }) => {
             assert!(
                 reason.contains("does not match its signed hash"),
                 "{reason}"

@@ -16,6 +16,7 @@ mod listing;
 mod load;
 mod order_limits;
 mod privacy;
+mod repair;
 mod resilience;
 mod security;
 mod sharing;

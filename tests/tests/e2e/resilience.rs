@@ -15,10 +15,9 @@ use tests::uplink_core::transport::{Mode, Transport};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngCore, SeedableRng};
-use sea_orm::EntityTrait;
 use tests::node_sim::node::DiskStore;
 use tests::node_sim::sim::faults::{Faults, FaultyProxy, FaultyStore};
-use tests::satellite::db::entities::segment;
+use tests::satellite::metabase::{Piece, Segment};
 use tests::uplink_core::client::error::Subject;
 use tests::uplink_core::client::pieces::upload_piece;
 use tests::uplink_core::client::{
@@ -110,26 +109,29 @@ async fn pieces_on_nodes(net: &TestNetwork) -> BTreeSet<(NodeId, PieceId)> {
     all
 }
 
-async fn segments(net: &TestNetwork) -> Vec<segment::Model> {
-    segment::Entity::find()
-        .all(&net.network.satellite.db)
-        .await
-        .unwrap()
+async fn segments(net: &TestNetwork) -> Vec<Segment> {
+    net.segments().await
 }
 
-fn root_of(seg: &segment::Model) -> PieceId {
-    PieceId::from_slice(seg.root_piece_id.as_deref().expect("remote segment")).unwrap()
+fn root_of(seg: &Segment) -> PieceId {
+    seg.remote().expect("remote segment").root_piece_id
+}
+
+fn remote_pieces(seg: &Segment) -> Vec<Piece> {
+    seg.remote()
+        .map(|r| r.pieces.iter().copied().collect())
+        .unwrap_or_default()
 }
 
 /// `(node, piece)` for every piece the satellite records for committed segments.
 async fn recorded_pieces(net: &TestNetwork) -> BTreeSet<(NodeId, PieceId)> {
     let mut all = BTreeSet::new();
     for seg in segments(net).await {
-        if seg.root_piece_id.is_none() {
+        if seg.is_inline() {
             continue;
         }
         let root = root_of(&seg);
-        for p in seg.remote_pieces() {
+        for p in remote_pieces(&seg) {
             all.insert((p.node, root.derive(&p.node, p.num)));
         }
     }
@@ -157,7 +159,7 @@ async fn upload_everywhere(project: &Project, net: &TestNetwork, key: &str, data
             .await
             .expect("upload");
         let segs = segments(net).await;
-        if segs.iter().all(|s| s.remote_pieces().len() == 10) {
+        if segs.iter().all(|s| remote_pieces(s).len() == 10) {
             return;
         }
     }
@@ -313,7 +315,7 @@ async fn pieces_that_fail_mid_stream_move_to_replacement_nodes() {
         assert_eq!(segs.len(), 1);
         let seg = &segs[0];
         let root = root_of(seg);
-        let recorded = seg.remote_pieces();
+        let recorded = remote_pieces(seg);
         assert!(recorded.len() >= 8, "{} pieces recorded", recorded.len());
         let mut replaced = 0;
         for (label, piece) in &failed {
@@ -731,7 +733,7 @@ async fn an_abort_never_touches_committed_data() {
             ),
             "{err}"
         );
-        let runs = || net.network.satellite.workers().status()["piece-deleter"].runs;
+        let runs = || net.network.satellite.workers().status()["piece-deleter"].steps;
         let seen = runs();
         eventually(
             Duration::from_secs(20),
@@ -866,7 +868,7 @@ async fn replacement_assignments_are_checked_at_commit() {
             .await
             .unwrap();
         let segs = segments(&net).await;
-        let recorded = segs[0].remote_pieces();
+        let recorded = remote_pieces(&segs[0]);
         assert!(!recorded.iter().any(|p| p.num == 0), "{recorded:?}");
         assert_eq!(recorded.len(), 9);
         assert!(!recorded.iter().any(|p| p.node == fresh.limit.node_id));

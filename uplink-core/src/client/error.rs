@@ -147,10 +147,48 @@ pub enum PieceError {
         code: ErrorCode,
         message: String,
     },
+    /// The node did not answer, or stopped sending, within the timeout.
+    #[error("node {address} timed out: {reason}")]
+    TimedOut { address: String, reason: String },
+    /// Data or hashes that do not match what the uploader signed.
+    #[error("node {address} sent corrupt data: {reason}")]
+    Corrupt { address: String, reason: String },
+    /// Anything else the protocol does not allow (bad framing, too much data).
     #[error("node {address} sent invalid data: {reason}")]
     Invalid { address: String, reason: String },
     #[error("cancelled")]
     Cancelled,
+}
+
+/// What an auditor or a repairer makes of a failed piece transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PieceOutcome {
+    /// No connection could be made.
+    Offline,
+    TimedOut,
+    /// The node says it does not have the piece.
+    Missing,
+    /// The node sent data that fails verification.
+    Corrupt,
+    /// The node refused for another reason, or broke the protocol.
+    Other,
+}
+
+impl PieceError {
+    pub fn outcome(&self) -> PieceOutcome {
+        match self {
+            PieceError::Unreachable { .. } => PieceOutcome::Offline,
+            PieceError::TimedOut { .. } => PieceOutcome::TimedOut,
+            PieceError::Refused {
+                code: ErrorCode::PieceNotFound,
+                ..
+            } => PieceOutcome::Missing,
+            PieceError::Corrupt { .. } => PieceOutcome::Corrupt,
+            PieceError::Refused { .. } | PieceError::Invalid { .. } | PieceError::Cancelled => {
+                PieceOutcome::Other
+            }
+        }
+    }
 }
 
 pub type Result<T, E = UplinkError> = std::result::Result<T, E>;

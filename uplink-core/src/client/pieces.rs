@@ -31,6 +31,21 @@ fn unreachable(address: &str, e: &reqwest::Error) -> PieceError {
     }
 }
 
+fn timed_out(address: &str, reason: impl Into<String>) -> PieceError {
+    PieceError::TimedOut {
+        address: address.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// What the node sent does not match what was signed: bad data, not a bad link.
+fn corrupt(address: &str, reason: impl Into<String>) -> PieceError {
+    PieceError::Corrupt {
+        address: address.to_string(),
+        reason: reason.into(),
+    }
+}
+
 fn invalid(address: &str, reason: impl Into<String>) -> PieceError {
     PieceError::Invalid {
         address: address.to_string(),
@@ -53,7 +68,7 @@ async fn read_small_body(
     let deadline = tokio::time::Instant::now() + timeout;
     while let Some(chunk) = tokio::time::timeout_at(deadline, stream.next())
         .await
-        .map_err(|_| invalid(address, "response body stalled"))?
+        .map_err(|_| timed_out(address, "response body stalled"))?
     {
         let chunk = chunk.map_err(|e| unreachable(address, &e))?;
         if body.len() + chunk.len() > MAX_CONTROL_BODY {
@@ -175,7 +190,7 @@ pub async fn upload_piece(
     let resp = tokio::select! {
         r = send => r.map_err(|e| unreachable(address, &e))?,
         _ = stalled(&progress, idle_timeout) => {
-            return Err(invalid(address, "stalled: no progress within the timeout"));
+            return Err(timed_out(address, "stalled: no progress within the timeout"));
         }
     };
     if !resp.status().is_success() {
@@ -264,7 +279,7 @@ async fn fetch_inner(
         .map_err(|e| invalid(address, e.to_string()))?;
     let resp = tokio::time::timeout(idle_timeout, transport.http().post(url).json(&req).send())
         .await
-        .map_err(|_| invalid(address, "no answer within the timeout"))?
+        .map_err(|_| timed_out(address, "no answer within the timeout"))?
         .map_err(|e| unreachable(address, &e))?;
     if !resp.status().is_success() {
         return Err(refused(address, resp, idle_timeout).await);
@@ -278,7 +293,7 @@ async fn fetch_inner(
     loop {
         let next = tokio::time::timeout(idle_timeout, stream.next())
             .await
-            .map_err(|_| invalid(address, "stalled: no data within the timeout"))?;
+            .map_err(|_| timed_out(address, "stalled: no data within the timeout"))?;
         let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| unreachable(address, &e))?;
         decoder.push(&chunk);
@@ -290,7 +305,7 @@ async fn fetch_inner(
                 (FrameKind::DownloadHeader, None) => {
                     let h: DownloadHeader =
                         decode_control(&payload).map_err(|e| invalid(address, e.to_string()))?;
-                    verify_header(&h, fetch).map_err(|reason| invalid(address, reason))?;
+                    verify_header(&h, fetch).map_err(|reason| corrupt(address, reason))?;
                     header = Some(h);
                 }
                 (FrameKind::Data, Some(h)) => {
@@ -315,7 +330,7 @@ async fn fetch_inner(
                             h.piece_hash.hash_block_size,
                             &h.block_hashes,
                         )
-                        .map_err(|e| invalid(address, e.to_string()))?;
+                        .map_err(|e| corrupt(address, e.to_string()))?;
                         verified_to += ready.len() as u64;
                         if out.send(Ok(ready)).await.is_err() {
                             return Err(PieceError::Cancelled);

@@ -1,0 +1,339 @@
+//! What keeping every object needs: leases so that several satellite processes never
+//! run one job twice, the repair queue, audit reputation and containment per node,
+//! graceful exits, and the last reports of the segment-loop observers (for operators).
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Leases {
+    Table,
+    Name,
+    Holder,
+    ExpiresAt,
+}
+
+#[derive(DeriveIden)]
+enum RepairQueue {
+    Table,
+    ObjectId,
+    Position,
+    Healthy,
+    InsertedAt,
+    UpdatedAt,
+    LeasedBy,
+    LeasedUntil,
+    Attempts,
+    LastError,
+}
+
+#[derive(DeriveIden)]
+enum Reputations {
+    Table,
+    NodeId,
+    AuditAlpha,
+    AuditBeta,
+    UnknownAlpha,
+    UnknownBeta,
+    AuditsTotal,
+    AuditsSuccess,
+    AuditsFailed,
+    AuditsOffline,
+    AuditsUnknown,
+    LastAuditAt,
+}
+
+#[derive(DeriveIden)]
+enum Containment {
+    Table,
+    NodeId,
+    ObjectId,
+    Position,
+    PieceNum,
+    Attempts,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum GracefulExits {
+    Table,
+    NodeId,
+    InitiatedAt,
+    FinishedAt,
+    Success,
+    PiecesAtStart,
+    Reason,
+}
+
+#[derive(DeriveIden)]
+enum ServiceReports {
+    Table,
+    Name,
+    Report,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum RepairLog {
+    Table,
+    Id,
+    RepairedAt,
+    PiecesUploaded,
+    BytesTransferred,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Leases::Table)
+                    .col(
+                        ColumnDef::new(Leases::Name)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Leases::Holder).string().not_null())
+                    .col(ColumnDef::new(Leases::ExpiresAt).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RepairQueue::Table)
+                    .col(ColumnDef::new(RepairQueue::ObjectId).string().not_null())
+                    .col(ColumnDef::new(RepairQueue::Position).integer().not_null())
+                    .col(
+                        ColumnDef::new(RepairQueue::Healthy)
+                            .small_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(RepairQueue::InsertedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(RepairQueue::UpdatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(RepairQueue::LeasedBy).string().null())
+                    .col(
+                        ColumnDef::new(RepairQueue::LeasedUntil)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(RepairQueue::Attempts)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(ColumnDef::new(RepairQueue::LastError).string().null())
+                    .primary_key(
+                        Index::create()
+                            .col(RepairQueue::ObjectId)
+                            .col(RepairQueue::Position),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_repair_queue_urgency")
+                    .table(RepairQueue::Table)
+                    .col(RepairQueue::Healthy)
+                    .col(RepairQueue::InsertedAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Reputations::Table)
+                    .col(
+                        ColumnDef::new(Reputations::NodeId)
+                            .binary()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Reputations::AuditAlpha).double().not_null())
+                    .col(ColumnDef::new(Reputations::AuditBeta).double().not_null())
+                    .col(
+                        ColumnDef::new(Reputations::UnknownAlpha)
+                            .double()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Reputations::UnknownBeta).double().not_null())
+                    .col(
+                        ColumnDef::new(Reputations::AuditsTotal)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Reputations::AuditsSuccess)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Reputations::AuditsFailed)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Reputations::AuditsOffline)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Reputations::AuditsUnknown)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Reputations::LastAuditAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Containment::Table)
+                    .col(
+                        ColumnDef::new(Containment::NodeId)
+                            .binary()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Containment::ObjectId).string().not_null())
+                    .col(ColumnDef::new(Containment::Position).integer().not_null())
+                    .col(
+                        ColumnDef::new(Containment::PieceNum)
+                            .small_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Containment::Attempts).integer().not_null())
+                    .col(
+                        ColumnDef::new(Containment::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(GracefulExits::Table)
+                    .col(
+                        ColumnDef::new(GracefulExits::NodeId)
+                            .binary()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(GracefulExits::InitiatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(GracefulExits::FinishedAt)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(ColumnDef::new(GracefulExits::Success).boolean().null())
+                    .col(
+                        ColumnDef::new(GracefulExits::PiecesAtStart)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(GracefulExits::Reason).string().null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ServiceReports::Table)
+                    .col(
+                        ColumnDef::new(ServiceReports::Name)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(ServiceReports::Report).text().not_null())
+                    .col(
+                        ColumnDef::new(ServiceReports::UpdatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RepairLog::Table)
+                    .col(
+                        ColumnDef::new(RepairLog::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(RepairLog::RepairedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(RepairLog::PiecesUploaded)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(RepairLog::BytesTransferred)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_repair_log_time")
+                    .table(RepairLog::Table)
+                    .col(RepairLog::RepairedAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            Leases::Table.into_iden(),
+            RepairQueue::Table.into_iden(),
+            Reputations::Table.into_iden(),
+            Containment::Table.into_iden(),
+            GracefulExits::Table.into_iden(),
+            ServiceReports::Table.into_iden(),
+            RepairLog::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,191 @@
+//! The repair queue: segments waiting for repair, most urgent (fewest healthy pieces)
+//! first. Workers claim a job with a lease (a conditional update, so two workers or two
+//! processes never take the same job) and delete it when done.
+
+use sea_orm::sea_query::{Condition, Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use uplink_core::protocol::now_unix;
+
+use crate::db::entities::{repair_log, repair_queue};
+use crate::error::Result;
+use crate::metabase::SegmentKey;
+
+/// A claimed job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub key: SegmentKey,
+    pub healthy: u16,
+    pub attempts: u32,
+}
+
+/// Adds or refreshes queued segments with their current healthy counts.
+pub async fn push<C: ConnectionTrait>(conn: &C, items: &[(SegmentKey, u16)]) -> Result<()> {
+    let now = now_unix();
+    for chunk in items.chunks(200) {
+        let rows = chunk
+            .iter()
+            .map(|(key, healthy)| repair_queue::ActiveModel {
+                object_id: Set(key.object_id.clone()),
+                position: Set(key.position as i32),
+                healthy: Set(*healthy as i16),
+                inserted_at: Set(now),
+                updated_at: Set(now),
+                leased_by: Set(None),
+                leased_until: Set(None),
+                attempts: Set(0),
+                last_error: Set(None),
+            });
+        repair_queue::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    repair_queue::Column::ObjectId,
+                    repair_queue::Column::Position,
+                ])
+                .update_columns([
+                    repair_queue::Column::Healthy,
+                    repair_queue::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Removes jobs the checker did not see in a pass that began at `pass_started` (their
+/// segments are healthy again or gone), unless a worker holds them.
+pub async fn drop_stale<C: ConnectionTrait>(conn: &C, pass_started: i64) -> Result<u64> {
+    let now = now_unix();
+    Ok(repair_queue::Entity::delete_many()
+        .filter(repair_queue::Column::UpdatedAt.lt(pass_started))
+        .filter(
+            Condition::any()
+                .add(repair_queue::Column::LeasedUntil.is_null())
+                .add(repair_queue::Column::LeasedUntil.lt(now)),
+        )
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// Claims the most urgent job that nobody holds, for `lease_secs`.
+pub async fn claim<C: ConnectionTrait>(
+    conn: &C,
+    holder: &str,
+    lease_secs: i64,
+) -> Result<Option<Job>> {
+    let now = now_unix();
+    for _ in 0..5 {
+        let candidates = repair_queue::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(repair_queue::Column::LeasedUntil.is_null())
+                    .add(repair_queue::Column::LeasedUntil.lt(now)),
+            )
+            .order_by_asc(repair_queue::Column::Healthy)
+            .order_by_asc(repair_queue::Column::InsertedAt)
+            .limit(8)
+            .all(conn)
+            .await?;
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        for c in candidates {
+            let taken = repair_queue::Entity::update_many()
+                .col_expr(
+                    repair_queue::Column::LeasedBy,
+                    Expr::value(holder.to_string()),
+                )
+                .col_expr(
+                    repair_queue::Column::LeasedUntil,
+                    Expr::value(now + lease_secs),
+                )
+                .col_expr(repair_queue::Column::Attempts, Expr::value(c.attempts + 1))
+                .filter(repair_queue::Column::ObjectId.eq(c.object_id.clone()))
+                .filter(repair_queue::Column::Position.eq(c.position))
+                .filter(repair_queue::Column::Attempts.eq(c.attempts))
+                .filter(
+                    Condition::any()
+                        .add(repair_queue::Column::LeasedUntil.is_null())
+                        .add(repair_queue::Column::LeasedUntil.lt(now)),
+                )
+                .exec(conn)
+                .await?;
+            if taken.rows_affected == 1 {
+                return Ok(Some(Job {
+                    key: SegmentKey {
+                        object_id: c.object_id,
+                        position: c.position.max(0) as u32,
+                    },
+                    healthy: c.healthy.max(0) as u16,
+                    attempts: (c.attempts + 1) as u32,
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Removes a finished (or pointless) job held by `holder`.
+pub async fn complete<C: ConnectionTrait>(conn: &C, key: &SegmentKey, holder: &str) -> Result<()> {
+    repair_queue::Entity::delete_many()
+        .filter(repair_queue::Column::ObjectId.eq(key.object_id.clone()))
+        .filter(repair_queue::Column::Position.eq(key.position as i32))
+        .filter(repair_queue::Column::LeasedBy.eq(holder.to_string()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives a failed job back, to be retried after `retry_secs`.
+pub async fn fail<C: ConnectionTrait>(
+    conn: &C,
+    key: &SegmentKey,
+    holder: &str,
+    error: &str,
+    retry_secs: i64,
+) -> Result<()> {
+    let mut message = error.to_string();
+    message.truncate(500);
+    repair_queue::Entity::update_many()
+        .col_expr(
+            repair_queue::Column::LeasedUntil,
+            Expr::value(now_unix() + retry_secs),
+        )
+        .col_expr(repair_queue::Column::LastError, Expr::value(message))
+        .filter(repair_queue::Column::ObjectId.eq(key.object_id.clone()))
+        .filter(repair_queue::Column::Position.eq(key.position as i32))
+        .filter(repair_queue::Column::LeasedBy.eq(holder.to_string()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn length<C: ConnectionTrait>(conn: &C) -> Result<u64> {
+    Ok(repair_queue::Entity::find().count(conn).await?)
+}
+
+/// Records a completed repair.
+pub async fn log_repair<C: ConnectionTrait>(conn: &C, pieces: u32, bytes: u64) -> Result<()> {
+    repair_log::Entity::insert(repair_log::ActiveModel {
+        repaired_at: Set(now_unix()),
+        pieces_uploaded: Set(pieces as i32),
+        bytes_transferred: Set(bytes as i64),
+        ..Default::default()
+    })
+    .exec(conn)
+    .await?;
+    Ok(())
+}
+
+/// Repairs completed since `since` (unix seconds).
+pub async fn repaired_since<C: ConnectionTrait>(conn: &C, since: i64) -> Result<u64> {
+    Ok(repair_log::Entity::find()
+        .filter(repair_log::Column::RepairedAt.gte(since))
+        .count(conn)
+        .await?)
+}
