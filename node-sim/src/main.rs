@@ -80,6 +80,103 @@ enum Command {
     /// range reads (each compared byte for byte), listings and deletes; report ops/s,
     /// latencies, errors by kind and mismatches. Exits non-zero on any error or mismatch.
     Load(LoadArgs),
+    /// See, restore or empty the trash of a stopped node: the pieces garbage collection
+    /// moved aside.
+    Trash {
+        #[command(subcommand)]
+        action: TrashAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrashAction {
+    /// Pieces and bytes in trash, per satellite.
+    List(TrashTarget),
+    /// Move trashed pieces back into service.
+    Restore(TrashTarget),
+    /// Remove trashed pieces for good, freeing their space.
+    Empty {
+        #[command(flatten)]
+        target: TrashTarget,
+        /// Only what has been in trash at least this long, e.g. 3days (default: all).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
+    },
+}
+
+#[derive(clap::Args)]
+struct TrashTarget {
+    /// The data directory of the (stopped) node.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Only this satellite's trash (default: every satellite's).
+    #[arg(long)]
+    satellite: Option<uplink_core::protocol::NodeId>,
+}
+
+/// `node-sim trash ...` on the disk store of a stopped node.
+async fn run_trash(action: TrashAction) -> Result<()> {
+    use node_sim::node::error::fmt_unix;
+    use node_sim::node::trash_admin;
+    let target = match &action {
+        TrashAction::List(t) | TrashAction::Restore(t) => t,
+        TrashAction::Empty { target, .. } => target,
+    };
+    let store = trash_admin::open_node_store(&target.dir)
+        .with_context(|| format!("opening the pieces of {}", target.dir.display()))?;
+    let only = target.satellite;
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    let (verb, results) = match action {
+        TrashAction::List(_) => {
+            let listed = trash_admin::list(&store, only).await?;
+            let (mut pieces, mut bytes) = (0, 0);
+            for t in &listed {
+                let when = match (t.oldest, t.newest) {
+                    (Some(o), Some(n)) => format!(", trashed {} .. {}", fmt_unix(o), fmt_unix(n)),
+                    _ => String::new(),
+                };
+                println!(
+                    "satellite {}: {} pieces, {} bytes ({:.1} MiB){when}",
+                    t.satellite,
+                    t.pieces,
+                    t.bytes,
+                    mib(t.bytes)
+                );
+                pieces += t.pieces;
+                bytes += t.bytes;
+            }
+            println!(
+                "total: {pieces} pieces, {bytes} bytes ({:.1} MiB) in trash",
+                mib(bytes)
+            );
+            return Ok(());
+        }
+        TrashAction::Restore(_) => ("restored", trash_admin::restore(&store, only).await?),
+        TrashAction::Empty { older_than, .. } => {
+            let before = match older_than {
+                Some(d) => uplink_core::protocol::now_unix()
+                    .saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+                None => i64::MAX,
+            };
+            ("removed", trash_admin::empty(&store, only, before).await?)
+        }
+    };
+    let (mut pieces, mut bytes) = (0, 0);
+    for (satellite, t) in &results {
+        println!(
+            "satellite {satellite}: {verb} {} pieces, {} bytes ({:.1} MiB)",
+            t.pieces,
+            t.bytes,
+            mib(t.bytes)
+        );
+        pieces += t.pieces;
+        bytes += t.bytes;
+    }
+    println!(
+        "total: {verb} {pieces} pieces, {bytes} bytes ({:.1} MiB)",
+        mib(bytes)
+    );
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -415,5 +512,6 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Load(args) => run_load(args, mode).await,
+        Command::Trash { action } => run_trash(action).await,
     }
 }

@@ -105,6 +105,27 @@ pub struct NodeConfig {
     /// loopback development: order limits then travel in clear. Default false.
     #[serde(default)]
     pub plain_http: bool,
+    /// Garbage collection keeps every piece stored less than this long before the
+    /// snapshot of a satellite's retain request, whatever its filter says: a piece
+    /// committed here shortly before the snapshot may not have reached the satellite's
+    /// metadata yet (and the clocks may differ). Default 1 h.
+    #[serde(default = "default_retain_grace", with = "duration_serde")]
+    pub retain_grace: Duration,
+    /// Retain requests created longer ago than this are refused. Default 24 h.
+    #[serde(default = "default_retain_max_age", with = "duration_serde")]
+    pub retain_max_age: Duration,
+    /// Largest retain request body accepted (its bloom filter, mostly: about 0.6 bytes
+    /// per piece the node holds). Default 8 MiB.
+    #[serde(default = "default_retain_max_body")]
+    pub retain_max_body_bytes: u64,
+    /// How long trashed pieces are kept (restorable) before they are removed for good.
+    /// Default 7 days.
+    #[serde(default = "default_trash_retention", with = "duration_serde")]
+    pub trash_retention: Duration,
+    /// Time between sweeps that empty expired trash and remove unfinished writes older
+    /// than a day. The first sweep runs at start. Default 1 h.
+    #[serde(default = "default_trash_check_interval", with = "duration_serde")]
+    pub trash_check_interval: Duration,
 }
 
 impl NodeConfig {
@@ -130,6 +151,11 @@ impl NodeConfig {
             body_min_bytes: default_body_min_bytes(),
             body_rate_window: default_body_rate_window(),
             plain_http: false,
+            retain_grace: default_retain_grace(),
+            retain_max_age: default_retain_max_age(),
+            retain_max_body_bytes: default_retain_max_body(),
+            trash_retention: default_trash_retention(),
+            trash_check_interval: default_trash_check_interval(),
         }
     }
 }
@@ -169,6 +195,21 @@ fn default_body_min_bytes() -> u64 {
 }
 fn default_body_rate_window() -> Duration {
     Duration::from_secs(10)
+}
+fn default_retain_grace() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_retain_max_age() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_retain_max_body() -> u64 {
+    8 << 20
+}
+fn default_trash_retention() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+fn default_trash_check_interval() -> Duration {
+    Duration::from_secs(3600)
 }
 
 /// A duration as a humantime string (`"90s"`, `"5m"`) or as integer seconds.
@@ -221,6 +262,11 @@ mod tests {
         assert_eq!(cfg.disconnect_timeout, Duration::from_secs(2));
         assert_eq!(cfg.body_min_bytes, 32 << 10);
         assert_eq!(cfg.body_rate_window, Duration::from_secs(10));
+        assert_eq!(cfg.retain_grace, Duration::from_secs(3600));
+        assert_eq!(cfg.retain_max_age, Duration::from_secs(86_400));
+        assert_eq!(cfg.retain_max_body_bytes, 8 << 20);
+        assert_eq!(cfg.trash_retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(cfg.trash_check_interval, Duration::from_secs(3600));
     }
 
     #[test]
@@ -246,6 +292,11 @@ mod tests {
             disconnect_timeout = "1s"
             body_min_bytes = 100
             body_rate_window = "2s"
+            retain_grace = 0
+            retain_max_age = "12h"
+            retain_max_body_bytes = 1000000
+            trash_retention = "3days"
+            trash_check_interval = "10m"
             "#,
             sat.node_id()
         );
@@ -261,6 +312,11 @@ mod tests {
         assert_eq!(cfg.disconnect_timeout, Duration::from_secs(1));
         assert_eq!(cfg.body_min_bytes, 100);
         assert_eq!(cfg.body_rate_window, Duration::from_secs(2));
+        assert_eq!(cfg.retain_grace, Duration::ZERO);
+        assert_eq!(cfg.retain_max_age, Duration::from_secs(12 * 3600));
+        assert_eq!(cfg.retain_max_body_bytes, 1_000_000);
+        assert_eq!(cfg.trash_retention, Duration::from_secs(3 * 86_400));
+        assert_eq!(cfg.trash_check_interval, Duration::from_secs(600));
         assert!(toml::from_str::<NodeConfig>("data_dir = \"x\"\nchekin = 1").is_err());
         assert!(
             toml::from_str::<NodeConfig>("data_dir = \"x\"\ncheckin_interval = \"soon\"").is_err()

@@ -31,6 +31,9 @@ pub enum NodeError {
     },
     #[error("{0}")]
     PieceTooLarge(String),
+    /// A retain request (garbage collection) that is not applied.
+    #[error("retain request refused: {message}")]
+    Retain { code: ErrorCode, message: String },
     #[error("piece {piece} of satellite {satellite} is not stored on this node")]
     PieceNotFound { satellite: NodeId, piece: PieceId },
     #[error("piece {piece} of satellite {satellite} is already stored on this node")]
@@ -71,6 +74,7 @@ impl NodeError {
             NodeError::OrderLimitExpired(_) => ErrorCode::OrderLimitExpired,
             NodeError::SerialReused { .. } => ErrorCode::SerialReused,
             NodeError::PieceTooLarge(_) => ErrorCode::PieceTooLarge,
+            NodeError::Retain { code, .. } => *code,
             NodeError::PieceNotFound { .. } => ErrorCode::PieceNotFound,
             // There is no "conflict" code for pieces; a repeated upload is a bad request.
             NodeError::PieceExists { .. } => ErrorCode::BadRequest,

@@ -25,10 +25,20 @@ pub struct NodeMetrics {
     pub pieces_stored: IntCounter,
     /// `node_pieces_deleted_total`: pieces removed on request.
     pub pieces_deleted: IntCounter,
-    /// `node_used_bytes`: bytes occupied by committed pieces.
+    /// `node_used_bytes`: bytes occupied by committed and trashed pieces.
     pub used_bytes: IntGauge,
     /// `node_capacity_bytes`: configured capacity.
     pub capacity_bytes: IntGauge,
+    /// `node_retain_passes_total`: retain requests applied.
+    pub retain_passes: IntCounter,
+    /// `node_pieces_trashed_total`: pieces moved to trash by retain passes.
+    pub pieces_trashed: IntCounter,
+    /// `node_bytes_trashed_total`: bytes of those pieces.
+    pub bytes_trashed: IntCounter,
+    /// `node_trash_emptied_pieces_total`: trashed pieces removed for good.
+    pub trash_emptied_pieces: IntCounter,
+    /// `node_trash_emptied_bytes_total`: bytes of those pieces.
+    pub trash_emptied_bytes: IntCounter,
 }
 
 impl NodeMetrics {
@@ -71,6 +81,24 @@ impl NodeMetrics {
             .expect("valid metric");
         let capacity_bytes =
             IntGauge::new("node_capacity_bytes", "Configured capacity").expect("valid metric");
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        let retain_passes = counter("node_retain_passes_total", "Retain requests applied");
+        let pieces_trashed = counter(
+            "node_pieces_trashed_total",
+            "Pieces moved to trash by retain passes",
+        );
+        let bytes_trashed = counter(
+            "node_bytes_trashed_total",
+            "Bytes of the pieces moved to trash by retain passes",
+        );
+        let trash_emptied_pieces = counter(
+            "node_trash_emptied_pieces_total",
+            "Trashed pieces removed for good",
+        );
+        let trash_emptied_bytes = counter(
+            "node_trash_emptied_bytes_total",
+            "Bytes of the trashed pieces removed for good",
+        );
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_duration.clone()),
@@ -80,6 +108,11 @@ impl NodeMetrics {
             Box::new(pieces_deleted.clone()),
             Box::new(used_bytes.clone()),
             Box::new(capacity_bytes.clone()),
+            Box::new(retain_passes.clone()),
+            Box::new(pieces_trashed.clone()),
+            Box::new(bytes_trashed.clone()),
+            Box::new(trash_emptied_pieces.clone()),
+            Box::new(trash_emptied_bytes.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -93,6 +126,11 @@ impl NodeMetrics {
             pieces_deleted,
             used_bytes,
             capacity_bytes,
+            retain_passes,
+            pieces_trashed,
+            bytes_trashed,
+            trash_emptied_pieces,
+            trash_emptied_bytes,
         }
     }
 

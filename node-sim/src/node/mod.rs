@@ -1,5 +1,6 @@
 //! A real storage node: identity, piece store, order-limit verification, the piece HTTP
-//! API and periodic check-in with its satellites.
+//! API, periodic check-in with its satellites, and garbage collection (retain requests
+//! and trash, [`gc`]).
 //!
 //! ```ignore
 //! let node = StorageNode::start(NodeConfig::new("/var/lib/node")).await?;
@@ -13,10 +14,12 @@
 pub mod checkin;
 pub mod config;
 pub mod error;
+pub mod gc;
 pub mod metrics;
 pub mod piecestore;
 pub mod server;
 pub mod space;
+pub mod trash_admin;
 pub mod verify;
 
 #[cfg(test)]
@@ -35,9 +38,11 @@ use uplink_core::transport::{Mode, Transport};
 pub use checkin::CheckIn;
 pub use config::{NodeConfig, StorageBackend};
 pub use error::NodeError;
+pub use gc::{RetainSettings, RetainStats, Retainer};
 pub use metrics::NodeMetrics;
 pub use piecestore::{
-    DiskStore, MemoryStore, PieceHeader, PieceReader, PieceStore, PieceWriter, StoreError,
+    DiskStore, MemoryStore, PieceHeader, PieceInfo, PieceReader, PieceStore, PieceWriter,
+    StoreError, TrashTotals, TrashedPiece,
 };
 pub use space::{FsSpace, Space, SpaceProbe, Unlimited};
 pub use verify::{ActionKind, OrderVerifier, SerialStore};
@@ -161,6 +166,15 @@ impl StorageNode {
             config.capacity_bytes,
             config.disk_reserve_bytes,
         ));
+        let retainer = Arc::new(Retainer::new(
+            store.clone(),
+            verifier.clone(),
+            RetainSettings {
+                grace: config.retain_grace,
+                max_age: config.retain_max_age,
+            },
+            metrics.clone(),
+        ));
         let state = Arc::new(server::NodeState {
             identity: identity.clone(),
             store: store.clone(),
@@ -168,6 +182,8 @@ impl StorageNode {
             space: space.clone(),
             address: address.clone(),
             metrics: metrics.clone(),
+            retainer: retainer.clone(),
+            retain_max_body: usize::try_from(config.retain_max_body_bytes).unwrap_or(usize::MAX),
         });
         let limits = server::ServerLimits {
             workers: config.workers,
@@ -208,6 +224,12 @@ impl StorageNode {
                 .clone()
                 .run(config.checkin_interval.max(Duration::from_secs(1))),
         );
+        let trash_task = tokio::spawn(gc::run_trash_sweeps(
+            store.clone(),
+            config.trash_retention,
+            config.trash_check_interval,
+            metrics.clone(),
+        ));
         tracing::info!(node = %identity.node_id(), %address, %bound, "storage node started");
 
         Ok(RunningNode {
@@ -220,10 +242,12 @@ impl StorageNode {
             space,
             metrics,
             checkin,
+            retainer,
             mode,
             handle,
             server_task: Some(server_task),
             checkin_task,
+            trash_task,
         })
     }
 }
@@ -259,10 +283,12 @@ pub struct RunningNode {
     space: Arc<Space>,
     metrics: NodeMetrics,
     checkin: Arc<CheckIn>,
+    retainer: Arc<Retainer>,
     mode: Mode,
     handle: ServerHandle,
     server_task: Option<JoinHandle<std::io::Result<()>>>,
     checkin_task: JoinHandle<()>,
+    trash_task: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RunningNode {
@@ -320,6 +346,11 @@ impl RunningNode {
         &self.data_dir
     }
 
+    /// Applies satellites' retain requests (garbage collection).
+    pub fn retainer(&self) -> &Arc<Retainer> {
+        &self.retainer
+    }
+
     /// Checks in with every trusted satellite now.
     pub async fn check_in_now(&self) -> Result<(), NodeError> {
         self.checkin.check_in_all().await
@@ -329,6 +360,8 @@ impl RunningNode {
     /// wind down.
     pub async fn stop(mut self) {
         self.checkin_task.abort();
+        self.trash_task.abort();
+        self.retainer.stop();
         self.handle.stop(false).await;
         if let Some(task) = self.server_task.take() {
             match task.await {
@@ -344,6 +377,8 @@ impl RunningNode {
 impl Drop for RunningNode {
     fn drop(&mut self) {
         self.checkin_task.abort();
+        self.trash_task.abort();
+        self.retainer.stop();
         if self.server_task.is_some() {
             // Sends the stop command; completion is not awaited.
             drop(self.handle.stop(false));

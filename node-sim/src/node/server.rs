@@ -1,5 +1,6 @@
 //! The node's HTTP API (actix-web): piece upload, download and delete, the identity
-//! challenge of check-in, health, metrics.
+//! challenge of check-in, satellites' retain requests (garbage collection), health,
+//! metrics.
 //!
 //! Bodies follow [`uplink_core::protocol::wire`]: uploads and download responses are
 //! frame streams, the rest JSON. Errors are [`uplink_core::protocol::ErrorBody`] JSON with
@@ -30,10 +31,12 @@ use uplink_core::protocol::wire::{
     UploadResponse,
 };
 use uplink_core::protocol::{
-    BlockHasher, Identity, NodeId, OrderLimit, PieceHash, Signable, Signature, now_unix,
+    BlockHasher, Identity, NodeId, OrderLimit, PieceHash, RETAIN_PATH, RetainRequest,
+    RetainResponse, Signable, Signature, now_unix,
 };
 
 use super::error::NodeError;
+use super::gc::Retainer;
 use super::metrics::NodeMetrics;
 use super::piecestore::{PieceHeader, PieceReader, PieceStore, StoreError};
 use uplink_core::transport::server::ServerConfig;
@@ -57,6 +60,9 @@ pub(crate) struct NodeState {
     /// The address this node advertises; the only one it proves its identity for.
     pub address: String,
     pub metrics: NodeMetrics,
+    pub retainer: Arc<Retainer>,
+    /// Largest retain request body accepted.
+    pub retain_max_body: usize,
 }
 
 /// How long connections may take; see [`super::NodeConfig`].
@@ -161,6 +167,7 @@ pub(crate) fn build(
             .route(DOWNLOAD_PATH, web::post().to(download))
             .route(DELETE_PATH, web::post().to(delete))
             .route(IDENTITY_CHALLENGE_PATH, web::post().to(identity_challenge))
+            .route(RETAIN_PATH, web::post().to(retain))
             .route("/health", web::get().to(health))
             .route("/metrics", web::get().to(metrics_text))
             .default_service(web::to(not_found))
@@ -191,6 +198,7 @@ fn endpoint_label(path: &str) -> &'static str {
         DOWNLOAD_PATH => "download",
         DELETE_PATH => "delete",
         IDENTITY_CHALLENGE_PATH => "identity",
+        RETAIN_PATH => "retain",
         "/health" => "health",
         "/metrics" => "metrics",
         _ => "other",
@@ -594,4 +602,43 @@ async fn identity_challenge(
     Ok(web::Json(IdentityProof {
         signature: state.identity.sign(&challenge),
     }))
+}
+
+/// `POST RETAIN_PATH`: a postcard [`RetainRequest`] of at most `retain_max_body` bytes.
+/// Answers once the request is verified and queued; the pass runs in the background.
+async fn retain(
+    state: web::Data<NodeState>,
+    request: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<web::Json<RetainResponse>, NodeError> {
+    let max = state.retain_max_body;
+    let too_large = |size: String| {
+        NodeError::BadRequest(format!(
+            "retain request body of {size} bytes exceeds this node's limit of {max} bytes"
+        ))
+    };
+    let announced = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = announced
+        && len > max as u64
+    {
+        return Err(too_large(len.to_string()));
+    }
+    // Grows with what arrives, never past the limit.
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            NodeError::BadRequest(format!("retain request body could not be read: {e}"))
+        })?;
+        if body.len() + chunk.len() > max {
+            return Err(too_large(format!("more than {max}")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let retain = RetainRequest::from_bytes(&body)
+        .map_err(|e| NodeError::BadRequest(format!("retain request body: {e}")))?;
+    Ok(web::Json(state.retainer.submit(retain)?))
 }

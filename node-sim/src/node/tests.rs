@@ -21,6 +21,7 @@ mod disk_full;
 mod identity;
 mod no_paths;
 mod raw;
+mod retain;
 mod slow_clients;
 
 struct Net {

@@ -1,12 +1,14 @@
 //! Order-limit verification: a node acts on a piece only under a limit signed by a
 //! satellite it trusts, addressed to it, for the action requested, unexpired, and never
-//! used before.
+//! used before. Retain requests (garbage collection) are checked here the same way.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
-use uplink_core::protocol::{NodeId, OrderLimit, PieceAction, PublicKey, SerialNumber, now_unix};
+use uplink_core::protocol::{
+    ErrorCode, NodeId, OrderLimit, PieceAction, PublicKey, RetainRequest, SerialNumber, now_unix,
+};
 
 use super::error::{NodeError, fmt_unix};
 
@@ -164,6 +166,86 @@ impl OrderVerifier {
         &self.serials
     }
 
+    /// The key of trusted satellite `satellite`, or why there is none, for a message of
+    /// kind `what` signed by it.
+    fn trusted_key(&self, satellite: &NodeId, what: &str) -> Result<PublicKey, NodeError> {
+        match self.satellites.read().get(satellite) {
+            None => Err(NodeError::UntrustedSatellite(format!(
+                "{what} is signed by satellite {satellite}, which this node does not trust"
+            ))),
+            Some(None) => Err(NodeError::UntrustedSatellite(format!(
+                "the public key of satellite {satellite} is not known yet (it has not \
+                 answered a check-in and none is configured)"
+            ))),
+            Some(Some(key)) => Ok(*key),
+        }
+    }
+
+    /// Verifies a retain request as of `now`: addressed to this node, signed by a trusted
+    /// satellite, created no further ahead of this node's clock than the allowed skew
+    /// and no longer than `max_age` ago, and with its snapshot no later than its
+    /// creation. Whether it is newer than the last one applied is the caller's to check.
+    pub fn verify_retain(
+        &self,
+        request: &RetainRequest,
+        now: i64,
+        max_age: Duration,
+    ) -> Result<(), NodeError> {
+        let refuse = |code, message: String| NodeError::Retain { code, message };
+        let key = self.trusted_key(&request.satellite_id, "retain request")?;
+        if request.node_id != self.node_id {
+            return Err(refuse(
+                ErrorCode::WrongNode,
+                format!(
+                    "it is for node {}, this is node {}",
+                    request.node_id, self.node_id
+                ),
+            ));
+        }
+        request.verify_signature(&key).map_err(|e| {
+            refuse(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "its signature does not verify under the key of satellite {}: {e}",
+                    request.satellite_id
+                ),
+            )
+        })?;
+        if request.created_at > now.saturating_add(self.max_clock_skew) {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!(
+                    "it was created at {}, more than {} s ahead of this node's clock (now {})",
+                    fmt_unix(request.created_at),
+                    self.max_clock_skew,
+                    fmt_unix(now)
+                ),
+            ));
+        }
+        let max_age = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+        if request.created_at < now.saturating_sub(max_age) {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!(
+                    "it was created at {}, more than {max_age} s ago (now {})",
+                    fmt_unix(request.created_at),
+                    fmt_unix(now)
+                ),
+            ));
+        }
+        if request.created_before > request.created_at {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!(
+                    "its snapshot time {} is after its creation time {}",
+                    fmt_unix(request.created_before),
+                    fmt_unix(request.created_at)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Verifies `limit` for a request of kind `expected`, now.
     pub fn verify(&self, limit: &OrderLimit, expected: ActionKind) -> Result<(), NodeError> {
         self.verify_at(limit, expected, now_unix())
@@ -186,22 +268,7 @@ impl OrderVerifier {
                 this_node: self.node_id,
             });
         }
-        let key = match self.satellites.read().get(&limit.satellite_id) {
-            None => {
-                return Err(NodeError::UntrustedSatellite(format!(
-                    "order limit is signed by satellite {}, which this node does not trust",
-                    limit.satellite_id
-                )));
-            }
-            Some(None) => {
-                return Err(NodeError::UntrustedSatellite(format!(
-                    "the public key of satellite {} is not known yet (it has not answered a \
-                     check-in and none is configured)",
-                    limit.satellite_id
-                )));
-            }
-            Some(Some(key)) => *key,
-        };
+        let key = self.trusted_key(&limit.satellite_id, "order limit")?;
         limit.verify_signature(&key).map_err(|e| {
             NodeError::OrderLimitInvalid(format!(
                 "satellite signature on order limit {} does not verify under the key of \
@@ -460,6 +527,55 @@ mod tests {
         assert!(store.use_once(NodeId::random(), serial, NOW + 10, NOW + 5));
         assert!(store.use_once(sat, SerialNumber::random(), NOW + 1000, NOW + 100));
         assert_eq!(store.len(), 1, "the serials expired at NOW + 10 are gone");
+    }
+
+    #[test]
+    fn retain_requests_are_checked_at_the_edges_of_their_time_window() {
+        use uplink_core::protocol::BloomFilter;
+        let s = setup();
+        let day = Duration::from_secs(86_400);
+        let request = |created_before: i64, created_at: i64| {
+            RetainRequest::signed(
+                &s.sat,
+                s.node,
+                created_before,
+                created_at,
+                BloomFilter::new(10, 0.1),
+                10,
+            )
+        };
+        let check = |r: &RetainRequest| s.verifier.verify_retain(r, NOW, day);
+        // Ahead by exactly the allowed skew, old by exactly the maximum age, a snapshot
+        // at the creation time: accepted.
+        check(&request(NOW, NOW + 300)).unwrap();
+        check(&request(NOW - 86_400, NOW - 86_400)).unwrap();
+        check(&request(NOW, NOW)).unwrap();
+        check(&request(i64::MIN, NOW)).unwrap();
+        for (what, r, want) in [
+            ("one second too far ahead", request(NOW, NOW + 301), "ahead"),
+            (
+                "one second too old",
+                request(NOW - 86_401, NOW - 86_401),
+                "ago",
+            ),
+            (
+                "snapshot after creation",
+                request(NOW + 1, NOW),
+                "after its creation",
+            ),
+        ] {
+            let err = check(&r).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::BadRequest, "{what}");
+            assert!(err.to_string().contains(want), "{what}: {err}");
+        }
+        // Keys: unknown satellite, known satellite whose key is not learned yet.
+        let stranger = Identity::generate(0);
+        let r = RetainRequest::signed(&stranger, s.node, NOW, NOW, BloomFilter::new(1, 0.1), 0);
+        assert_eq!(code(check(&r)), ErrorCode::UntrustedSatellite);
+        let v = OrderVerifier::new(s.node, [s.sat.node_id()], Duration::from_secs(300));
+        let err = v.verify_retain(&request(NOW, NOW), NOW, day).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::UntrustedSatellite);
+        assert!(err.to_string().contains("not known yet"), "{err}");
     }
 
     impl OrderVerifier {

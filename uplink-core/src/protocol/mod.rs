@@ -10,6 +10,7 @@ pub mod metainfo;
 pub mod order;
 pub mod piece;
 pub mod redundancy;
+pub mod retain;
 pub mod wire;
 
 pub use error::{ErrorBody, ErrorCode, ProtocolError};
@@ -18,6 +19,7 @@ pub use ids::{NodeId, PieceId, SerialNumber};
 pub use order::{AddressedOrderLimit, OrderLimit, PieceAction};
 pub use piece::{BlockHasher, PieceHash};
 pub use redundancy::RedundancyScheme;
+pub use retain::{BloomFilter, RETAIN_PATH, RetainRequest, RetainResponse};
 
 /// Current time in unix seconds.
 pub fn now_unix() -> i64 {

@@ -12,15 +12,17 @@
 //!
 //! Failures panic with a message naming the property that broke.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use uplink_core::protocol::piece::DEFAULT_HASH_BLOCK_SIZE;
 use uplink_core::protocol::{
     BlockHasher, Identity, NodeId, OrderLimit, PieceAction, PieceHash, PieceId, SerialNumber,
     Signature, now_unix,
 };
 
-use super::{PieceHeader, PieceReader, PieceStore, StoreError};
+use super::{PieceHeader, PieceInfo, PieceReader, PieceStore, StoreError, TrashTotals};
 
 /// Runs every check, each against a fresh store from `make`.
 pub async fn run_all(make: impl Fn() -> Arc<dyn PieceStore>) {
@@ -35,6 +37,12 @@ pub async fn run_all(make: impl Fn() -> Arc<dyn PieceStore>) {
     list_per_satellite(make()).await;
     used_bytes_accounting(make()).await;
     header_preserved_exactly(make()).await;
+    trash_hides_pieces_and_restore_brings_them_back(make()).await;
+    empty_trash_removes_what_was_trashed_before(make()).await;
+    trashed_ids_can_be_stored_again(make()).await;
+    pieces_report_stored_at_and_footprint(make()).await;
+    satellites_with_pieces_or_trash(make()).await;
+    stale_partial_cleanup_spares_writes_in_progress(make()).await;
 }
 
 /// Deterministic pseudo-random test bytes.
@@ -366,4 +374,328 @@ async fn header_preserved_exactly(store: Arc<dyn PieceStore>) {
     let r = open(&store, sat, piece).await;
     assert_eq!(r.header(), &header, "header changed in storage");
     assert_eq!(r.header().block_hashes.len(), 16);
+}
+
+/// Everything [`PieceStore::pieces`] yields for `sat`, by id; panics on an error item.
+pub async fn collect_pieces(
+    store: &Arc<dyn PieceStore>,
+    sat: NodeId,
+) -> HashMap<PieceId, PieceInfo> {
+    let mut out = HashMap::new();
+    let mut stream = store.pieces(sat);
+    while let Some(item) = stream.next().await {
+        let info = item.unwrap_or_else(|e| panic!("pieces: {e}"));
+        assert!(
+            out.insert(info.piece_id, info).is_none(),
+            "pieces: {} yielded twice",
+            info.piece_id
+        );
+    }
+    out
+}
+
+async fn put_at(
+    store: &Arc<dyn PieceStore>,
+    sat: NodeId,
+    piece: PieceId,
+    data: &[u8],
+    stored_at: i64,
+) -> PieceHeader {
+    let mut header = test_header(sat, piece, data);
+    header.stored_at = stored_at;
+    let mut w = store.create(sat, piece).await.expect("create");
+    w.write(data).await.expect("write");
+    w.commit(header.clone()).await.expect("commit");
+    header
+}
+
+async fn trash_hides_pieces_and_restore_brings_them_back(store: Arc<dyn PieceStore>) {
+    let (sat, other_sat) = (NodeId::random(), NodeId::random());
+    let pieces: Vec<(PieceId, Vec<u8>)> = (0..4)
+        .map(|i| (PieceId::random(), test_data(10_000 * (i + 1), 30 + i as u8)))
+        .collect();
+    let mut headers = Vec::new();
+    for (piece, data) in &pieces {
+        headers.push(put(&store, sat, *piece, data).await);
+    }
+    let other = PieceId::random();
+    put(&store, other_sat, other, &test_data(100, 40)).await;
+    let before = used(&store).await;
+    let footprints = collect_pieces(&store, sat).await;
+
+    for (piece, _) in &pieces[..3] {
+        assert!(
+            store.trash(sat, *piece).await.expect("trash"),
+            "trash of a stored piece"
+        );
+        assert_not_found(&store, sat, *piece, "trashed piece").await;
+    }
+    assert!(
+        !store.trash(sat, pieces[0].0).await.expect("trash again"),
+        "trash of a trashed piece must report absence"
+    );
+    assert!(
+        !store.trash(sat, PieceId::random()).await.expect("trash"),
+        "trash of a never stored piece"
+    );
+    assert!(
+        !store.trash(other_sat, pieces[3].0).await.expect("trash"),
+        "trash under another satellite"
+    );
+    assert!(
+        !store.delete(sat, pieces[0].0).await.expect("delete"),
+        "delete acts on committed pieces, not trash"
+    );
+    assert_eq!(
+        used(&store).await,
+        before,
+        "trashed pieces still use their space"
+    );
+    assert_eq!(
+        store.list(sat).await.expect("list"),
+        vec![pieces[3].0],
+        "trashed pieces are listed"
+    );
+    let live = collect_pieces(&store, sat).await;
+    assert_eq!(
+        live.keys().collect::<Vec<_>>(),
+        vec![&pieces[3].0],
+        "pieces() after trash"
+    );
+
+    let mut trashed = store.list_trash(sat).await.expect("list_trash");
+    trashed.sort_by_key(|t| t.piece_id);
+    let mut expected: Vec<PieceId> = pieces[..3].iter().map(|(p, _)| *p).collect();
+    expected.sort();
+    assert_eq!(
+        trashed.iter().map(|t| t.piece_id).collect::<Vec<_>>(),
+        expected,
+        "list_trash"
+    );
+    let now = now_unix();
+    for t in &trashed {
+        assert_eq!(
+            t.footprint, footprints[&t.piece_id].footprint,
+            "trashed footprint differs from the stored one"
+        );
+        assert!(
+            (now - 60..=now + 1).contains(&t.trashed_at),
+            "trashed_at {} is not the time of trashing ({now})",
+            t.trashed_at
+        );
+    }
+    assert!(
+        store
+            .list_trash(other_sat)
+            .await
+            .expect("list_trash")
+            .is_empty(),
+        "another satellite's trash"
+    );
+    assert_eq!(
+        store.restore_trash(other_sat).await.expect("restore"),
+        TrashTotals::default(),
+        "restoring an empty trash"
+    );
+
+    let restored = store.restore_trash(sat).await.expect("restore");
+    assert_eq!(restored.pieces, 3, "restored pieces");
+    assert_eq!(
+        restored.bytes,
+        trashed.iter().map(|t| t.footprint).sum::<u64>(),
+        "restored bytes"
+    );
+    assert_eq!(used(&store).await, before, "restore changes no space");
+    assert!(store.list_trash(sat).await.expect("list_trash").is_empty());
+    for ((piece, data), header) in pieces.iter().zip(&headers) {
+        let r = open(&store, sat, *piece).await;
+        assert_eq!(r.header(), header, "restored header");
+        assert!(
+            r.read_at(0, data.len()).await.expect("read") == *data,
+            "restored piece differs"
+        );
+    }
+    assert_eq!(open(&store, other_sat, other).await.size(), 100);
+}
+
+async fn empty_trash_removes_what_was_trashed_before(store: Arc<dyn PieceStore>) {
+    let (sat, other_sat) = (NodeId::random(), NodeId::random());
+    let (a, b, kept) = (PieceId::random(), PieceId::random(), PieceId::random());
+    put(&store, sat, a, &test_data(5000, 50)).await;
+    put(&store, sat, b, &test_data(7000, 51)).await;
+    put(&store, sat, kept, &test_data(3000, 52)).await;
+    let theirs = PieceId::random();
+    put(&store, other_sat, theirs, &test_data(100, 53)).await;
+    let infos = collect_pieces(&store, sat).await;
+    let before = used(&store).await;
+    store.trash(sat, a).await.expect("trash");
+    store.trash(sat, b).await.expect("trash");
+    store.trash(other_sat, theirs).await.expect("trash");
+
+    let now = now_unix();
+    assert_eq!(
+        store.empty_trash(sat, now - 3600).await.expect("empty"),
+        TrashTotals::default(),
+        "nothing was trashed an hour ago"
+    );
+    assert_eq!(used(&store).await, before);
+    let emptied = store.empty_trash(sat, now + 3600).await.expect("empty");
+    assert_eq!(
+        emptied,
+        TrashTotals {
+            pieces: 2,
+            bytes: infos[&a].footprint + infos[&b].footprint
+        },
+        "emptied"
+    );
+    assert_eq!(
+        used(&store).await,
+        before - emptied.bytes,
+        "emptying frees exactly the trashed bytes"
+    );
+    assert!(store.list_trash(sat).await.expect("list_trash").is_empty());
+    assert_eq!(
+        store.restore_trash(sat).await.expect("restore").pieces,
+        0,
+        "emptied pieces cannot be restored"
+    );
+    assert_not_found(&store, sat, a, "emptied piece").await;
+    assert_eq!(
+        open(&store, sat, kept).await.size(),
+        3000,
+        "a live piece was removed"
+    );
+    assert_eq!(
+        store.list_trash(other_sat).await.expect("list_trash").len(),
+        1,
+        "another satellite's trash was emptied"
+    );
+    assert_eq!(
+        store
+            .restore_trash(other_sat)
+            .await
+            .expect("restore")
+            .pieces,
+        1
+    );
+}
+
+async fn trashed_ids_can_be_stored_again(store: Arc<dyn PieceStore>) {
+    let (sat, piece) = (NodeId::random(), PieceId::random());
+    let old = test_data(4000, 60);
+    put(&store, sat, piece, &old).await;
+    let base = used(&store).await;
+    store.trash(sat, piece).await.expect("trash");
+    // The satellite stores the same id again (repair to a node that held it once).
+    let new = test_data(6000, 61);
+    let header = put(&store, sat, piece, &new).await;
+    let both = used(&store).await;
+    assert!(
+        both > base,
+        "the new piece and the trashed one both use space"
+    );
+    // Restoring never replaces the live piece; the trashed copy stays in trash.
+    assert_eq!(store.restore_trash(sat).await.expect("restore").pieces, 0);
+    let r = open(&store, sat, piece).await;
+    assert_eq!(r.header(), &header, "restore replaced a live piece");
+    assert!(r.read_at(0, new.len()).await.expect("read") == new);
+    assert_eq!(store.list_trash(sat).await.expect("list_trash").len(), 1);
+    // Trashing the new piece replaces the older trashed copy.
+    store.trash(sat, piece).await.expect("trash");
+    let trashed = store.list_trash(sat).await.expect("list_trash");
+    assert_eq!(trashed.len(), 1, "one trashed copy per piece id");
+    assert_eq!(
+        used(&store).await,
+        both - base,
+        "the replaced trashed copy freed its space"
+    );
+    store.restore_trash(sat).await.expect("restore");
+    assert!(
+        open(&store, sat, piece)
+            .await
+            .read_at(0, new.len())
+            .await
+            .expect("read")
+            == new
+    );
+}
+
+async fn pieces_report_stored_at_and_footprint(store: Arc<dyn PieceStore>) {
+    let sat = NodeId::random();
+    assert!(
+        collect_pieces(&store, sat).await.is_empty(),
+        "a new store has no pieces"
+    );
+    let mut expected = HashMap::new();
+    for i in 0..40u8 {
+        let piece = PieceId::random();
+        let before = used(&store).await;
+        let stored_at = 1_600_000_000 + i as i64 * 1000;
+        put_at(
+            &store,
+            sat,
+            piece,
+            &test_data(i as usize * 37, 70 + i),
+            stored_at,
+        )
+        .await;
+        let footprint = used(&store).await - before;
+        expected.insert(
+            piece,
+            PieceInfo {
+                piece_id: piece,
+                stored_at,
+                footprint,
+            },
+        );
+    }
+    put(
+        &store,
+        NodeId::random(),
+        PieceId::random(),
+        &test_data(10, 1),
+    )
+    .await;
+    assert_eq!(collect_pieces(&store, sat).await, expected, "pieces()");
+}
+
+async fn satellites_with_pieces_or_trash(store: Arc<dyn PieceStore>) {
+    let (a, b) = (NodeId::random(), NodeId::random());
+    assert!(store.satellites().await.expect("satellites").is_empty());
+    let piece = PieceId::random();
+    put(&store, a, piece, &test_data(10, 80)).await;
+    put(&store, b, PieceId::random(), &test_data(10, 81)).await;
+    store.trash(a, piece).await.expect("trash");
+    let mut expected = vec![a, b];
+    expected.sort();
+    let mut got = store.satellites().await.expect("satellites");
+    got.sort();
+    assert_eq!(got, expected, "a satellite with only trash is listed too");
+}
+
+async fn stale_partial_cleanup_spares_writes_in_progress(store: Arc<dyn PieceStore>) {
+    let (sat, piece) = (NodeId::random(), PieceId::random());
+    let data = test_data(600_000, 90);
+    let mut w = store.create(sat, piece).await.expect("create");
+    w.write(&data[..300_000]).await.expect("write");
+    assert_eq!(
+        store
+            .remove_stale_partials(now_unix() - 86_400)
+            .await
+            .expect("remove_stale_partials"),
+        0,
+        "a write in progress is not stale"
+    );
+    w.write(&data[300_000..]).await.expect("write");
+    w.commit(test_header(sat, piece, &data))
+        .await
+        .expect("commit");
+    assert!(
+        open(&store, sat, piece)
+            .await
+            .read_at(0, data.len())
+            .await
+            .expect("read")
+            == data
+    );
 }

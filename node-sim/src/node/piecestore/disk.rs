@@ -4,13 +4,21 @@
 //!
 //! ```text
 //! pieces/<satellite id>/<first 2 chars of piece id>/<piece id>.piece   committed pieces
+//! trash/<satellite id>/<first 2 chars of piece id>/<piece id>.piece    trashed pieces
 //! tmp/<random>.partial                                                  writes in progress
 //! ```
 //!
 //! (ids in base58). A piece is written to `tmp/` and renamed into `pieces/` when it is
 //! committed, so a piece file is either absent or complete. Leftovers in `tmp/` (from a
-//! crash) are removed when the store is opened; a data directory is used by one process
-//! at a time.
+//! crash) are removed when the store is opened, and those older than a day by
+//! [`PieceStore::remove_stale_partials`]; a data directory is used by one process at a
+//! time.
+//!
+//! Trashing renames a piece file from `pieces/` to `trash/` (restoring renames it back),
+//! after setting its modification time to the time of trashing: that time is what
+//! [`PieceStore::empty_trash`] compares. It is set before the move, so a trashed file
+//! never carries its older commit time. Copying a data directory without preserving
+//! times only makes trash last longer.
 //!
 //! # Piece file format
 //!
@@ -24,19 +32,26 @@
 //! or header does not check out is reported as [`StoreError::Corrupt`], never served as
 //! data.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use parking_lot::Mutex;
 use rand::RngCore;
 use uplink_core::protocol::{NodeId, PieceId};
 
-use super::{PieceHeader, PieceReader, PieceStore, PieceWriter, StoreError, check_range};
+use super::{
+    PieceHeader, PieceInfo, PieceReader, PieceStore, PieceWriter, StoreError, TrashTotals,
+    TrashedPiece, check_range,
+};
 
 /// Last 8 bytes of every piece file.
 pub const PIECE_MAGIC: &[u8; 8] = b"SJPIECE1";
@@ -50,10 +65,12 @@ const WRITE_BUFFER: usize = 256 << 10;
 
 struct Inner {
     pieces_dir: PathBuf,
+    trash_dir: PathBuf,
     tmp_dir: PathBuf,
     sync_writes: bool,
     used: AtomicU64,
-    /// Serialises the exists-check-and-rename of commits with deletes.
+    /// Serialises the exists-check-and-rename of commits with deletes and with moves
+    /// in and out of trash.
     lock: Mutex<()>,
 }
 
@@ -62,12 +79,100 @@ impl Inner {
         self.pieces_dir.join(satellite.to_string())
     }
 
-    fn piece_path(&self, satellite: &NodeId, piece: &PieceId) -> PathBuf {
-        let name = piece.to_string();
-        self.satellite_dir(satellite)
-            .join(&name[..2])
-            .join(format!("{name}.piece"))
+    fn trash_satellite_dir(&self, satellite: &NodeId) -> PathBuf {
+        self.trash_dir.join(satellite.to_string())
     }
+
+    fn piece_path(&self, satellite: &NodeId, piece: &PieceId) -> PathBuf {
+        piece_file(&self.satellite_dir(satellite), piece)
+    }
+
+    fn trash_path(&self, satellite: &NodeId, piece: &PieceId) -> PathBuf {
+        piece_file(&self.trash_satellite_dir(satellite), piece)
+    }
+}
+
+fn piece_file(satellite_dir: &Path, piece: &PieceId) -> PathBuf {
+    let name = piece.to_string();
+    satellite_dir.join(&name[..2]).join(format!("{name}.piece"))
+}
+
+/// The prefix directories under a satellite's directory; none if it does not exist.
+fn prefix_dirs(satellite_dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let entries = match std::fs::read_dir(satellite_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_context(e, "reading", satellite_dir)),
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_context(e, "reading", satellite_dir))?;
+        if entry.file_type()?.is_dir() {
+            dirs.push(entry.path());
+        }
+    }
+    Ok(dirs)
+}
+
+/// The piece files in one prefix directory, with their ids; none if it does not exist.
+fn piece_files(prefix_dir: &Path) -> Result<Vec<(PieceId, PathBuf)>, StoreError> {
+    let entries = match std::fs::read_dir(prefix_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_context(e, "reading", prefix_dir)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| io_context(e, "reading", prefix_dir))?
+            .path();
+        if path.extension().is_some_and(|e| e == "piece")
+            && let Some(id) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse::<PieceId>().ok())
+        {
+            files.push((id, path));
+        }
+    }
+    Ok(files)
+}
+
+/// Every piece file under a satellite's directory (of `pieces/` or `trash/`).
+fn all_piece_files(satellite_dir: &Path) -> Result<Vec<(PieceId, PathBuf)>, StoreError> {
+    let mut files = Vec::new();
+    for prefix in prefix_dirs(satellite_dir)? {
+        files.extend(piece_files(&prefix)?);
+    }
+    Ok(files)
+}
+
+/// Satellite ids named by the directories under `dir`.
+fn satellite_dirs(dir: &Path) -> Result<Vec<NodeId>, StoreError> {
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io_context(e, "reading", dir))? {
+        let entry = entry.map_err(|e| io_context(e, "reading", dir))?;
+        if entry.file_type()?.is_dir()
+            && let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<NodeId>().ok())
+        {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+fn unix_secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+fn modified_secs(meta: &std::fs::Metadata) -> Result<i64, StoreError> {
+    Ok(unix_secs(meta.modified()?))
 }
 
 /// Pieces as files under a directory; see the module documentation for the format.
@@ -90,9 +195,11 @@ impl DiskStore {
     /// store may be large. With `sync_writes`, commits fsync the piece and its directory.
     pub fn open(dir: &Path, sync_writes: bool) -> Result<Self, StoreError> {
         let pieces_dir = dir.join("pieces");
+        let trash_dir = dir.join("trash");
         let tmp_dir = dir.join("tmp");
-        std::fs::create_dir_all(&pieces_dir).map_err(|e| io_context(e, "creating", &pieces_dir))?;
-        std::fs::create_dir_all(&tmp_dir).map_err(|e| io_context(e, "creating", &tmp_dir))?;
+        for d in [&pieces_dir, &trash_dir, &tmp_dir] {
+            std::fs::create_dir_all(d).map_err(|e| io_context(e, "creating", d))?;
+        }
         for entry in std::fs::read_dir(&tmp_dir).map_err(|e| io_context(e, "reading", &tmp_dir))? {
             let path = entry?.path();
             if path.is_file() {
@@ -100,27 +207,19 @@ impl DiskStore {
             }
         }
         let mut used = 0;
-        for sat in std::fs::read_dir(&pieces_dir)? {
-            let sat = sat?;
-            if !sat.file_type()?.is_dir() {
-                continue;
-            }
-            for prefix in std::fs::read_dir(sat.path())? {
-                let prefix = prefix?;
-                if !prefix.file_type()?.is_dir() {
-                    continue;
-                }
-                for file in std::fs::read_dir(prefix.path())? {
-                    let file = file?;
-                    if file.path().extension().is_some_and(|e| e == "piece") {
-                        used += file.metadata()?.len();
-                    }
+        for top in [&pieces_dir, &trash_dir] {
+            for sat in satellite_dirs(top)? {
+                for (_, path) in all_piece_files(&top.join(sat.to_string()))? {
+                    used += std::fs::metadata(&path)
+                        .map_err(|e| io_context(e, "inspecting", &path))?
+                        .len();
                 }
             }
         }
         Ok(Self {
             inner: Arc::new(Inner {
                 pieces_dir,
+                trash_dir,
                 tmp_dir,
                 sync_writes,
                 used: AtomicU64::new(used),
@@ -133,6 +232,49 @@ impl DiskStore {
     pub fn piece_path(&self, satellite: &NodeId, piece: &PieceId) -> PathBuf {
         self.inner.piece_path(satellite, piece)
     }
+
+    /// Where the piece lives while in trash (whether or not it is there).
+    pub fn trash_path(&self, satellite: &NodeId, piece: &PieceId) -> PathBuf {
+        self.inner.trash_path(satellite, piece)
+    }
+
+    /// The directory of unfinished writes.
+    pub fn tmp_dir(&self) -> &Path {
+        &self.inner.tmp_dir
+    }
+}
+
+/// Reads the headers of the pieces in one prefix directory.
+fn piece_infos(prefix_dir: &Path) -> Vec<Result<PieceInfo, StoreError>> {
+    let files = match piece_files(prefix_dir) {
+        Ok(f) => f,
+        Err(e) => return vec![Err(e)],
+    };
+    let mut infos = Vec::with_capacity(files.len());
+    for (piece_id, path) in files {
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            // Deleted or trashed since the directory was read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                infos.push(Err(io_context(e, "opening", &path)));
+                continue;
+            }
+        };
+        let info = file
+            .metadata()
+            .map_err(|e| io_context(e, "inspecting", &path))
+            .and_then(|meta| {
+                let (header, _) = read_trailer(&file, &path)?;
+                Ok(PieceInfo {
+                    piece_id,
+                    stored_at: header.stored_at,
+                    footprint: meta.len(),
+                })
+            });
+        infos.push(info);
+    }
+    infos
 }
 
 fn io_context(e: std::io::Error, what: &str, path: &Path) -> StoreError {
@@ -227,36 +369,186 @@ impl PieceStore for DiskStore {
     async fn list(&self, satellite: NodeId) -> Result<Vec<PieceId>, StoreError> {
         let dir = self.inner.satellite_dir(&satellite);
         blocking(move || {
-            let prefixes = match std::fs::read_dir(&dir) {
-                Ok(p) => p,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(io_context(e, "reading", &dir)),
-            };
-            let mut ids = Vec::new();
-            for prefix in prefixes {
-                let prefix = prefix?;
-                if !prefix.file_type()?.is_dir() {
-                    continue;
-                }
-                for file in std::fs::read_dir(prefix.path())? {
-                    let path = file?.path();
-                    if path.extension().is_some_and(|e| e == "piece")
-                        && let Some(id) = path
-                            .file_stem()
-                            .and_then(|s| s.to_str())
-                            .and_then(|s| s.parse::<PieceId>().ok())
-                    {
-                        ids.push(id);
-                    }
-                }
-            }
-            Ok(ids)
+            Ok(all_piece_files(&dir)?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect())
         })
         .await
     }
 
     async fn used_bytes(&self) -> Result<u64, StoreError> {
         Ok(self.inner.used.load(Ordering::Relaxed))
+    }
+
+    fn pieces(&self, satellite: NodeId) -> BoxStream<'static, Result<PieceInfo, StoreError>> {
+        // One prefix directory at a time: memory holds one directory's pieces, not all.
+        let dir = self.inner.satellite_dir(&satellite);
+        futures::stream::unfold(None::<VecDeque<PathBuf>>, move |pending| {
+            let dir = dir.clone();
+            async move {
+                let mut pending = match pending {
+                    Some(p) => p,
+                    None => match blocking(move || prefix_dirs(&dir)).await {
+                        Ok(dirs) => VecDeque::from(dirs),
+                        Err(e) => return Some((vec![Err(e)], Some(VecDeque::new()))),
+                    },
+                };
+                let prefix = pending.pop_front()?;
+                let infos = match blocking(move || Ok(piece_infos(&prefix))).await {
+                    Ok(infos) => infos,
+                    Err(e) => vec![Err(e)],
+                };
+                Some((infos, Some(pending)))
+            }
+        })
+        .flat_map(futures::stream::iter)
+        .boxed()
+    }
+
+    async fn satellites(&self) -> Result<Vec<NodeId>, StoreError> {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut ids = satellite_dirs(&inner.pieces_dir)?;
+            ids.extend(satellite_dirs(&inner.trash_dir)?);
+            ids.sort();
+            ids.dedup();
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn trash(&self, satellite: NodeId, piece: PieceId) -> Result<bool, StoreError> {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let src = inner.piece_path(&satellite, &piece);
+            let dst = inner.trash_path(&satellite, &piece);
+            let _guard = inner.lock.lock();
+            let file = match File::open(&src) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(io_context(e, "opening", &src)),
+            };
+            file.set_modified(SystemTime::now())
+                .map_err(|e| io_context(e, "setting the trash time of", &src))?;
+            drop(file);
+            let dir = dst.parent().expect("piece paths have a parent");
+            std::fs::create_dir_all(dir).map_err(|e| io_context(e, "creating", dir))?;
+            let replaced = match std::fs::metadata(&dst) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(io_context(e, "inspecting", &dst)),
+            };
+            std::fs::rename(&src, &dst).map_err(|e| io_context(e, "moving to trash", &src))?;
+            inner.used.fetch_sub(replaced, Ordering::Relaxed);
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn list_trash(&self, satellite: NodeId) -> Result<Vec<TrashedPiece>, StoreError> {
+        let dir = self.inner.trash_satellite_dir(&satellite);
+        blocking(move || {
+            let mut out = Vec::new();
+            for (piece_id, path) in all_piece_files(&dir)? {
+                let meta = match std::fs::metadata(&path) {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io_context(e, "inspecting", &path)),
+                };
+                out.push(TrashedPiece {
+                    piece_id,
+                    trashed_at: modified_secs(&meta)?,
+                    footprint: meta.len(),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn restore_trash(&self, satellite: NodeId) -> Result<TrashTotals, StoreError> {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut restored = TrashTotals::default();
+            let mut kept = 0u64;
+            for (piece, src) in all_piece_files(&inner.trash_satellite_dir(&satellite))? {
+                let dst = inner.piece_path(&satellite, &piece);
+                let _guard = inner.lock.lock();
+                let len = match std::fs::metadata(&src) {
+                    Ok(m) => m.len(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io_context(e, "inspecting", &src)),
+                };
+                if dst.exists() {
+                    kept += 1;
+                    continue;
+                }
+                let dir = dst.parent().expect("piece paths have a parent");
+                std::fs::create_dir_all(dir).map_err(|e| io_context(e, "creating", dir))?;
+                std::fs::rename(&src, &dst)
+                    .map_err(|e| io_context(e, "restoring from trash", &src))?;
+                restored.add(len);
+            }
+            if kept > 0 {
+                tracing::warn!(
+                    %satellite,
+                    kept,
+                    "trashed pieces not restored: pieces of the same ids were stored since"
+                );
+            }
+            Ok(restored)
+        })
+        .await
+    }
+
+    async fn empty_trash(
+        &self,
+        satellite: NodeId,
+        trashed_before: i64,
+    ) -> Result<TrashTotals, StoreError> {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut emptied = TrashTotals::default();
+            for (_, path) in all_piece_files(&inner.trash_satellite_dir(&satellite))? {
+                let _guard = inner.lock.lock();
+                let meta = match std::fs::metadata(&path) {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io_context(e, "inspecting", &path)),
+                };
+                if modified_secs(&meta)? >= trashed_before {
+                    continue;
+                }
+                std::fs::remove_file(&path).map_err(|e| io_context(e, "removing", &path))?;
+                inner.used.fetch_sub(meta.len(), Ordering::Relaxed);
+                emptied.add(meta.len());
+            }
+            Ok(emptied)
+        })
+        .await
+    }
+
+    async fn remove_stale_partials(&self, modified_before: i64) -> Result<u64, StoreError> {
+        let tmp = self.inner.tmp_dir.clone();
+        blocking(move || {
+            let mut removed = 0;
+            for entry in std::fs::read_dir(&tmp).map_err(|e| io_context(e, "reading", &tmp))? {
+                let entry = entry.map_err(|e| io_context(e, "reading", &tmp))?;
+                let path = entry.path();
+                let Ok(meta) = entry.metadata() else { continue };
+                if !meta.is_file() || modified_secs(&meta)? >= modified_before {
+                    continue;
+                }
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_context(e, "removing", &path)),
+                }
+            }
+            Ok(removed)
+        })
+        .await
     }
 }
 
@@ -644,5 +936,114 @@ mod tests {
         assert_eq!(&bytes[n - 12..n - 8], &(encoded.len() as u32).to_be_bytes());
         assert_eq!(&bytes[n - 8..], PIECE_MAGIC);
         assert_eq!(store.used_bytes().await.unwrap(), n as u64);
+    }
+
+    #[tokio::test]
+    async fn trash_follows_the_documented_layout_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sat, piece) = (NodeId::random(), PieceId::random());
+        let data = conformance::test_data(20_000, 6);
+        let header = conformance::test_header(sat, piece, &data);
+        let used;
+        {
+            let store = DiskStore::open(dir.path(), false).unwrap();
+            let mut w = store.create(sat, piece).await.unwrap();
+            w.write(&data).await.unwrap();
+            w.commit(header.clone()).await.unwrap();
+            let live = store.piece_path(&sat, &piece);
+            // As if committed long ago: the trash time must not be the commit time.
+            File::open(&live)
+                .unwrap()
+                .set_modified(SystemTime::now() - std::time::Duration::from_secs(30 * 86_400))
+                .unwrap();
+            used = store.used_bytes().await.unwrap();
+            assert!(store.trash(sat, piece).await.unwrap());
+            let name = piece.to_string();
+            let trashed = dir
+                .path()
+                .join("trash")
+                .join(sat.to_string())
+                .join(&name[..2])
+                .join(format!("{name}.piece"));
+            assert_eq!(store.trash_path(&sat, &piece), trashed);
+            assert!(!live.exists() && trashed.exists());
+            let mtime = unix_secs(std::fs::metadata(&trashed).unwrap().modified().unwrap());
+            let now = uplink_core::protocol::now_unix();
+            assert!(
+                (now - 60..=now + 1).contains(&mtime),
+                "trash time {mtime}, now {now}"
+            );
+            assert_eq!(
+                store.empty_trash(sat, now - 3600).await.unwrap(),
+                TrashTotals::default(),
+                "a piece trashed now is emptied by its commit time"
+            );
+        }
+        let store = DiskStore::open(dir.path(), false).unwrap();
+        assert_eq!(
+            store.used_bytes().await.unwrap(),
+            used,
+            "trash counted on reopening"
+        );
+        assert_eq!(store.list_trash(sat).await.unwrap().len(), 1);
+        assert_eq!(store.restore_trash(sat).await.unwrap().pieces, 1);
+        let r = store.open(sat, piece).await.unwrap();
+        assert_eq!(r.header(), &header);
+        assert_eq!(r.read_at(0, data.len()).await.unwrap(), data);
+    }
+
+    #[tokio::test]
+    async fn stale_partial_files_are_removed_and_fresh_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path(), false).unwrap();
+        let tmp = store.tmp_dir().to_path_buf();
+        // Left behind by a write whose removal failed, two days ago.
+        let stale = tmp.join("0123.partial");
+        std::fs::write(&stale, b"half a piece").unwrap();
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(SystemTime::now() - std::time::Duration::from_secs(2 * 86_400))
+            .unwrap();
+        let fresh = tmp.join("4567.partial");
+        std::fs::write(&fresh, b"being written").unwrap();
+        let day_ago = uplink_core::protocol::now_unix() - 86_400;
+        assert_eq!(store.remove_stale_partials(day_ago).await.unwrap(), 1);
+        assert!(!stale.exists(), "stale partial file kept");
+        assert!(fresh.exists(), "fresh partial file removed");
+        assert_eq!(store.remove_stale_partials(day_ago).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn pieces_reports_corrupt_files_and_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn PieceStore> = Arc::new(DiskStore::open(dir.path(), false).unwrap());
+        let sat = NodeId::random();
+        let mut ids = Vec::new();
+        for i in 0..30u8 {
+            let piece = PieceId::random();
+            let data = conformance::test_data(100, i);
+            let mut w = store.create(sat, piece).await.unwrap();
+            w.write(&data).await.unwrap();
+            w.commit(conformance::test_header(sat, piece, &data))
+                .await
+                .unwrap();
+            ids.push(piece);
+        }
+        let disk = DiskStore::open(dir.path(), false).unwrap();
+        std::fs::write(disk.piece_path(&sat, &ids[0]), b"garbage").unwrap();
+        let mut stream = store.pieces(sat);
+        let (mut ok, mut errors) = (Vec::new(), Vec::new());
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => ok.push(info.piece_id),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        assert_eq!(ok.len(), 29);
+        assert!(!ok.contains(&ids[0]));
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains(&ids[0].to_string()), "{}", errors[0]);
     }
 }

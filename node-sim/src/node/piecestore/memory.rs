@@ -5,10 +5,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use parking_lot::RwLock;
-use uplink_core::protocol::{NodeId, PieceId};
+use uplink_core::protocol::{NodeId, PieceId, now_unix};
 
-use super::{PieceHeader, PieceReader, PieceStore, PieceWriter, StoreError, check_range};
+use super::{
+    PieceHeader, PieceInfo, PieceReader, PieceStore, PieceWriter, StoreError, TrashTotals,
+    TrashedPiece, check_range,
+};
 
 #[derive(Debug)]
 struct StoredPiece {
@@ -21,6 +25,9 @@ struct StoredPiece {
 #[derive(Debug, Default)]
 struct Inner {
     pieces: HashMap<(NodeId, PieceId), Arc<StoredPiece>>,
+    /// Trashed pieces with the time they were trashed.
+    trash: HashMap<(NodeId, PieceId), (i64, Arc<StoredPiece>)>,
+    /// Committed and trashed pieces.
     used: u64,
 }
 
@@ -92,6 +99,101 @@ impl PieceStore for MemoryStore {
 
     async fn used_bytes(&self) -> Result<u64, StoreError> {
         Ok(self.inner.read().used)
+    }
+
+    fn pieces(&self, satellite: NodeId) -> BoxStream<'static, Result<PieceInfo, StoreError>> {
+        let infos: Vec<Result<PieceInfo, StoreError>> = self
+            .inner
+            .read()
+            .pieces
+            .iter()
+            .filter(|((s, _), _)| *s == satellite)
+            .map(|((_, piece), stored)| {
+                Ok(PieceInfo {
+                    piece_id: *piece,
+                    stored_at: stored.header.stored_at,
+                    footprint: stored.footprint,
+                })
+            })
+            .collect();
+        Box::pin(futures::stream::iter(infos))
+    }
+
+    async fn satellites(&self) -> Result<Vec<NodeId>, StoreError> {
+        let inner = self.inner.read();
+        let mut sats: Vec<NodeId> = inner
+            .pieces
+            .keys()
+            .chain(inner.trash.keys())
+            .map(|(s, _)| *s)
+            .collect();
+        sats.sort();
+        sats.dedup();
+        Ok(sats)
+    }
+
+    async fn trash(&self, satellite: NodeId, piece: PieceId) -> Result<bool, StoreError> {
+        let mut inner = self.inner.write();
+        let Some(stored) = inner.pieces.remove(&(satellite, piece)) else {
+            return Ok(false);
+        };
+        if let Some((_, older)) = inner.trash.insert((satellite, piece), (now_unix(), stored)) {
+            inner.used -= older.footprint;
+        }
+        Ok(true)
+    }
+
+    async fn list_trash(&self, satellite: NodeId) -> Result<Vec<TrashedPiece>, StoreError> {
+        Ok(self
+            .inner
+            .read()
+            .trash
+            .iter()
+            .filter(|((s, _), _)| *s == satellite)
+            .map(|((_, piece), (trashed_at, stored))| TrashedPiece {
+                piece_id: *piece,
+                trashed_at: *trashed_at,
+                footprint: stored.footprint,
+            })
+            .collect())
+    }
+
+    async fn restore_trash(&self, satellite: NodeId) -> Result<TrashTotals, StoreError> {
+        let mut inner = self.inner.write();
+        let Inner { pieces, trash, .. } = &mut *inner;
+        let mut restored = TrashTotals::default();
+        trash.retain(|key, (_, stored)| {
+            if key.0 != satellite || pieces.contains_key(key) {
+                return true;
+            }
+            restored.add(stored.footprint);
+            pieces.insert(*key, stored.clone());
+            false
+        });
+        Ok(restored)
+    }
+
+    async fn empty_trash(
+        &self,
+        satellite: NodeId,
+        trashed_before: i64,
+    ) -> Result<TrashTotals, StoreError> {
+        let mut inner = self.inner.write();
+        let mut emptied = TrashTotals::default();
+        inner.trash.retain(|(s, _), (trashed_at, stored)| {
+            if *s != satellite || *trashed_at >= trashed_before {
+                return true;
+            }
+            emptied.add(stored.footprint);
+            false
+        });
+        inner.used -= emptied.bytes;
+        Ok(emptied)
+    }
+
+    async fn remove_stale_partials(&self, _modified_before: i64) -> Result<u64, StoreError> {
+        // Unfinished writes live in their writers and go with them.
+        Ok(0)
     }
 }
 

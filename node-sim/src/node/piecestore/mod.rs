@@ -2,7 +2,13 @@
 //!
 //! A piece is written through a [`PieceWriter`] and becomes visible only when it is
 //! committed together with its [`PieceHeader`] (the order limit it was uploaded under and
-//! the uplink-signed piece hash). Implementations:
+//! the uplink-signed piece hash).
+//!
+//! Garbage collection moves pieces to a per-satellite *trash* ([`PieceStore::trash`])
+//! rather than deleting them: a trashed piece is no longer served, but it still takes its
+//! space until the trash is emptied ([`PieceStore::empty_trash`], after a retention
+//! period), and an operator can restore it ([`PieceStore::restore_trash`]) if a
+//! satellite's filter turns out to have been wrong. Implementations:
 //!
 //! - [`DiskStore`]: one file per piece, the default.
 //! - [`MemoryStore`]: in memory, for tests and simulations.
@@ -15,6 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use uplink_core::protocol::piece::BlockHash;
 use uplink_core::protocol::{NodeId, OrderLimit, PieceHash, PieceId};
@@ -63,7 +70,44 @@ pub struct PieceHeader {
     pub stored_at: i64,
 }
 
+/// A committed piece as a garbage-collection pass sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PieceInfo {
+    pub piece_id: PieceId,
+    /// From the piece's header: unix seconds at which the node committed it.
+    pub stored_at: i64,
+    /// What the piece counts toward [`PieceStore::used_bytes`].
+    pub footprint: u64,
+}
+
+/// A piece in trash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrashedPiece {
+    pub piece_id: PieceId,
+    /// Unix seconds at which the piece was moved to trash.
+    pub trashed_at: i64,
+    /// What the piece counts toward [`PieceStore::used_bytes`].
+    pub footprint: u64,
+}
+
+/// Pieces and bytes a trash operation moved or removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrashTotals {
+    pub pieces: u64,
+    pub bytes: u64,
+}
+
+impl TrashTotals {
+    pub fn add(&mut self, footprint: u64) {
+        self.pieces += 1;
+        self.bytes += footprint;
+    }
+}
+
 /// Stores pieces per satellite.
+///
+/// Every method is required (none has a default), so that a wrapping store cannot
+/// silently miss one.
 #[async_trait]
 pub trait PieceStore: Send + Sync + 'static {
     /// Starts writing a piece. Fails with [`StoreError::AlreadyExists`] if a committed
@@ -87,9 +131,49 @@ pub trait PieceStore: Send + Sync + 'static {
     /// Ids of the committed pieces of one satellite, in no particular order.
     async fn list(&self, satellite: NodeId) -> Result<Vec<PieceId>, StoreError>;
 
-    /// Bytes occupied by committed pieces (data and headers). Writes in progress are
-    /// not counted.
+    /// Bytes occupied by committed pieces (data and headers), trashed ones included until
+    /// the trash is emptied. Writes in progress are not counted.
     async fn used_bytes(&self) -> Result<u64, StoreError>;
+
+    /// The committed pieces of one satellite with the time each was stored, in no
+    /// particular order, read a part at a time. An item that is an error concerns one
+    /// piece or one part of the store (say, a corrupt header); the stream goes on past
+    /// it.
+    fn pieces(&self, satellite: NodeId) -> BoxStream<'static, Result<PieceInfo, StoreError>>;
+
+    /// The satellites that have committed or trashed pieces here.
+    async fn satellites(&self) -> Result<Vec<NodeId>, StoreError>;
+
+    /// Moves a committed piece to its satellite's trash: no longer served ([`open`]
+    /// answers [`StoreError::NotFound`], [`list`] and [`pieces`] leave it out), still
+    /// counted in [`used_bytes`]. `false` if there was no such piece. A piece of the same
+    /// id may be stored again meanwhile; an older trashed copy of it is replaced.
+    ///
+    /// [`open`]: PieceStore::open
+    /// [`list`]: PieceStore::list
+    /// [`pieces`]: PieceStore::pieces
+    /// [`used_bytes`]: PieceStore::used_bytes
+    async fn trash(&self, satellite: NodeId, piece: PieceId) -> Result<bool, StoreError>;
+
+    /// The trashed pieces of one satellite, in no particular order.
+    async fn list_trash(&self, satellite: NodeId) -> Result<Vec<TrashedPiece>, StoreError>;
+
+    /// Moves every trashed piece of `satellite` back, byte for byte. A piece whose id was
+    /// stored again since it was trashed stays in trash: the live piece is never
+    /// replaced. Returns what was restored.
+    async fn restore_trash(&self, satellite: NodeId) -> Result<TrashTotals, StoreError>;
+
+    /// Removes for good the pieces of `satellite` trashed before `trashed_before` (unix
+    /// seconds), freeing their space. Returns what was removed.
+    async fn empty_trash(
+        &self,
+        satellite: NodeId,
+        trashed_before: i64,
+    ) -> Result<TrashTotals, StoreError>;
+
+    /// Removes what unfinished writes left behind (a crash, a failed removal) that was
+    /// last written before `modified_before` (unix seconds). Returns the number removed.
+    async fn remove_stale_partials(&self, modified_before: i64) -> Result<u64, StoreError>;
 }
 
 /// A piece being written. Nothing is visible to readers until [`PieceWriter::commit`];
@@ -157,5 +241,30 @@ impl<S: PieceStore + ?Sized> PieceStore for Arc<S> {
     }
     async fn used_bytes(&self) -> Result<u64, StoreError> {
         (**self).used_bytes().await
+    }
+    fn pieces(&self, satellite: NodeId) -> BoxStream<'static, Result<PieceInfo, StoreError>> {
+        (**self).pieces(satellite)
+    }
+    async fn satellites(&self) -> Result<Vec<NodeId>, StoreError> {
+        (**self).satellites().await
+    }
+    async fn trash(&self, satellite: NodeId, piece: PieceId) -> Result<bool, StoreError> {
+        (**self).trash(satellite, piece).await
+    }
+    async fn list_trash(&self, satellite: NodeId) -> Result<Vec<TrashedPiece>, StoreError> {
+        (**self).list_trash(satellite).await
+    }
+    async fn restore_trash(&self, satellite: NodeId) -> Result<TrashTotals, StoreError> {
+        (**self).restore_trash(satellite).await
+    }
+    async fn empty_trash(
+        &self,
+        satellite: NodeId,
+        trashed_before: i64,
+    ) -> Result<TrashTotals, StoreError> {
+        (**self).empty_trash(satellite, trashed_before).await
+    }
+    async fn remove_stale_partials(&self, modified_before: i64) -> Result<u64, StoreError> {
+        (**self).remove_stale_partials(modified_before).await
     }
 }

@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use uplink_core::protocol::{NodeId, PieceId};
 
+use crate::node::piecestore::{PieceInfo, TrashTotals, TrashedPiece};
 use crate::node::{PieceHeader, PieceReader, PieceStore, PieceWriter, StoreError};
 
 /// Faults shared by any number of [`FaultyStore`]s. All off at first.
@@ -204,6 +205,35 @@ impl PieceStore for FaultyStore {
 
     async fn used_bytes(&self) -> Result<u64, StoreError> {
         self.inner.used_bytes().await
+    }
+
+    fn pieces(
+        &self,
+        satellite: NodeId,
+    ) -> futures::stream::BoxStream<'static, Result<PieceInfo, StoreError>> {
+        self.inner.pieces(satellite)
+    }
+    async fn satellites(&self) -> Result<Vec<NodeId>, StoreError> {
+        self.inner.satellites().await
+    }
+    async fn trash(&self, satellite: NodeId, piece: PieceId) -> Result<bool, StoreError> {
+        self.inner.trash(satellite, piece).await
+    }
+    async fn list_trash(&self, satellite: NodeId) -> Result<Vec<TrashedPiece>, StoreError> {
+        self.inner.list_trash(satellite).await
+    }
+    async fn restore_trash(&self, satellite: NodeId) -> Result<TrashTotals, StoreError> {
+        self.inner.restore_trash(satellite).await
+    }
+    async fn empty_trash(
+        &self,
+        satellite: NodeId,
+        trashed_before: i64,
+    ) -> Result<TrashTotals, StoreError> {
+        self.inner.empty_trash(satellite, trashed_before).await
+    }
+    async fn remove_stale_partials(&self, modified_before: i64) -> Result<u64, StoreError> {
+        self.inner.remove_stale_partials(modified_before).await
     }
 }
 
