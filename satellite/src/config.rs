@@ -97,6 +97,8 @@ pub struct SatelliteConfig {
     pub segment_loop: crate::segment_loop::SegmentLoopConfig,
     /// The repair checker and repair workers.
     pub repair: crate::repair::RepairConfig,
+    /// Garbage collection (bloom filters of the pieces each node should keep).
+    pub gc: crate::gc::GcConfig,
 }
 
 /// How long the HTTP server waits for clients, and how much it reads from them.
@@ -307,6 +309,7 @@ impl Default for SatelliteConfig {
             console: ConsoleConfig::default(),
             segment_loop: crate::segment_loop::SegmentLoopConfig::default(),
             repair: crate::repair::RepairConfig::default(),
+            gc: crate::gc::GcConfig::default(),
         }
     }
 }

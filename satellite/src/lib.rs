@@ -13,6 +13,7 @@
 //! - [`metainfo`]: buckets, objects, segments: the uplink's API.
 //! - [`segment_loop`]: one pass over all segments for the observers below.
 //! - [`repair`]: the checker, the repair queue and the repair workers.
+//! - [`gc`]: bloom filters of the pieces each node should keep.
 //! - [`workers`]: background jobs on the shared runtime, leases between processes.
 //! - [`api`]: the HTTP edge.
 
@@ -25,6 +26,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod error;
+pub mod gc;
 pub mod metabase;
 pub mod metainfo;
 pub mod metrics;
@@ -195,10 +197,16 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
             db.clone(),
             overlay.clone(),
             config.segment_loop,
-            vec![Box::new(repair::checker::Checker::new(
-                db.clone(),
-                metrics.clone(),
-            ))],
+            vec![
+                Box::new(repair::checker::Checker::new(db.clone(), metrics.clone())),
+                Box::new(gc::GcObserver::new(
+                    db.clone(),
+                    identity.clone(),
+                    transport.clone(),
+                    config.gc,
+                    config.order_expiration,
+                )),
+            ],
             metrics.clone(),
         ),
         leases.for_job(

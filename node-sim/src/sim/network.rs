@@ -45,6 +45,12 @@ pub struct NetworkConfig {
     /// fsync each piece on commit.
     pub sync_writes: bool,
     pub checkin_interval: Duration,
+    /// Nodes keep pieces this much younger than a garbage-collection snapshot.
+    pub retain_grace: Duration,
+    /// Nodes empty trash this long after a piece was trashed.
+    pub trash_retention: Duration,
+    /// How often nodes look for trash to empty.
+    pub trash_check_interval: Duration,
 }
 
 impl NetworkConfig {
@@ -65,6 +71,9 @@ impl NetworkConfig {
             storage: StorageBackend::Disk,
             sync_writes: false,
             checkin_interval: Duration::from_secs(15),
+            retain_grace: Duration::from_secs(3600),
+            trash_retention: Duration::from_secs(7 * 86_400),
+            trash_check_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -115,6 +124,9 @@ pub fn node_config(
     config.storage = network.storage;
     config.sync_writes = network.sync_writes;
     config.checkin_interval = network.checkin_interval;
+    config.retain_grace = network.retain_grace;
+    config.trash_retention = network.trash_retention;
+    config.trash_check_interval = network.trash_check_interval;
     config.workers = 1;
     config.plain_http = network.satellite.plain_http;
     Ok(config)

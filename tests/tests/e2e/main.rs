@@ -11,6 +11,7 @@ mod console_api;
 mod console_client;
 mod data_path;
 mod faults;
+mod gc;
 mod lifecycle;
 mod listing;
 mod load;
