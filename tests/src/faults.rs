@@ -4,9 +4,9 @@
 //! reaches into a node's data directory.
 //!
 //! ```ignore
-//! net.set_faults(3, faults::offline());
-//! net.set_faults(4, faults::slow(Duration::from_millis(100), 128 << 10));
-//! net.clear_faults(3);
+//! net.set_faults(3, faults::offline()).await;
+//! net.set_faults(4, faults::slow(Duration::from_millis(100), 128 << 10)).await;
+//! net.clear_faults(3).await;
 //! ```
 
 use std::sync::Arc;
@@ -26,18 +26,22 @@ impl TestNetwork {
             .unwrap_or_else(|| panic!("no node {index} in the test network"))
     }
 
-    /// Replaces the faults of node `index`, at once.
-    pub fn set_faults(&self, index: usize, spec: FaultSpec) {
+    /// Replaces the faults of node `index`. They apply at once; this also waits until
+    /// the node's links have opened or closed accordingly, so that the next connection
+    /// sees the change.
+    pub async fn set_faults(&self, index: usize, spec: FaultSpec) {
         self.network
             .set_faults(index, spec)
             .unwrap_or_else(|e| panic!("faults of node {index}: {e}"));
+        self.network.links_settled(index).await;
     }
 
-    /// Node `index` is well again.
-    pub fn clear_faults(&self, index: usize) {
+    /// Node `index` is well again (see [`Self::set_faults`]).
+    pub async fn clear_faults(&self, index: usize) {
         self.network
             .clear_faults(index)
             .unwrap_or_else(|e| panic!("faults of node {index}: {e}"));
+        self.network.links_settled(index).await;
     }
 }
 

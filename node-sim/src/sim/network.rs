@@ -379,6 +379,16 @@ impl Network {
         Ok(())
     }
 
+    /// Waits until the links of node `index` are open or closed as its faults say now:
+    /// once a node set offline has settled, every new connection to it is refused.
+    pub async fn links_settled(&self, index: usize) {
+        if let Ok(slot) = self.slot(index) {
+            for link in [&slot.link, &slot.satellite_link].into_iter().flatten() {
+                link.settled().await;
+            }
+        }
+    }
+
     /// Clears the faults of node `index`.
     pub fn clear_faults(&self, index: usize) -> Result<(), SimError> {
         self.slot(index)?.faults.clear();

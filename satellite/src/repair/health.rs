@@ -146,7 +146,10 @@ mod tests {
         pieces[3].suspended = true;
         let h = assess(&s, pieces.clone());
         assert_eq!(h.healthy, 4);
-        assert_eq!(h.retrievable, 6, "exiting and suspended nodes can still be read");
+        assert_eq!(
+            h.retrievable, 6,
+            "exiting and suspended nodes can still be read"
+        );
         assert_eq!(h.verdict, Verdict::Repair);
         // A second piece in the network of a healthy one adds nothing.
         pieces.push(piece(&nets[7]));

@@ -197,7 +197,7 @@ async fn a_corrupted_piece_is_detected_and_routed_around() {
     let bad = holders[0];
     let bad_node = net.network.node(bad).unwrap();
     // Every piece of the node comes back with a flipped byte.
-    net.set_faults(bad, corrupting_reads(1.0, 1));
+    net.set_faults(bad, corrupting_reads(1.0, 1)).await;
 
     let served = |node: &tests::node_sim::node::RunningNode| {
         node.metrics()
@@ -233,12 +233,14 @@ async fn a_corrupted_piece_is_detected_and_routed_around() {
 
     // Corrupt all but k pieces: still correct, because every piece is verified.
     for &index in &holders[1..holders.len() - 4] {
-        net.set_faults(index, corrupting_reads(1.0, index as u64));
+        net.set_faults(index, corrupting_reads(1.0, index as u64))
+            .await;
     }
     assert!(download(&project, "bkt", "obj").await == data);
 
     // And with one more corrupted, the download fails rather than return bad bytes.
-    net.set_faults(holders[holders.len() - 1], corrupting_reads(1.0, 99));
+    net.set_faults(holders[holders.len() - 1], corrupting_reads(1.0, 99))
+        .await;
     let mut out = Vec::new();
     match project.download("bkt", "obj", None, &mut out, None).await {
         Err(UplinkError::SegmentUnavailable(why)) => {
@@ -300,9 +302,10 @@ fn ids_of(net: &TestNetwork, indices: &[usize]) -> Vec<NodeId> {
 async fn a_slow_a_refusing_and_an_offline_node_leave_uploads_and_downloads_whole() {
     let net = TestNetwork::start(10).await;
     let (slow_node, refusing, down) = (2, 5, 8);
-    net.set_faults(slow_node, slow(Duration::from_millis(100), 128 << 10));
-    net.set_faults(refusing, refusing_uploads());
-    net.set_faults(down, offline());
+    net.set_faults(slow_node, slow(Duration::from_millis(100), 128 << 10))
+        .await;
+    net.set_faults(refusing, refusing_uploads()).await;
+    net.set_faults(down, offline()).await;
     // An offline node no longer reaches the satellite either.
     assert!(
         net.network
@@ -347,7 +350,7 @@ async fn a_slow_a_refusing_and_an_offline_node_leave_uploads_and_downloads_whole
     assert!(net.faults(refusing).counts().uploads_refused > 0);
 
     // Back online, the node takes pieces again, at once.
-    net.clear_faults(down);
+    net.clear_faults(down).await;
     net.network
         .node(down)
         .unwrap()
@@ -378,7 +381,7 @@ async fn lost_pieces_and_a_full_disk_are_routed_around() {
     let holders = nodes_with_pieces(&net).await;
     // Four holders lose everything: the other four still give the segment back.
     for &index in &holders[..4] {
-        net.set_faults(index, losing(1.0, index as u64));
+        net.set_faults(index, losing(1.0, index as u64)).await;
     }
     assert!(download(&project, "bkt", "obj").await == data);
     let sat = net.network.satellite.id();
@@ -388,13 +391,13 @@ async fn lost_pieces_and_a_full_disk_are_routed_around() {
         assert_eq!(net.faults(index).counts().pieces_lost, 1, "node {index}");
     }
     // Gone for good: clearing the fault brings nothing back.
-    net.clear_faults(holders[0]);
+    net.clear_faults(holders[0]).await;
     let node = net.network.node(holders[0]).unwrap();
     assert!(node.store().list(sat).await.unwrap().is_empty());
 
     // A full disk says so at check-in and takes nothing new.
     let full = holders[5];
-    net.set_faults(full, disk_full());
+    net.set_faults(full, disk_full()).await;
     net.network
         .node(full)
         .unwrap()

@@ -58,7 +58,10 @@ pub enum Facing {
 #[derive(Debug)]
 pub struct Link {
     address: SocketAddr,
+    faults: Arc<NodeFaults>,
     target: watch::Sender<Target>,
+    /// Whether the listener is open now.
+    listening: watch::Receiver<bool>,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -74,21 +77,48 @@ impl Link {
         let listener = TcpListener::bind(listen).await?;
         let address = listener.local_addr()?;
         let (tx, rx) = watch::channel(target);
+        let (listening_tx, listening) = watch::channel(true);
         let cancel = CancellationToken::new();
         let task = tokio::spawn(accept_loop(
-            listener,
-            address,
+            Listener {
+                first: listener,
+                address,
+                listening: listening_tx,
+            },
             facing,
-            faults,
+            faults.clone(),
             rx,
             cancel.clone(),
         ));
         Ok(Self {
             address,
+            faults,
             target: tx,
+            listening,
             cancel,
             task: Some(task),
         })
+    }
+
+    /// Waits until the listener is open or closed as the faults and the target say
+    /// now: after a node goes offline (or comes back), the next connection is then
+    /// sure to be refused (or accepted).
+    pub async fn settled(&self) {
+        let mut listening = self.listening.clone();
+        let mut faults = self.faults.subscribe();
+        let mut target = self.target.subscribe();
+        loop {
+            faults.mark_unchanged();
+            let wanted = !self.faults.is_offline() && *target.borrow_and_update() != Target::Down;
+            if *listening.borrow_and_update() == wanted {
+                return;
+            }
+            tokio::select! {
+                changed = listening.changed() => if changed.is_err() { return },
+                _ = faults.changed() => {}
+                _ = target.changed() => {}
+            }
+        }
     }
 
     /// The address to dial instead of the target's.
@@ -120,9 +150,20 @@ impl Drop for Link {
     }
 }
 
-async fn accept_loop(
+/// The listening side of a link.
+struct Listener {
     first: TcpListener,
     address: SocketAddr,
+    /// Told whether the listener is open, after every change.
+    listening: watch::Sender<bool>,
+}
+
+async fn accept_loop(
+    Listener {
+        first,
+        address,
+        listening,
+    }: Listener,
     facing: Facing,
     faults: Arc<NodeFaults>,
     mut target: watch::Receiver<Target>,
@@ -148,6 +189,10 @@ async fn accept_loop(
                 }
             }
         }
+        listening.send_if_modified(|open| {
+            let now = listener.is_some();
+            std::mem::replace(open, now) != now
+        });
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
@@ -441,48 +486,23 @@ mod tests {
             .expect("the cut is seen");
         assert!(cut.is_err() || rest.is_empty(), "{cut:?}");
         // ... and new ones are refused, once the link has closed its listener.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match TcpStream::connect(addr).await {
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
-                _ => assert!(Instant::now() < deadline, "still accepting while offline"),
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        link.settled().await;
+        let refused = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
         assert_eq!(faults.counts().connections_dropped, 1);
 
         faults.set_offline(false);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let back = loop {
-            if let Ok(s) = TcpStream::connect(addr).await {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "the link did not come back");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
-        drop(back);
+        link.settled().await;
         let (echoed, _) = round(addr, b"again").await;
         assert_eq!(echoed, b"again");
 
         // A stopped node is refused too; a starting one is waited for.
         link.set_target(Target::Down);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(addr).await.is_ok() {
-            assert!(
-                Instant::now() < deadline,
-                "still accepting with the target down"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        link.settled().await;
+        assert!(TcpStream::connect(addr).await.is_err());
         link.set_target(Target::Pending);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut held = loop {
-            if let Ok(s) = TcpStream::connect(addr).await {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "the link did not listen again");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
+        link.settled().await;
+        let mut held = TcpStream::connect(addr).await.unwrap();
         held.write_all(b"held").await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         link.set_target(Target::Up(echo));
