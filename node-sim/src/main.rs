@@ -151,6 +151,7 @@ enum NetworkAction {
     /// (e.g. {"offline": true}), GET /counts. Every request needs
     /// `Authorization: Bearer <token>`; the token is written to DIR/control.token
     /// (mode 0600) and its path printed at start.
+    #[command(verbatim_doc_comment)]
     Up {
         #[arg(long, default_value_t = 10)]
         nodes: usize,
