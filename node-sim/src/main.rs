@@ -256,6 +256,19 @@ async fn network_up(layout: Layout, stores: Stores, faults: FaultArgs, mode: Mod
         "  metrics    http://{}/metrics",
         network.satellite_url().address
     );
+    let control = match faults.control {
+        Some(listen) => Some(start_control(&network, listen, &dir)?),
+        None => None,
+    };
+    for (index, spec) in &network.config.faults.nodes {
+        println!(
+            "  faults     node {index}: {}",
+            serde_json::to_string(spec)?
+        );
+    }
+    if let Some(churn) = &network.config.faults.churn {
+        println!("  churn      {}", serde_json::to_string(churn)?);
+    }
     println!();
     println!(
         "An access grant for project \"local\" is in {}.",
@@ -275,19 +288,6 @@ async fn network_up(layout: Layout, stores: Stores, faults: FaultArgs, mode: Mod
         grant.satellite,
         dir.join(API_KEY_FILE).display()
     );
-    let control = match faults.control {
-        Some(listen) => Some(start_control(&network, listen, &dir)?),
-        None => None,
-    };
-    for (index, spec) in &network.config.faults.nodes {
-        println!(
-            "  faults     node {index}: {}",
-            serde_json::to_string(spec)?
-        );
-    }
-    if let Some(churn) = &network.config.faults.churn {
-        println!("  churn      {}", serde_json::to_string(churn)?);
-    }
     println!();
     println!("Press Ctrl-C to stop; run the same command again to restart with all data.");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
