@@ -165,6 +165,7 @@ impl ControlServer {
                 }))
         })
         .workers(1)
+        .shutdown_timeout(2)
         .disable_signals()
         .listen(listener)
         .map_err(io(format!("serving the control API on {address}")))?
