@@ -1,12 +1,14 @@
 //! `node-sim`: run a local network, run nodes against a satellite, or benchmark.
 
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use node_sim::node::{StorageBackend, StorageNode};
 use node_sim::sim::bench::{BenchConfig, run as run_bench};
+use node_sim::sim::faults::{ControlServer, ControlToken, FaultPlan};
 use node_sim::sim::load::{self, LoadConfig, Mix, SizeRange};
 use node_sim::sim::network::node_config;
 use node_sim::sim::{Network, NetworkConfig};
@@ -219,6 +221,34 @@ struct LoadArgs {
 #[derive(Subcommand)]
 enum NetworkAction {
     /// Start a satellite and N nodes, and run until interrupted.
+    ///
+    /// Node i listens on 127.0.i.1. Each node is reached through a link (a TCP forwarder
+    /// on its advertised address, and another for its check-ins) and runs on a wrapped
+    /// piece store, so faults can be injected per node while the network runs: offline,
+    /// slow (latency and bandwidth per direction), refusing uploads, disk full,
+    /// corrupting or losing a share of its pieces; and churn, nodes leaving for good and
+    /// new ones joining over time.
+    ///
+    /// --faults FILE applies a plan (TOML, or JSON if FILE ends in .json) at start and
+    /// runs its churn schedule:
+    ///
+    ///   [nodes.3]
+    ///   offline = true
+    ///   [nodes.5]
+    ///   slow = { latency = "150ms", bandwidth = "256KiB" }
+    ///   [nodes.6]
+    ///   corrupt = { share = 0.1, seed = 7, on = "read" }
+    ///   [churn]
+    ///   leave_per_hour = 2
+    ///   join_per_hour = 2
+    ///   seed = 42
+    ///
+    /// --control ADDR serves a control API there (loopback only): GET /faults,
+    /// GET|PUT|POST|DELETE /faults/<i> with a node's faults as JSON
+    /// (e.g. {"offline": true}), GET /counts. Every request needs
+    /// `Authorization: Bearer <token>`; the token is written to DIR/control.token
+    /// (mode 0600) and its path printed at start.
+    #[command(verbatim_doc_comment)]
     Up {
         #[arg(long, default_value_t = 10)]
         nodes: usize,
@@ -239,6 +269,13 @@ enum NetworkAction {
         /// Redis for the satellite's shared caches.
         #[arg(long, env = "REDIS_URL", hide_env_values = true)]
         redis_url: Option<String>,
+        /// Fault plan to apply at start: faults per node index and a churn schedule
+        /// (TOML, or JSON if the name ends in .json).
+        #[arg(long, value_name = "FILE")]
+        faults: Option<PathBuf>,
+        /// Serve the fault control API on this loopback address, e.g. 127.0.0.1:7779.
+        #[arg(long, value_name = "ADDR")]
+        control: Option<SocketAddr>,
     },
 }
 
@@ -248,19 +285,40 @@ struct Stores {
     redis_url: Option<String>,
 }
 
+/// How `network up` injects faults.
+struct FaultArgs {
+    plan: Option<PathBuf>,
+    control: Option<SocketAddr>,
+}
+
 const GRANT_FILE: &str = "access.grant";
 const API_KEY_FILE: &str = "api-key";
+const CONTROL_TOKEN_FILE: &str = "control.token";
 
-async fn network_up(
+/// Where and how big the network of `network up` is.
+struct Layout {
     nodes: usize,
     dir: PathBuf,
     satellite_addr: String,
     node_port: u16,
     redundancy: String,
-    stores: Stores,
-    mode: Mode,
-) -> Result<()> {
+}
+
+async fn network_up(layout: Layout, stores: Stores, faults: FaultArgs, mode: Mode) -> Result<()> {
+    let Layout {
+        nodes,
+        dir,
+        satellite_addr,
+        node_port,
+        redundancy,
+    } = layout;
+    // A bad plan stops everything before anything starts.
+    let plan = match &faults.plan {
+        Some(path) => FaultPlan::load(path)?,
+        None => FaultPlan::default(),
+    };
     let mut config = NetworkConfig::new(&dir, nodes);
+    config.faults = plan;
     config.satellite.plain_http = mode == Mode::PlainHttp;
     config.satellite_listen = satellite_addr;
     config.node_port = node_port;
@@ -268,7 +326,7 @@ async fn network_up(
     config.satellite.database_url = stores.database_url;
     config.satellite.redis_url = stores.redis_url;
     config.sync_writes = true;
-    let network = Network::start(config).await?;
+    let mut network = Network::start(config).await?;
     let grant_path = dir.join(GRANT_FILE);
     let grant = match std::fs::read_to_string(&grant_path) {
         Ok(text) => AccessGrant::parse(&text)
@@ -295,6 +353,19 @@ async fn network_up(
         "  metrics    http://{}/metrics",
         network.satellite_url().address
     );
+    let control = match faults.control {
+        Some(listen) => Some(start_control(&network, listen, &dir)?),
+        None => None,
+    };
+    for (index, spec) in &network.config.faults.nodes {
+        println!(
+            "  faults     node {index}: {}",
+            serde_json::to_string(spec)?
+        );
+    }
+    if let Some(churn) = &network.config.faults.churn {
+        println!("  churn      {}", serde_json::to_string(churn)?);
+    }
     println!();
     println!(
         "An access grant for project \"local\" is in {}.",
@@ -316,10 +387,57 @@ async fn network_up(
     );
     println!();
     println!("Press Ctrl-C to stop; run the same command again to restart with all data.");
-    satellite::signals::shutdown().await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        satellite::signals::shutdown().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    network
+        .run_churn(stopped(stop_rx.clone()), |event, outcome| match outcome {
+            Ok(outcome) => println!(
+                "churn at {}: {outcome}",
+                humantime::format_duration(event.at)
+            ),
+            Err(e) => eprintln!(
+                "churn at {}: {:?} failed: {e}",
+                humantime::format_duration(event.at),
+                event.action
+            ),
+        })
+        .await;
+    stopped(stop_rx).await;
     eprintln!("stopping ...");
+    if let Some(control) = control {
+        control.stop().await;
+    }
     network.stop().await;
     Ok(())
+}
+
+/// Serves the fault control API on `listen`, with a fresh token in `dir`.
+fn start_control(
+    network: &Network,
+    listen: SocketAddr,
+    dir: &std::path::Path,
+) -> Result<ControlServer> {
+    let token = ControlToken::random();
+    let token_path = dir.join(CONTROL_TOKEN_FILE);
+    token.write_to(&token_path)?;
+    let server = ControlServer::start(listen, network.fault_registry(), token)?;
+    println!(
+        "  control    http://{}/faults (token in {})",
+        server.address(),
+        token_path.display()
+    );
+    println!(
+        "             curl -H \"Authorization: Bearer $(cat {})\" -X PUT -d '{{\"offline\": true}}' http://{}/faults/3",
+        token_path.display(),
+        server.address()
+    );
+    Ok(server)
 }
 
 async fn resolve_satellite(s: &str, mode: Mode) -> Result<NodeUrl> {
@@ -429,22 +547,26 @@ async fn main() -> Result<()> {
                     redundancy,
                     database_url,
                     redis_url,
+                    faults,
+                    control,
                 },
         } => {
             let stores = Stores {
                 database_url,
                 redis_url,
             };
-            network_up(
+            let faults = FaultArgs {
+                plan: faults,
+                control,
+            };
+            let layout = Layout {
                 nodes,
                 dir,
                 satellite_addr,
                 node_port,
                 redundancy,
-                stores,
-                mode,
-            )
-            .await
+            };
+            network_up(layout, stores, faults, mode).await
         }
         Command::Nodes {
             satellite,

@@ -17,6 +17,7 @@ use uplink_core::client::{ClientConfig, MetainfoClient, Project};
 use uplink_core::protocol::{NodeId, PieceId};
 use uplink_core::transport::{Mode, Transport};
 
+pub mod faults;
 pub mod wiretap;
 
 pub use node_sim;

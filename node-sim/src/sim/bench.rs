@@ -128,6 +128,8 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport, SimError> {
         )));
     }
     let mut net_config = NetworkConfig::new(config.dir.join("network"), config.nodes);
+    // The bare data path: no fault links in between.
+    net_config.links = false;
     net_config.satellite.redundancy = config.redundancy.clone();
     net_config.sync_writes = config.sync_writes;
     net_config.satellite.plain_http = config.transport == uplink_core::transport::Mode::PlainHttp;

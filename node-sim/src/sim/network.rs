@@ -1,5 +1,15 @@
-//! Starting, stopping and restarting the parts of a local network.
+//! Starting, stopping and restarting the parts of a local network, and injecting
+//! faults into its nodes while it runs.
+//!
+//! Every node runs on wrapped components that obey its [`NodeFaults`]: its piece store
+//! and free-space probe, and (with [`NetworkConfig::links`]) a [`Link`] in front of its
+//! server, which is the address it advertises, and another between it and the
+//! satellite, which carries its check-ins. So a node can be made offline, slow, full
+//! or lossy at any moment, from a test, a [`FaultPlan`] or the control API, and keeps
+//! its identity, data and address throughout.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +20,11 @@ use uplink_core::crypto::Key;
 use uplink_core::crypto::store::EncryptionStore;
 use uplink_core::protocol::NodeUrl;
 
+use super::faults::churn::MAX_NODE_INDEX;
+use super::faults::{
+    ChurnAction, ChurnEvent, ChurnSchedule, ChurnSpec, Facing, FaultError, FaultPlan,
+    FaultRegistry, FaultSpec, Link, NodeFaultSpace, NodeFaultStore, NodeFaults, Target,
+};
 use crate::node::{
     NodeConfig, NodeError, PieceStore, RunningNode, SpaceProbe, StorageBackend, StorageNode,
 };
@@ -26,6 +41,8 @@ pub enum SimError {
     },
     #[error("{0}")]
     Setup(String),
+    #[error(transparent)]
+    Faults(#[from] FaultError),
 }
 
 /// How to lay out a local network.
@@ -51,6 +68,14 @@ pub struct NetworkConfig {
     pub trash_retention: Duration,
     /// How often nodes look for trash to empty.
     pub trash_check_interval: Duration,
+    /// Put a [`Link`] in front of every node's server (its advertised address, on
+    /// `node_port`) and between every node and the satellite, so that nodes can be made
+    /// offline or slow. On by default; the benchmark turns it off to measure the bare
+    /// data path.
+    pub links: bool,
+    /// Faults set on the nodes from the start; its churn runs with
+    /// [`Network::run_churn`].
+    pub faults: FaultPlan,
 }
 
 impl NetworkConfig {
@@ -74,6 +99,8 @@ impl NetworkConfig {
             retain_grace: Duration::from_secs(3600),
             trash_retention: Duration::from_secs(7 * 86_400),
             trash_check_interval: Duration::from_secs(3600),
+            links: true,
+            faults: FaultPlan::default(),
         }
     }
 }
@@ -83,6 +110,33 @@ pub struct NodeSlot {
     pub index: usize,
     pub config: NodeConfig,
     pub running: Option<RunningNode>,
+    /// The node's faults, read by its store, disk and links on every operation.
+    pub faults: Arc<NodeFaults>,
+    /// In front of the node's server: the address the node advertises.
+    pub link: Option<Link>,
+    /// Between the node and the satellite: where its check-ins go.
+    pub satellite_link: Option<Link>,
+    /// The node left the network for good (churn): stopped, its data removed.
+    pub gone: bool,
+}
+
+/// What applying one churn event did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChurnOutcome {
+    Left(usize),
+    Joined(usize),
+    /// Nothing, and why (a floor or cap of the churn, a node already gone).
+    Skipped(String),
+}
+
+impl std::fmt::Display for ChurnOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChurnOutcome::Left(i) => write!(f, "node {i} left for good"),
+            ChurnOutcome::Joined(i) => write!(f, "node {i} joined"),
+            ChurnOutcome::Skipped(why) => write!(f, "skipped: {why}"),
+        }
+    }
 }
 
 /// A satellite and its nodes, all in this process.
@@ -90,6 +144,7 @@ pub struct Network {
     pub config: NetworkConfig,
     pub satellite: RunningSatellite,
     pub nodes: Vec<NodeSlot>,
+    registry: Arc<FaultRegistry>,
 }
 
 impl std::fmt::Debug for Network {
@@ -133,9 +188,10 @@ pub fn node_config(
 }
 
 impl Network {
-    /// Starts the satellite and every node, and waits until the satellite sees all
-    /// nodes online.
+    /// Starts the satellite and every node (with the faults of `config.faults`), and
+    /// waits until the satellite sees every node online that is not offline.
     pub async fn start(config: NetworkConfig) -> Result<Self, SimError> {
+        check_plan(&config.faults, config.nodes, config.links)?;
         std::fs::create_dir_all(&config.dir)
             .map_err(|e| SimError::Setup(format!("creating {}: {e}", config.dir.display())))?;
         let mut sat_config = config.satellite.clone();
@@ -146,32 +202,73 @@ impl Network {
             config,
             satellite,
             nodes: Vec::new(),
+            registry: FaultRegistry::new(),
         };
         for index in 1..=network.config.nodes {
-            let node_config = node_config(&network.config, index, &network.satellite.url)?;
-            network.nodes.push(NodeSlot {
-                index,
-                config: node_config,
-                running: None,
-            });
+            let slot = network.new_slot(index).await?;
+            network.nodes.push(slot);
         }
-        let starts = network.nodes.iter_mut().map(|slot| async move {
-            let node = StorageNode::start(slot.config.clone())
-                .await
-                .map_err(|source| SimError::Node {
-                    index: slot.index,
-                    source,
-                })?;
-            // Keep the port on restarts, so the satellite's records stay valid.
-            slot.config.listen_addr = node.listen_addr().to_string();
-            slot.running = Some(node);
-            Ok::<(), SimError>(())
-        });
+        let starts = network
+            .nodes
+            .iter_mut()
+            .map(|slot| launch_slot(slot, None, None, false));
         for r in futures::future::join_all(starts).await {
             r?;
         }
-        network.wait_for_online(network.config.nodes).await?;
+        let reachable = network
+            .nodes
+            .iter()
+            .filter(|s| !s.faults.is_offline())
+            .count();
+        network.wait_for_online(reachable).await?;
         Ok(network)
+    }
+
+    /// A new slot for node `index`: its faults (from the plan), its links, its
+    /// configuration.
+    async fn new_slot(&self, index: usize) -> Result<NodeSlot, SimError> {
+        let faults = NodeFaults::new(index);
+        if let Some(spec) = self.config.faults.nodes.get(&index) {
+            faults.set(spec.clone())?;
+        }
+        let mut config = node_config(&self.config, index, &self.satellite.url)?;
+        let (link, satellite_link) = if self.config.links {
+            let ip = node_ip(index)?;
+            let listen = socket(&format!("{ip}:{}", self.config.node_port))?;
+            let link = Link::start(listen, Facing::Node, faults.clone(), Target::Pending)
+                .await
+                .map_err(|e| {
+                    SimError::Setup(format!("node {index}: listening on {listen}: {e}"))
+                })?;
+            let satellite = resolve(&self.satellite.url.address).await?;
+            let satellite_link = Link::start(
+                socket(&format!("{ip}:0"))?,
+                Facing::Satellite,
+                faults.clone(),
+                Target::Up(satellite),
+            )
+            .await
+            .map_err(|e| SimError::Setup(format!("node {index}: link to the satellite: {e}")))?;
+            config.listen_addr = format!("{ip}:0");
+            config.external_address = Some(link.address().to_string());
+            config.satellites = vec![NodeUrl {
+                id: self.satellite.url.id,
+                address: satellite_link.address().to_string(),
+            }];
+            (Some(link), Some(satellite_link))
+        } else {
+            (None, None)
+        };
+        self.registry.insert(faults.clone());
+        Ok(NodeSlot {
+            index,
+            config,
+            running: None,
+            faults,
+            link,
+            satellite_link,
+            gone: false,
+        })
     }
 
     pub fn satellite_url(&self) -> &NodeUrl {
@@ -209,6 +306,9 @@ impl Network {
         if let Some(slot) = index.checked_sub(1).and_then(|i| self.nodes.get_mut(i))
             && let Some(node) = slot.running.take()
         {
+            if let Some(link) = &slot.link {
+                link.set_target(Target::Down);
+            }
             node.stop().await;
         }
     }
@@ -221,7 +321,8 @@ impl Network {
         self.launch(index, None, None).await
     }
 
-    /// Starts node `index` on a given store (e.g. a fault-injecting wrapper).
+    /// Starts node `index` on a given store (e.g. a fault-injecting wrapper). The
+    /// node's own faults still apply on top of it.
     pub async fn start_node_with_store(
         &mut self,
         index: usize,
@@ -248,30 +349,196 @@ impl Network {
         store: Option<Arc<dyn PieceStore>>,
         space: Option<Arc<dyn SpaceProbe>>,
     ) -> Result<(), SimError> {
-        let slot = index
+        let slot = self.slot_mut(index)?;
+        launch_slot(slot, store, space, true).await
+    }
+
+    fn slot(&self, index: usize) -> Result<&NodeSlot, SimError> {
+        index
+            .checked_sub(1)
+            .and_then(|i| self.nodes.get(i))
+            .filter(|s| !s.gone)
+            .ok_or(SimError::Faults(FaultError::UnknownNode(index)))
+    }
+
+    fn slot_mut(&mut self, index: usize) -> Result<&mut NodeSlot, SimError> {
+        index
             .checked_sub(1)
             .and_then(|i| self.nodes.get_mut(i))
-            .ok_or_else(|| SimError::Setup(format!("no node {index}")))?;
-        let config = slot.config.clone();
-        let node = match (store, space) {
-            (None, None) => StorageNode::start(config).await,
-            (Some(store), None) => StorageNode::start_with_store(config, store).await,
-            (store, Some(space)) => {
-                let store = match store {
-                    Some(store) => store,
-                    None => StorageNode::open_store(&config)
-                        .await
-                        .map_err(|source| SimError::Node { index, source })?,
-                };
-                StorageNode::start_with(config, store, space).await
+            .filter(|s| !s.gone)
+            .ok_or(SimError::Faults(FaultError::UnknownNode(index)))
+    }
+
+    /// The fault handle of node `index` (`None` if there is no such node, or it left).
+    pub fn faults(&self, index: usize) -> Option<Arc<NodeFaults>> {
+        self.registry.get(index)
+    }
+
+    /// The fault handles of every node, for the control API: nodes that join later
+    /// appear in it, nodes that leave disappear.
+    pub fn fault_registry(&self) -> Arc<FaultRegistry> {
+        self.registry.clone()
+    }
+
+    /// Replaces the faults of node `index`; takes effect at once, in transfers already
+    /// under way too.
+    pub fn set_faults(&self, index: usize, spec: FaultSpec) -> Result<(), SimError> {
+        let slot = self.slot(index)?;
+        if spec.needs_link() && slot.link.is_none() {
+            return Err(FaultError::NoLink(index).into());
+        }
+        slot.faults.set(spec)?;
+        Ok(())
+    }
+
+    /// Waits until the links of node `index` are open or closed as its faults say now:
+    /// once a node set offline has settled, every new connection to it is refused.
+    pub async fn links_settled(&self, index: usize) {
+        if let Ok(slot) = self.slot(index) {
+            for link in [&slot.link, &slot.satellite_link].into_iter().flatten() {
+                link.settled().await;
             }
         }
-        .map_err(|source| SimError::Node { index, source })?;
-        node.check_in_now()
-            .await
-            .map_err(|source| SimError::Node { index, source })?;
-        slot.running = Some(node);
+    }
+
+    /// Clears the faults of node `index`.
+    pub fn clear_faults(&self, index: usize) -> Result<(), SimError> {
+        self.slot(index)?.faults.clear();
         Ok(())
+    }
+
+    /// Sets the faults a plan gives (other nodes keep theirs), and takes its churn for
+    /// [`Network::run_churn`]. A plan naming a node that is not there changes nothing.
+    pub fn apply_plan(&mut self, plan: FaultPlan) -> Result<(), SimError> {
+        for (index, spec) in &plan.nodes {
+            let slot = self.slot(*index)?;
+            if spec.needs_link() && slot.link.is_none() {
+                return Err(FaultError::NoLink(*index).into());
+            }
+            spec.validate()?;
+        }
+        for (index, spec) in &plan.nodes {
+            self.slot(*index)?.faults.set(spec.clone())?;
+        }
+        self.config.faults = plan;
+        Ok(())
+    }
+
+    /// Node `index` leaves the network for good: it stops, its links close (it is
+    /// refused from then on) and its data directory is removed.
+    pub async fn remove_node(&mut self, index: usize) -> Result<(), SimError> {
+        self.slot(index)?;
+        self.stop_node(index).await;
+        let slot = self.slot_mut(index)?;
+        slot.gone = true;
+        if let Some(link) = slot.link.take() {
+            link.stop().await;
+        }
+        if let Some(link) = slot.satellite_link.take() {
+            link.stop().await;
+        }
+        let dir = slot.config.data_dir.clone();
+        self.registry.remove(index);
+        remove_dir(dir).await?;
+        tracing::info!(node = index, "node left the network for good");
+        Ok(())
+    }
+
+    /// A new node joins: the next index, an empty data directory, a new identity.
+    /// Returns its index once it has checked in.
+    pub async fn add_node(&mut self) -> Result<usize, SimError> {
+        let index = self.nodes.len() + 1;
+        node_ip(index)?;
+        let mut slot = self.new_slot(index).await?;
+        // New means new: nothing left over from an earlier run.
+        remove_dir(slot.config.data_dir.clone()).await?;
+        if let Err(e) = launch_slot(&mut slot, None, None, true).await {
+            self.registry.remove(index);
+            return Err(e);
+        }
+        self.nodes.push(slot);
+        tracing::info!(node = index, "node joined the network");
+        Ok(index)
+    }
+
+    /// Indices of the nodes that are members of the network (running or stopped, not
+    /// gone).
+    pub fn member_indices(&self) -> Vec<usize> {
+        self.nodes
+            .iter()
+            .filter(|s| !s.gone)
+            .map(|s| s.index)
+            .collect()
+    }
+
+    /// Applies one churn event, within the floor and cap of `spec`.
+    pub async fn apply_churn(
+        &mut self,
+        event: &ChurnEvent,
+        spec: &ChurnSpec,
+    ) -> Result<ChurnOutcome, SimError> {
+        let members = self.member_indices();
+        match event.action {
+            ChurnAction::Leave(index) => {
+                if !members.contains(&index) {
+                    return Ok(ChurnOutcome::Skipped(format!(
+                        "node {index} is not in the network"
+                    )));
+                }
+                self.remove_node(index).await?;
+                Ok(ChurnOutcome::Left(index))
+            }
+            ChurnAction::LeaveRandom(pick) => {
+                if members.len() <= spec.min_nodes {
+                    return Ok(ChurnOutcome::Skipped(format!(
+                        "a node would leave, but {} are left and min_nodes is {}",
+                        members.len(),
+                        spec.min_nodes
+                    )));
+                }
+                let index = members[(pick % members.len() as u64) as usize];
+                self.remove_node(index).await?;
+                Ok(ChurnOutcome::Left(index))
+            }
+            ChurnAction::Join => {
+                if members.len() >= spec.max_nodes {
+                    return Ok(ChurnOutcome::Skipped(format!(
+                        "a node would join, but {} are there and max_nodes is {}",
+                        members.len(),
+                        spec.max_nodes
+                    )));
+                }
+                if self.nodes.len() >= MAX_NODE_INDEX {
+                    return Ok(ChurnOutcome::Skipped(format!(
+                        "a node would join, but all {MAX_NODE_INDEX} node addresses were used"
+                    )));
+                }
+                Ok(ChurnOutcome::Joined(self.add_node().await?))
+            }
+        }
+    }
+
+    /// Runs the churn of the plan (`config.faults.churn`) from now until `stop` ends
+    /// (or, for a finite schedule, until its last event), telling `report` about each
+    /// event. A failed event is reported and the churn goes on.
+    pub async fn run_churn(
+        &mut self,
+        stop: impl Future<Output = ()>,
+        mut report: impl FnMut(&ChurnEvent, &Result<ChurnOutcome, SimError>),
+    ) {
+        let Some(spec) = self.config.faults.churn.clone() else {
+            return;
+        };
+        let started = tokio::time::Instant::now();
+        tokio::pin!(stop);
+        for event in ChurnSchedule::new(&spec) {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep_until(started + event.at) => {}
+            }
+            let outcome = self.apply_churn(&event, &spec).await;
+            report(&event, &outcome);
+        }
     }
 
     /// Creates a project and an access grant for it with a fresh random root key.
@@ -294,7 +561,104 @@ impl Network {
             if let Some(node) = slot.running {
                 node.stop().await;
             }
+            for link in [slot.link, slot.satellite_link].into_iter().flatten() {
+                link.stop().await;
+            }
         }
         self.satellite.stop().await;
     }
+}
+
+/// Refuses a plan that names nodes the network will not have, or needs links it
+/// will not have, before anything starts.
+fn check_plan(plan: &FaultPlan, nodes: usize, links: bool) -> Result<(), SimError> {
+    for (index, spec) in &plan.nodes {
+        if *index > nodes {
+            return Err(FaultError::Invalid {
+                field: format!("nodes.{index}"),
+                message: format!("the network has nodes 1 to {nodes} only"),
+            }
+            .into());
+        }
+        if spec.needs_link() && !links {
+            return Err(FaultError::NoLink(*index).into());
+        }
+    }
+    Ok(())
+}
+
+/// Starts the node of `slot` on its wrapped store and disk; with `check_in`, waits for
+/// its first check-in (unless it is offline, when that could not succeed).
+async fn launch_slot(
+    slot: &mut NodeSlot,
+    store: Option<Arc<dyn PieceStore>>,
+    space: Option<Arc<dyn SpaceProbe>>,
+    check_in: bool,
+) -> Result<(), SimError> {
+    let index = slot.index;
+    let fail = |source| SimError::Node { index, source };
+    let config = slot.config.clone();
+    let store = match store {
+        Some(store) => store,
+        None => StorageNode::open_store(&config).await.map_err(fail)?,
+    };
+    let space = space.unwrap_or_else(|| StorageNode::space_probe(&config));
+    let store: Arc<dyn PieceStore> = Arc::new(NodeFaultStore::new(store, slot.faults.clone()));
+    let space: Arc<dyn SpaceProbe> = Arc::new(NodeFaultSpace::new(space, slot.faults.clone()));
+    if let Some(link) = &slot.link {
+        link.set_target(Target::Pending);
+    }
+    let started = async {
+        let node = StorageNode::start_with(config, store, space)
+            .await
+            .map_err(fail)?;
+        // Keep the port on restarts, so the link's target stays valid.
+        slot.config.listen_addr = node.listen_addr().to_string();
+        if let Some(link) = &slot.link {
+            link.set_target(Target::Up(node.listen_addr()));
+        }
+        if check_in && !slot.faults.is_offline() {
+            node.check_in_now().await.map_err(fail)?;
+        }
+        Ok::<_, SimError>(node)
+    }
+    .await;
+    match started {
+        Ok(node) => {
+            slot.running = Some(node);
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(link) = &slot.link {
+                link.set_target(Target::Down);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn socket(text: &str) -> Result<SocketAddr, SimError> {
+    text.parse()
+        .map_err(|e| SimError::Setup(format!("{text:?} is not an address: {e}")))
+}
+
+async fn resolve(address: &str) -> Result<SocketAddr, SimError> {
+    if let Ok(addr) = address.parse() {
+        return Ok(addr);
+    }
+    tokio::net::lookup_host(address)
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| SimError::Setup(format!("cannot resolve the satellite at {address}")))
+}
+
+async fn remove_dir(dir: PathBuf) -> Result<(), SimError> {
+    tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(SimError::Setup(format!("removing {}: {e}", dir.display()))),
+    })
+    .await
+    .map_err(|e| SimError::Setup(format!("removing a node's data: {e}")))?
 }

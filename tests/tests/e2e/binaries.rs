@@ -1,5 +1,5 @@
 //! The real binaries, run the way a user would: a `satellite` process, a `node-sim
-//! nodes` process, and the `uplink` CLI.
+//! nodes` process, the `uplink` CLI, and `node-sim network up` with a fault plan.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -288,4 +288,110 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
 
     run(uplink(&config).args(["rm", "sj://files/piped.bin"]));
     run(uplink(&config).args(["rb", "--force", "sj://files"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_up_applies_a_fault_plan_and_serves_the_control_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[nodes.2]\nslow = { bandwidth = 0 }\n").unwrap();
+    let refused = output(
+        Command::new(bin("node-sim"))
+            .args(["network", "up", "--nodes", "4", "--faults"])
+            .arg(&bad)
+            .arg("--dir")
+            .arg(dir.path().join("never")),
+    );
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("nodes.2.slow.bandwidth: must be at least"),
+        "{err}"
+    );
+    assert!(!dir.path().join("never").exists(), "nothing started");
+
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        "[nodes.2]\noffline = true\n[nodes.3]\nrefuse_uploads = true\n",
+    )
+    .unwrap();
+    let net_dir = dir.path().join("net");
+    let sat_addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
+    let node_port = free_port_on_nodes(4);
+    let control = format!("127.0.0.1:{}", free_port("127.0.0.1"));
+    let _network = Guard(
+        Command::new(bin("node-sim"))
+            .args([
+                "network",
+                "up",
+                "--nodes",
+                "4",
+                "--satellite-addr",
+                &sat_addr,
+            ])
+            .args(["--node-port", &node_port.to_string(), "--control", &control])
+            .arg("--faults")
+            .arg(&plan)
+            .arg("--dir")
+            .arg(&net_dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let base = format!("http://{control}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let answer = http.get(format!("{base}/faults")).send().await;
+        if let Ok(r) = answer {
+            // Nothing without the token.
+            assert_eq!(r.status(), 401);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the control API never answered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let token_file = net_dir.join("control.token");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token is private");
+    }
+    let bearer = format!("Bearer {}", std::fs::read_to_string(&token_file).unwrap());
+    let all: serde_json::Value = http
+        .get(format!("{base}/faults"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["nodes"]["2"]["offline"], true, "{all}");
+    assert_eq!(all["nodes"]["3"]["refuse_uploads"], true, "{all}");
+    assert_eq!(all["nodes"]["1"], serde_json::json!({}), "{all}");
+    // The offline node refuses connections at its address; node 1 answers.
+    assert!(std::net::TcpStream::connect(("127.0.2.1", node_port)).is_err());
+    let node_one = format!("127.0.1.1:{node_port}");
+    let answered = tokio::task::spawn_blocking(move || health(&node_one).is_some());
+    assert!(answered.await.unwrap(), "node 1 answers");
+
+    // Node 1 goes offline through the API: refused from then on.
+    let r = http
+        .put(format!("{base}/faults/1"))
+        .header("authorization", &bearer)
+        .body(r#"{"offline": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.1.1", node_port)).is_ok() {
+        assert!(Instant::now() < deadline, "node 1 still answers");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

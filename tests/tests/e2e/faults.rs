@@ -1,16 +1,19 @@
-//! Nodes that vanish or lie: uploads and downloads route around them, and no corrupted
-//! byte is ever returned.
+//! Nodes that vanish, lie or limp: uploads and downloads route around them, and no
+//! corrupted byte is ever returned.
+//!
+//! Faults are set on the wrappers every node runs on ([`tests::faults`]), never by
+//! editing a node's files.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tests::uplink_core::transport::{Mode, Transport};
 
+use tests::faults::{corrupting_reads, disk_full, losing, offline, refusing_uploads, slow};
 use tests::uplink_core::client::pieces::{PieceFetch, fetch_piece};
 use tests::uplink_core::client::{PieceError, Project, Subject, UplinkError};
 use tests::uplink_core::crypto::CryptoError;
 use tests::uplink_core::protocol::NodeId;
 use tests::uplink_core::protocol::metainfo::{DownloadObjectRequest, DownloadSegmentRequest};
-use tests::{Options, TestNetwork, download, random_bytes};
+use tests::{Options, TestNetwork, download, random_bytes, seeded_rng};
 use tokio::sync::mpsc;
 
 /// Indices (1-based) of the running nodes that hold a piece for the satellite.
@@ -25,25 +28,6 @@ async fn nodes_with_pieces(net: &TestNetwork) -> Vec<usize> {
         }
     }
     holders
-}
-
-fn piece_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.join("pieces")];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "piece") {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,11 +196,8 @@ async fn a_corrupted_piece_is_detected_and_routed_around() {
     let holders = nodes_with_pieces(&net).await;
     let bad = holders[0];
     let bad_node = net.network.node(bad).unwrap();
-    let files = piece_files(bad_node.data_dir());
-    assert_eq!(files.len(), 1);
-    let mut bytes = std::fs::read(&files[0]).unwrap();
-    bytes[10] ^= 0x55; // inside the first hash block of the piece data
-    std::fs::write(&files[0], &bytes).unwrap();
+    // Every piece of the node comes back with a flipped byte.
+    net.set_faults(bad, corrupting_reads(1.0, 1)).await;
 
     let served = |node: &tests::node_sim::node::RunningNode| {
         node.metrics()
@@ -234,6 +215,7 @@ async fn a_corrupted_piece_is_detected_and_routed_around() {
         served(bad_node) > served_before,
         "the corrupted node was never asked"
     );
+    assert!(net.faults(bad).counts().bytes_corrupted > 0);
     // ... and the uplink's piece fetch, which every download goes through, refuses what
     // it sends, while a good node's piece comes through whole.
     match fetch_directly(&project, bad_node.id()).await {
@@ -251,22 +233,14 @@ async fn a_corrupted_piece_is_detected_and_routed_around() {
 
     // Corrupt all but k pieces: still correct, because every piece is verified.
     for &index in &holders[1..holders.len() - 4] {
-        let node = net.network.node(index).unwrap();
-        for f in piece_files(node.data_dir()) {
-            let mut b = std::fs::read(&f).unwrap();
-            b[100] ^= 0xff;
-            std::fs::write(&f, &b).unwrap();
-        }
+        net.set_faults(index, corrupting_reads(1.0, index as u64))
+            .await;
     }
     assert!(download(&project, "bkt", "obj").await == data);
 
     // And with one more corrupted, the download fails rather than return bad bytes.
-    let node = net.network.node(holders[holders.len() - 1]).unwrap();
-    for f in piece_files(node.data_dir()) {
-        let mut b = std::fs::read(&f).unwrap();
-        b[5] ^= 1;
-        std::fs::write(&f, &b).unwrap();
-    }
+    net.set_faults(holders[holders.len() - 1], corrupting_reads(1.0, 99))
+        .await;
     let mut out = Vec::new();
     match project.download("bkt", "obj", None, &mut out, None).await {
         Err(UplinkError::SegmentUnavailable(why)) => {
@@ -313,5 +287,202 @@ async fn a_satellite_that_reorders_segments_is_detected() {
         "{err:?}"
     );
     assert!(out.is_empty(), "no reordered bytes are returned");
+    net.stop().await;
+}
+
+/// Ids of nodes `indices`.
+fn ids_of(net: &TestNetwork, indices: &[usize]) -> Vec<NodeId> {
+    indices
+        .iter()
+        .map(|&i| net.network.node(i).expect("a running node").id())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_a_refusing_and_an_offline_node_leave_uploads_and_downloads_whole() {
+    let net = TestNetwork::start(10).await;
+    let (slow_node, refusing, down) = (2, 5, 8);
+    net.set_faults(slow_node, slow(Duration::from_millis(100), 128 << 10))
+        .await;
+    net.set_faults(refusing, refusing_uploads()).await;
+    net.set_faults(down, offline()).await;
+    // An offline node no longer reaches the satellite either.
+    assert!(
+        net.network
+            .node(down)
+            .unwrap()
+            .check_in_now()
+            .await
+            .is_err()
+    );
+
+    let project = net.project().await; // 256 KiB segments
+    project.create_bucket("bkt").await.unwrap();
+    let mut rng = seeded_rng("slow, refusing and offline nodes");
+    let mut objects = Vec::new();
+    for (i, len) in [600_000usize, 150_000, 1_100_000].into_iter().enumerate() {
+        let mut data = vec![0u8; len];
+        rand::RngCore::fill_bytes(&mut rng, &mut data);
+        let key = format!("obj-{i}");
+        project
+            .upload("bkt", &key, &data[..], Default::default())
+            .await
+            .unwrap_or_else(|e| panic!("upload of {len} bytes: {e}"));
+        objects.push((key, data));
+    }
+    for (key, data) in &objects {
+        assert!(download(&project, "bkt", key).await == *data, "{key}");
+    }
+
+    // The faults were in force: 10 nodes for 8 pieces a segment, two failing, so every
+    // segment has a piece on the slow node and none on the other two.
+    let recorded = net.recorded_pieces().await;
+    let [slow_id, refusing_id, down_id] = ids_of(&net, &[slow_node, refusing, down])[..] else {
+        unreachable!()
+    };
+    let segments = recorded.iter().filter(|(n, _)| *n == slow_id).count();
+    assert!(segments >= 8, "the slow node holds {segments} pieces");
+    assert!(
+        recorded
+            .iter()
+            .all(|(n, _)| *n != refusing_id && *n != down_id)
+    );
+    assert!(net.faults(refusing).counts().uploads_refused > 0);
+
+    // Back online, the node takes pieces again, at once.
+    net.clear_faults(down).await;
+    net.network
+        .node(down)
+        .unwrap()
+        .check_in_now()
+        .await
+        .unwrap();
+    let data = random_bytes(200_000);
+    project
+        .upload("bkt", "after", &data[..], Default::default())
+        .await
+        .unwrap();
+    assert!(download(&project, "bkt", "after").await == data);
+    let recorded = net.recorded_pieces().await;
+    assert!(recorded.iter().any(|(n, _)| *n == down_id));
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_pieces_and_a_full_disk_are_routed_around() {
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    project.create_bucket("bkt").await.unwrap();
+    let data = random_bytes(200_000); // one segment
+    project
+        .upload("bkt", "obj", &data[..], Default::default())
+        .await
+        .unwrap();
+    let holders = nodes_with_pieces(&net).await;
+    // Four holders lose everything: the other four still give the segment back.
+    for &index in &holders[..4] {
+        net.set_faults(index, losing(1.0, index as u64)).await;
+    }
+    assert!(download(&project, "bkt", "obj").await == data);
+    let sat = net.network.satellite.id();
+    for &index in &holders[..4] {
+        let node = net.network.node(index).unwrap();
+        assert!(node.store().list(sat).await.unwrap().is_empty());
+        assert_eq!(net.faults(index).counts().pieces_lost, 1, "node {index}");
+    }
+    // Gone for good: clearing the fault brings nothing back.
+    net.clear_faults(holders[0]).await;
+    let node = net.network.node(holders[0]).unwrap();
+    assert!(node.store().list(sat).await.unwrap().is_empty());
+
+    // A full disk says so at check-in and takes nothing new.
+    let full = holders[5];
+    net.set_faults(full, disk_full()).await;
+    net.network
+        .node(full)
+        .unwrap()
+        .check_in_now()
+        .await
+        .unwrap();
+    let before = net
+        .network
+        .node(full)
+        .unwrap()
+        .store()
+        .list(sat)
+        .await
+        .unwrap();
+    let more = random_bytes(200_000);
+    project
+        .upload("bkt", "more", &more[..], Default::default())
+        .await
+        .unwrap();
+    assert!(download(&project, "bkt", "more").await == more);
+    let after = net
+        .network
+        .node(full)
+        .unwrap()
+        .store()
+        .list(sat)
+        .await
+        .unwrap();
+    assert_eq!(after, before, "the full node stored nothing new");
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_removes_nodes_for_good_and_adds_new_ones() {
+    use tests::node_sim::sim::faults::{FaultPlan, PlanFormat};
+    let mut net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    project.create_bucket("bkt").await.unwrap();
+    let data = random_bytes(200_000);
+    project
+        .upload("bkt", "obj", &data[..], Default::default())
+        .await
+        .unwrap();
+    let leaving = nodes_with_pieces(&net).await[0];
+    let dir = net.network.nodes[leaving - 1].config.data_dir.clone();
+    assert!(dir.exists());
+    let plan = FaultPlan::parse(
+        &format!(
+            "[churn]\nevents = [ {{ at = \"0s\", leave = {leaving} }}, {{ at = \"1s\", join = 2 }} ]"
+        ),
+        PlanFormat::Toml,
+    )
+    .unwrap();
+    net.network.apply_plan(plan).unwrap();
+    let mut outcomes = Vec::new();
+    net.network
+        .run_churn(std::future::pending(), |_, outcome| {
+            outcomes.push(
+                outcome
+                    .as_ref()
+                    .map(|o| o.to_string())
+                    .map_err(|e| e.to_string()),
+            )
+        })
+        .await;
+    assert_eq!(
+        outcomes,
+        vec![
+            Ok(format!("node {leaving} left for good")),
+            Ok("node 11 joined".to_string()),
+            Ok("node 12 joined".to_string()),
+        ]
+    );
+    assert!(net.network.node(leaving).is_none());
+    assert!(net.network.faults(leaving).is_none());
+    assert!(!dir.exists(), "the node's data is gone");
+    let new_ids = ids_of(&net, &[11, 12]);
+    assert_ne!(new_ids[0], new_ids[1]);
+    // Nine of the ten pieces are left; the data comes back, and new uploads go on.
+    assert!(download(&project, "bkt", "obj").await == data);
+    let more = random_bytes(200_000);
+    project
+        .upload("bkt", "more", &more[..], Default::default())
+        .await
+        .unwrap();
+    assert!(download(&project, "bkt", "more").await == more);
     net.stop().await;
 }
