@@ -99,6 +99,8 @@ pub struct SatelliteConfig {
     pub repair: crate::repair::RepairConfig,
     /// Garbage collection (bloom filters of the pieces each node should keep).
     pub gc: crate::gc::GcConfig,
+    /// Audits, node reputation and vetting.
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// How long the HTTP server waits for clients, and how much it reads from them.
@@ -310,6 +312,7 @@ impl Default for SatelliteConfig {
             segment_loop: crate::segment_loop::SegmentLoopConfig::default(),
             repair: crate::repair::RepairConfig::default(),
             gc: crate::gc::GcConfig::default(),
+            audit: crate::audit::AuditConfig::default(),
         }
     }
 }

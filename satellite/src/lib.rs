@@ -14,12 +14,14 @@
 //! - [`segment_loop`]: one pass over all segments for the observers below.
 //! - [`repair`]: the checker, the repair queue and the repair workers.
 //! - [`gc`]: bloom filters of the pieces each node should keep.
+//! - [`audit`]: sampling, piece audits, reputation, disqualification.
 //! - [`workers`]: background jobs on the shared runtime, leases between processes.
 //! - [`api`]: the HTTP edge.
 
 pub mod accounting;
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod config;
@@ -136,6 +138,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
             db.clone(),
             OverlayConfig {
                 online_window: config.node_online_window,
+                new_node_fraction: config.audit.new_node_fraction,
                 identity_difficulty: config.identity_difficulty,
                 checkin_ping: config.checkin_ping,
                 max_clock_skew: Duration::from_secs(600),
@@ -192,6 +195,23 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
     );
 
     let transport = Transport::shared(config.transport_mode());
+    let audit_queue = audit::AuditQueue::default();
+    let audit_worker = workers.spawn(audit::AuditWorker {
+        verifier: audit::Verifier {
+            db: db.clone(),
+            overlay: overlay.clone(),
+            orders: orders.clone(),
+            transport: transport.clone(),
+            config: config.audit,
+            metrics: metrics.clone(),
+        },
+        queue: audit_queue.clone(),
+    });
+    let audit_sample = if config.audit.enabled {
+        config.audit.segments_per_pass
+    } else {
+        0
+    };
     workers.spawn(workers::Exclusive::new(
         segment_loop::SegmentLoop::new(
             db.clone(),
@@ -206,6 +226,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
                     config.gc,
                     config.order_expiration,
                 )),
+                Box::new(audit::Sampler::new(audit_sample, audit_queue).waking(audit_worker)),
             ],
             metrics.clone(),
         ),

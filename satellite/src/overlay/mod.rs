@@ -42,6 +42,8 @@ pub struct NodeInfo {
     pub disqualified: bool,
     pub suspended: bool,
     pub exiting: bool,
+    /// Passed enough audits to get a full share of uploads.
+    pub vetted: bool,
 }
 
 impl NodeInfo {
@@ -57,6 +59,7 @@ impl NodeInfo {
             disqualified: m.disqualified_at.is_some(),
             suspended: m.suspended_at.is_some(),
             exiting: m.exit_initiated_at.is_some(),
+            vetted: m.vetted_at.is_some(),
         })
     }
 }
@@ -64,6 +67,9 @@ impl NodeInfo {
 #[derive(Clone, Debug)]
 pub struct OverlayConfig {
     pub online_window: Duration,
+    /// Share of each upload's nodes taken from unvetted nodes (when there are enough
+    /// vetted ones; otherwise unvetted nodes fill the rest).
+    pub new_node_fraction: f64,
     pub identity_difficulty: u32,
     pub checkin_ping: bool,
     pub max_clock_skew: Duration,

@@ -44,14 +44,27 @@ impl Overlay {
             }
         }
         candidates.shuffle(&mut rand::thread_rng());
+        let (vetted, new): (Vec<&NodeInfo>, Vec<&NodeInfo>) =
+            candidates.into_iter().partition(|n| n.vetted);
+        let new_share = ((req.wanted as f64) * self.config().new_node_fraction).ceil() as usize;
         let mut networks: HashSet<&str> = req.exclude_networks.iter().map(String::as_str).collect();
-        let mut chosen = Vec::with_capacity(req.wanted);
-        for node in candidates {
-            if chosen.len() == req.wanted {
-                break;
-            }
-            if networks.insert(node.last_net.as_str()) {
-                chosen.push(node.clone());
+        let mut chosen: Vec<NodeInfo> = Vec::with_capacity(req.wanted);
+        // Unvetted nodes get their small share first, vetted nodes the rest, and
+        // unvetted nodes fill what vetted ones cannot (a young network).
+        for (pool, cap) in [(&new, new_share), (&vetted, req.wanted), (&new, req.wanted)] {
+            let limit = cap.min(req.wanted);
+            let mut taken = 0;
+            for node in pool.iter() {
+                if chosen.len() == req.wanted || taken == limit {
+                    break;
+                }
+                if chosen.iter().any(|c| c.id == node.id) {
+                    continue;
+                }
+                if networks.insert(node.last_net.as_str()) {
+                    chosen.push((*node).clone());
+                    taken += 1;
+                }
             }
         }
         if chosen.len() < req.minimum {
@@ -94,6 +107,7 @@ mod tests {
             db,
             OverlayConfig {
                 online_window: Duration::from_secs(60),
+                new_node_fraction: 0.05,
                 identity_difficulty: 0,
                 checkin_ping: false,
                 transport: uplink_core::transport::Mode::PlainHttp,

@@ -5,6 +5,7 @@
 
 mod access;
 mod accounting;
+mod audit;
 mod binaries;
 mod concurrency;
 mod console_api;
