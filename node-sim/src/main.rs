@@ -88,6 +88,23 @@ enum Command {
         #[command(subcommand)]
         action: TrashAction,
     },
+    /// Ask the satellite to let a node leave gracefully: it gets no new pieces, its
+    /// pieces move to other nodes while it keeps serving them, and the answer says when
+    /// it may shut down. Run it again (or with --status) to follow the progress.
+    Exit {
+        /// The node's data directory (holds its identity).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The satellite: <id>@<host>:<port>.
+        #[arg(long)]
+        satellite: String,
+        /// Only report how the exit stands; do not start one.
+        #[arg(long)]
+        status: bool,
+        /// Keep asking every 10 seconds until the node may shut down.
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -635,5 +652,54 @@ async fn main() -> Result<()> {
         }
         Command::Load(args) => run_load(args, mode).await,
         Command::Trash { action } => run_trash(action).await,
+        Command::Exit {
+            dir,
+            satellite,
+            status,
+            wait,
+        } => run_exit(dir, satellite, status, wait, mode).await,
+    }
+}
+
+async fn run_exit(
+    dir: PathBuf,
+    satellite: String,
+    status: bool,
+    wait: bool,
+    mode: Mode,
+) -> Result<()> {
+    use node_sim::node::exit::request_exit;
+    let path = dir.join(node_sim::node::IDENTITY_FILE);
+    if !path.exists() {
+        bail!(
+            "{} holds no node identity ({} is missing)",
+            dir.display(),
+            path.display()
+        );
+    }
+    let identity = uplink_core::protocol::Identity::load_or_create(&path, 0)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let satellite: NodeUrl = satellite
+        .parse()
+        .context("--satellite must look like <id>@<host>:<port>")?;
+    let transport = Transport::shared(mode);
+    let mut start = !status;
+    loop {
+        let answer = request_exit(&identity, &satellite, &transport, start).await?;
+        start = false;
+        println!(
+            "node {}: {:?}{} - {}",
+            identity.node_id(),
+            answer.state,
+            answer
+                .pieces_remaining
+                .map(|n| format!(", {n} pieces left"))
+                .unwrap_or_default(),
+            answer.message
+        );
+        if answer.may_shut_down || !wait {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
     }
 }

@@ -15,6 +15,7 @@
 //! - [`repair`]: the checker, the repair queue and the repair workers.
 //! - [`gc`]: bloom filters of the pieces each node should keep.
 //! - [`audit`]: sampling, piece audits, reputation, disqualification.
+//! - [`exit`]: graceful exit of nodes.
 //! - [`workers`]: background jobs on the shared runtime, leases between processes.
 //! - [`api`]: the HTTP edge.
 
@@ -28,6 +29,7 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod error;
+pub mod exit;
 pub mod gc;
 pub mod metabase;
 pub mod metainfo;
@@ -227,6 +229,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
                     config.order_expiration,
                 )),
                 Box::new(audit::Sampler::new(audit_sample, audit_queue).waking(audit_worker)),
+                Box::new(exit::ExitObserver::new(db.clone())),
             ],
             metrics.clone(),
         ),
@@ -285,6 +288,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         address,
     };
     let state = web::Data::new(AppState {
+        db: db.clone(),
         metainfo,
         auth: Authenticator::new(
             db.clone(),

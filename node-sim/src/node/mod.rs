@@ -14,6 +14,7 @@
 pub mod checkin;
 pub mod config;
 pub mod error;
+pub mod exit;
 pub mod gc;
 pub mod metrics;
 pub mod piecestore;

@@ -33,6 +33,8 @@ use crate::workers::StatusHandle;
 
 /// Shared by all HTTP workers.
 pub struct AppState {
+    /// For the services without a handle of their own (graceful exit, operator pages).
+    pub db: crate::db::Db,
     pub metainfo: Arc<Metainfo>,
     pub auth: Authenticator,
     pub overlay: Arc<Overlay>,

@@ -1,13 +1,30 @@
-//! Node check-in.
+//! Node check-in and graceful exit.
 
 use actix_web::web;
+use uplink_core::protocol::exit::{EXIT_PATH, ExitRequest, ExitStatus};
 use uplink_core::protocol::wire::{CHECKIN_PATH, CheckInRequest, CheckInResponse};
 
 use super::AppState;
 use crate::error::Result;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(CHECKIN_PATH, web::post().to(check_in));
+    cfg.route(CHECKIN_PATH, web::post().to(check_in))
+        .route(EXIT_PATH, web::post().to(graceful_exit));
+}
+
+async fn graceful_exit(
+    state: web::Data<AppState>,
+    body: web::Json<ExitRequest>,
+) -> Result<web::Json<ExitStatus>> {
+    Ok(web::Json(
+        crate::exit::handle(
+            &state.db,
+            &state.overlay,
+            state.satellite.id,
+            &body.into_inner(),
+        )
+        .await?,
+    ))
 }
 
 async fn check_in(

@@ -113,7 +113,19 @@ impl Observer for Checker {
         self.report.remote_segments += 1;
         let health = assess(pass, remote);
         *self.report.by_healthy.entry(health.healthy).or_default() += 1;
+        let exiting = remote
+            .pieces
+            .iter()
+            .any(|p| pass.nodes.get(&p.node).is_some_and(|n| n.exiting));
         match health.verdict {
+            // Pieces on exiting nodes must move even where redundancy is fine.
+            Verdict::Healthy if exiting => {
+                self.report.queued += 1;
+                self.batch.push((segment.key.clone(), health.healthy));
+                if self.batch.len() >= 500 {
+                    self.flush().await?;
+                }
+            }
             Verdict::Healthy => {}
             Verdict::Repair => {
                 self.report.queued += 1;

@@ -76,7 +76,11 @@ impl Repairer {
             overlay: self.overlay.clone(),
         };
         let health = assess(&pass, remote);
-        if health.verdict == Verdict::Healthy {
+        let exiting = remote
+            .pieces
+            .iter()
+            .any(|p| pass.nodes.get(&p.node).is_some_and(|n| n.exiting));
+        if health.verdict == Verdict::Healthy && !exiting {
             return Ok(Outcome::NotNeeded);
         }
         let scheme = remote.scheme;
@@ -100,6 +104,10 @@ impl Repairer {
             {
                 keep.push(*piece);
             }
+        }
+        if pieces_to_rebuild(&scheme, keep.len() as u16) == 0 {
+            // At optimal without the exiting pieces: drop them, nothing to rebuild.
+            return self.drop_unhealthy(&segment, keep).await;
         }
         // Read healthy pieces first, then exiting and suspended ones.
         readable.sort_by_key(|(p, _)| !keep.contains(p));
@@ -196,6 +204,35 @@ impl Repairer {
             segments::Swap::Gone => Ok(Outcome::Dropped("the segment was deleted during repair")),
             segments::Swap::Changed => Ok(Outcome::Dropped("the segment changed during repair")),
         }
+    }
+
+    /// Removes every piece but `keep` from the segment (compare-and-swap); the removed
+    /// pieces are queued for deletion.
+    async fn drop_unhealthy(&self, segment: &Segment, keep: Vec<Piece>) -> Result<Outcome> {
+        let remote = segment.remote().expect("remote segment");
+        let new_set = PieceSet::new(keep)?;
+        let dropped: Vec<Piece> = remote
+            .pieces
+            .iter()
+            .filter(|p| !new_set.iter().any(|q| q == *p))
+            .copied()
+            .collect();
+        let root = remote.root_piece_id;
+        let swap = crate::db::write_txn!(self.db, |txn| {
+            let swap = segments::swap_pieces(&txn, segment, &new_set, Some(now_unix())).await?;
+            if swap == segments::Swap::Done {
+                queue_deletions(&txn, &root, &dropped.iter().collect::<Vec<_>>()).await?;
+            }
+            Ok(swap)
+        })?;
+        Ok(match swap {
+            segments::Swap::Done => Outcome::Repaired {
+                uploaded: 0,
+                bytes: 0,
+            },
+            segments::Swap::Gone => Outcome::Dropped("the segment was deleted during repair"),
+            segments::Swap::Changed => Outcome::Dropped("the segment changed during repair"),
+        })
     }
 
     /// Downloads whole pieces until `k` verified ones are in hand. Returns them, the

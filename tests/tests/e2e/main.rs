@@ -13,6 +13,7 @@ mod console_client;
 mod data_path;
 mod faults;
 mod gc;
+mod graceful_exit;
 mod lifecycle;
 mod listing;
 mod load;

@@ -4,6 +4,7 @@
 //! check-in) or framed binary (piece transfer, see [`wire`]).
 
 pub mod error;
+pub mod exit;
 pub mod identity;
 pub mod ids;
 pub mod metainfo;
