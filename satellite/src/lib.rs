@@ -34,6 +34,7 @@ pub mod gc;
 pub mod metabase;
 pub mod metainfo;
 pub mod metrics;
+pub mod operators;
 pub mod orders;
 pub mod overlay;
 pub mod projects;

@@ -93,6 +93,18 @@ enum AdminAction {
     },
     /// List projects.
     ListProjects,
+    /// Every node: status, free space, reputation, audit counts.
+    Nodes {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Repair state: queue length, segments by health, repairs in the last hour, lost
+    /// segments.
+    Repair {
+        #[arg(long)]
+        json: bool,
+    },
     /// Set a project's own limits (sizes like 10GiB or 500GB); unset ones keep their value.
     SetLimits {
         /// Project id.
@@ -231,6 +243,56 @@ async fn main() -> Result<()> {
                 AdminAction::CreateApiKey { project, name } => {
                     let key = satellite::admin::create_api_key(&db, &project, &name).await?;
                     println!("{}", key.serialized);
+                }
+                AdminAction::Nodes { json } => {
+                    let window = config.node_online_window.as_secs() as i64;
+                    let nodes = satellite::operators::nodes(&db, window).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&nodes)?);
+                    } else {
+                        println!(
+                            "{:<14} {:<22} {:>10} {:>7} {:>7} {:>7} {:>6}  id",
+                            "status", "address", "free", "audit", "unknown", "audits", "failed"
+                        );
+                        for n in &nodes {
+                            println!(
+                                "{:<14} {:<22} {:>10} {:>7.3} {:>7.3} {:>7} {:>6}  {}",
+                                n.status(),
+                                n.address,
+                                uplink_core::units::format_size(n.free_bytes),
+                                n.audit_score,
+                                n.unknown_score,
+                                n.audits_total,
+                                n.audits_failed,
+                                n.id
+                            );
+                        }
+                        println!("{} nodes", nodes.len());
+                    }
+                }
+                AdminAction::Repair { json } => {
+                    let r = satellite::operators::repair(&db).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&r)?);
+                    } else {
+                        println!("repair queue:        {} segments", r.queue_length);
+                        println!("repaired last hour:  {}", r.repaired_last_hour);
+                        println!("lost segments:       {}", r.lost_segments);
+                        for s in &r.lost_samples {
+                            println!("  lost: {s}");
+                        }
+                        match r.last_pass_at {
+                            Some(t) => println!(
+                                "last checker pass:   {t} (unix), {:.0} segments/s",
+                                r.last_pass_segments_per_second.unwrap_or(0.0)
+                            ),
+                            None => println!("last checker pass:   none yet"),
+                        }
+                        println!("segments by healthy pieces:");
+                        for (healthy, count) in &r.segments_by_healthy {
+                            println!("  {healthy:>3}: {count}");
+                        }
+                    }
                 }
                 AdminAction::ListProjects => {
                     for p in satellite::admin::list_projects(&db).await? {

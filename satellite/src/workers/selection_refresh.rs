@@ -33,6 +33,21 @@ impl PeriodicJob for SelectionRefresh {
             .nodes
             .with_label_values(&["online"])
             .set(online as i64);
+        let nodes = self.overlay.snapshot();
+        for (state, count) in [
+            ("vetted", nodes.values().filter(|n| n.vetted).count()),
+            ("suspended", nodes.values().filter(|n| n.suspended).count()),
+            (
+                "disqualified",
+                nodes.values().filter(|n| n.disqualified).count(),
+            ),
+            ("exiting", nodes.values().filter(|n| n.exiting).count()),
+        ] {
+            self.metrics
+                .nodes
+                .with_label_values(&[state])
+                .set(count as i64);
+        }
         Ok(format!("{known} nodes known, {online} online"))
     }
 }
