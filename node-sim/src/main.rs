@@ -80,6 +80,9 @@ enum Command {
     /// range reads (each compared byte for byte), listings and deletes; report ops/s,
     /// latencies, errors by kind and mismatches. Exits non-zero on any error or mismatch.
     Load(LoadArgs),
+    /// Durability under node churn by the satellite's repair rules: segment loss
+    /// probability over years, repair traffic per stored byte, repair queue depth.
+    Durability(node_sim::sim::durability::cli::DurabilityArgs),
 }
 
 #[derive(clap::Args)]
@@ -415,5 +418,9 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Load(args) => run_load(args, mode).await,
+        Command::Durability(args) => {
+            print!("{}", node_sim::sim::durability::cli::execute(&args)?);
+            Ok(())
+        }
     }
 }
