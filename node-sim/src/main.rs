@@ -105,6 +105,9 @@ enum Command {
         #[arg(long)]
         wait: bool,
     },
+    /// Durability under node churn by the satellite's repair rules: segment loss
+    /// probability over years, repair traffic per stored byte, repair queue depth.
+    Durability(node_sim::sim::durability::cli::DurabilityArgs),
 }
 
 #[derive(Subcommand)]
@@ -658,6 +661,10 @@ async fn main() -> Result<()> {
             status,
             wait,
         } => run_exit(dir, satellite, status, wait, mode).await,
+        Command::Durability(args) => {
+            print!("{}", node_sim::sim::durability::cli::execute(&args)?);
+            Ok(())
+        }
     }
 }
 
