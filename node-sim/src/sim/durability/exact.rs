@@ -229,10 +229,12 @@ fn weighted_renewals(c: &[f64], z: f64) -> Vec<f64> {
         let mut acc = c[i];
         let top = hi.min(i);
         if lo <= top {
-            let mut conv = 0.0;
-            for j in lo..=top {
-                conv += c[j] * m[i - j];
-            }
+            // Σ_{j=lo..=top} c[j]·m[i-j]
+            let conv: f64 = c[lo..=top]
+                .iter()
+                .zip(m[i - top..=i - lo].iter().rev())
+                .map(|(a, b)| a * b)
+                .sum();
             acc += z * conv;
         }
         m[i] = acc / norm;

@@ -10,7 +10,7 @@
 //!
 //! Two methods answer the same question. [`exact`] solves the per-segment Markov model
 //! (exponential delay: a chain and its matrix exponential; fixed delay: a binomial per
-//! repair window summed over repair cycles), runs in milliseconds and resolves loss
+//! repair window summed over repair cycles), runs in under a second and resolves loss
 //! probabilities of 1e-20. [`sampler`] replays node departures over a whole network
 //! with a seeded generator; it cannot see such small probabilities but checks the
 //! exact figures where losses are frequent.
