@@ -17,7 +17,15 @@ fn help_names_every_command() {
         "no usage line in:\n{text}"
     );
     let listed = listed_commands(&text);
-    for cmd in ["network", "nodes", "bench", "load"] {
+    for cmd in [
+        "network",
+        "nodes",
+        "bench",
+        "load",
+        "trash",
+        "exit",
+        "durability",
+    ] {
         assert!(
             listed.contains(&cmd),
             "{cmd} missing from {listed:?} in:\n{text}"

@@ -24,3 +24,4 @@ mod resilience;
 mod security;
 mod sharing;
 mod transport;
+mod two_satellites;
