@@ -92,7 +92,7 @@ impl Metainfo {
 
 /// Queues the pieces `(piece number, node)` of a segment with root piece id `root` for
 /// deletion on their nodes.
-pub(super) async fn queue_assigned_pieces<C: ConnectionTrait>(
+pub(crate) async fn queue_assigned_pieces<C: ConnectionTrait>(
     conn: &C,
     root: PieceId,
     pieces: &[(u16, NodeId)],

@@ -28,6 +28,7 @@ use crate::orders::OrderSigner;
 use crate::overlay::Overlay;
 use crate::tokens::TokenSigner;
 
+pub(crate) use abort::queue_assigned_pieces;
 pub use delete::delete_objects;
 
 /// The parts of the configuration metainfo needs.

@@ -117,23 +117,11 @@ impl Observer for Checker {
             .pieces
             .iter()
             .any(|p| pass.nodes.get(&p.node).is_some_and(|n| n.exiting));
-        match health.verdict {
-            // Pieces on exiting nodes must move even where redundancy is fine.
-            Verdict::Healthy if exiting => {
-                self.report.queued += 1;
-                self.batch.push((segment.key.clone(), health.healthy));
-                if self.batch.len() >= 500 {
-                    self.flush().await?;
-                }
-            }
-            Verdict::Healthy => {}
-            Verdict::Repair => {
-                self.report.queued += 1;
-                self.batch.push((segment.key.clone(), health.healthy));
-                if self.batch.len() >= 500 {
-                    self.flush().await?;
-                }
-            }
+        // Pieces on exiting nodes must move even where redundancy is fine; lost
+        // segments stay queued in case offline nodes come back.
+        let queue = match health.verdict {
+            Verdict::Healthy => exiting,
+            Verdict::Repair => true,
             Verdict::Lost => {
                 self.report.lost += 1;
                 tracing::error!(
@@ -146,8 +134,16 @@ impl Observer for Checker {
                 if self.report.lost_samples.len() < LOST_SAMPLES {
                     self.report.lost_samples.push(segment.key.to_string());
                 }
-                // Still queued: if offline nodes come back, repair can save it.
-                self.batch.push((segment.key.clone(), health.healthy));
+                true
+            }
+        };
+        if queue {
+            if health.verdict != Verdict::Lost {
+                self.report.queued += 1;
+            }
+            self.batch.push((segment.key.clone(), health.healthy));
+            if self.batch.len() >= 500 {
+                self.flush().await?;
             }
         }
         Ok(())

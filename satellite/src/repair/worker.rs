@@ -28,9 +28,9 @@ use super::checker::assess;
 use super::health::{Verdict, pieces_to_rebuild};
 use super::queue::{self, Job};
 use crate::db::Db;
-use crate::db::entities::piece_deletion;
 use crate::error::{Result, SatelliteError};
 use crate::metabase::{Piece, PieceSet, Segment, segments};
+use crate::metainfo::queue_assigned_pieces;
 use crate::metrics::Metrics;
 use crate::orders::{LimitTarget, OrderSigner};
 use crate::overlay::{NodeInfo, Overlay, SelectionRequest};
@@ -164,25 +164,7 @@ impl Repairer {
                 targets.len()
             )));
         }
-        let mut pieces = keep.clone();
-        pieces.extend(added.iter().copied());
-        let new_set = PieceSet::new(pieces)?;
-        let dropped: Vec<Piece> = remote
-            .pieces
-            .iter()
-            .filter(|p| !new_set.iter().any(|q| q == *p))
-            .copied()
-            .collect();
-        let root = remote.root_piece_id;
-        let swap = crate::db::write_txn!(self.db, |txn| {
-            let swap = segments::swap_pieces(&txn, &segment, &new_set, Some(now_unix())).await?;
-            let garbage: Vec<&Piece> = match swap {
-                segments::Swap::Done => dropped.iter().chain(surplus.iter()).collect(),
-                _ => added.iter().chain(surplus.iter()).collect(),
-            };
-            queue_deletions(&txn, &root, &garbage).await?;
-            Ok(swap)
-        })?;
+        let swap = self.swap(&segment, &keep, &added, &surplus).await?;
         let bytes = read_bytes + uploaded_bytes;
         self.metrics
             .repair_bytes
@@ -209,8 +191,29 @@ impl Repairer {
     /// Removes every piece but `keep` from the segment (compare-and-swap); the removed
     /// pieces are queued for deletion.
     async fn drop_unhealthy(&self, segment: &Segment, keep: Vec<Piece>) -> Result<Outcome> {
+        Ok(match self.swap(segment, &keep, &[], &[]).await? {
+            segments::Swap::Done => Outcome::Repaired {
+                uploaded: 0,
+                bytes: 0,
+            },
+            segments::Swap::Gone => Outcome::Dropped("the segment was deleted during repair"),
+            segments::Swap::Changed => Outcome::Dropped("the segment changed during repair"),
+        })
+    }
+
+    /// Sets the segment's pieces to `keep` + `added` if they did not change since
+    /// `segment` was read, and queues what is garbage for deletion in the same
+    /// transaction: on success the pieces no longer in the set and `surplus`, otherwise
+    /// everything uploaded for this repair (`added` and `surplus`).
+    async fn swap(
+        &self,
+        segment: &Segment,
+        keep: &[Piece],
+        added: &[Piece],
+        surplus: &[Piece],
+    ) -> Result<segments::Swap> {
         let remote = segment.remote().expect("remote segment");
-        let new_set = PieceSet::new(keep)?;
+        let new_set = PieceSet::new(keep.iter().chain(added).copied().collect())?;
         let dropped: Vec<Piece> = remote
             .pieces
             .iter()
@@ -218,20 +221,16 @@ impl Repairer {
             .copied()
             .collect();
         let root = remote.root_piece_id;
-        let swap = crate::db::write_txn!(self.db, |txn| {
+        crate::db::write_txn!(self.db, |txn| {
             let swap = segments::swap_pieces(&txn, segment, &new_set, Some(now_unix())).await?;
-            if swap == segments::Swap::Done {
-                queue_deletions(&txn, &root, &dropped.iter().collect::<Vec<_>>()).await?;
+            let garbage: Vec<(u16, NodeId)> = match swap {
+                segments::Swap::Done => dropped.iter().chain(surplus),
+                _ => added.iter().chain(surplus),
             }
+            .map(|p| (p.num, p.node))
+            .collect();
+            queue_assigned_pieces(&txn, root, &garbage).await?;
             Ok(swap)
-        })?;
-        Ok(match swap {
-            segments::Swap::Done => Outcome::Repaired {
-                uploaded: 0,
-                bytes: 0,
-            },
-            segments::Swap::Gone => Outcome::Dropped("the segment was deleted during repair"),
-            segments::Swap::Changed => Outcome::Dropped("the segment changed during repair"),
         })
     }
 
@@ -425,27 +424,6 @@ impl Repairer {
         );
         join_all(uploads).await.into_iter().flatten().collect()
     }
-}
-
-async fn queue_deletions<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    root: &uplink_core::protocol::PieceId,
-    pieces: &[&Piece],
-) -> Result<()> {
-    use sea_orm::{EntityTrait, Set};
-    if pieces.is_empty() {
-        return Ok(());
-    }
-    let now = now_unix();
-    let rows = pieces.iter().map(|p| piece_deletion::ActiveModel {
-        node_id: Set(p.node.0.to_vec()),
-        piece_id: Set(p.piece_id(root).0.to_vec()),
-        created_at: Set(now),
-        attempts: Set(0),
-        ..Default::default()
-    });
-    piece_deletion::Entity::insert_many(rows).exec(conn).await?;
-    Ok(())
 }
 
 /// A repair worker of the runtime: one queued segment per step.
