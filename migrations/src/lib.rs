@@ -13,6 +13,7 @@ mod m20261124_000003_usage_counters;
 mod m20261201_000004_write_lock;
 mod m20261201_000005_key_creators;
 mod m20261202_000006_keeping;
+mod m20261202_000007_admins;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_write_lock::Migration),
             Box::new(m20261201_000005_key_creators::Migration),
             Box::new(m20261202_000006_keeping::Migration),
+            Box::new(m20261202_000007_admins::Migration),
         ]
     }
 }

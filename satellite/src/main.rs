@@ -93,6 +93,14 @@ enum AdminAction {
     },
     /// List projects.
     ListProjects,
+    /// Let a console account see the nodes and repair pages (or, with --revoke, no
+    /// longer). The account must exist: sign up in the console first.
+    SetAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Every node: status, free space, reputation, audit counts.
     Nodes {
         /// JSON instead of a table.
@@ -292,6 +300,14 @@ async fn main() -> Result<()> {
                         for (healthy, count) in &r.segments_by_healthy {
                             println!("  {healthy:>3}: {count}");
                         }
+                    }
+                }
+                AdminAction::SetAdmin { email, revoke } => {
+                    let user = satellite::admin::set_admin(&db, &email, !revoke).await?;
+                    if user.is_admin {
+                        println!("{} is an administrator", user.email);
+                    } else {
+                        println!("{} is no longer an administrator", user.email);
                     }
                 }
                 AdminAction::ListProjects => {

@@ -1,5 +1,6 @@
 //! What operators of a network see about its nodes and its repair state, in one place
-//! for `satellite admin nodes|repair` (and the operator pages to come).
+//! for `satellite admin nodes|repair` and the console's nodes and repair pages, so that
+//! the two never disagree.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,12 +13,14 @@ use crate::db::Db;
 use crate::db::entities::{graceful_exit, node, reputation};
 use crate::error::Result;
 use crate::repair::checker::{CheckerReport, REPORT};
-use crate::repair::queue;
+use crate::repair::queue::{self, HourOfRepairs, QueuedJob};
 
 /// One node as an operator sees it.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeOverview {
     pub id: String,
+    /// [`NodeOverview::status`], for readers of the JSON.
+    pub status: &'static str,
     pub address: String,
     pub online: bool,
     pub last_check_in: i64,
@@ -81,8 +84,9 @@ pub async fn nodes(db: &Db, online_window_secs: i64) -> Result<Vec<NodeOverview>
             let id = NodeId::from_slice(&n.id)
                 .map(|i| i.to_string())
                 .unwrap_or_else(|_| "?".into());
-            NodeOverview {
+            let mut overview = NodeOverview {
                 id,
+                status: "",
                 address: n.address.clone(),
                 online: now - n.last_contact_success <= online_window_secs,
                 last_check_in: n.last_contact_success,
@@ -99,7 +103,9 @@ pub async fn nodes(db: &Db, online_window_secs: i64) -> Result<Vec<NodeOverview>
                 disqualified: n.disqualified_at.is_some(),
                 exiting: n.exit_initiated_at.is_some(),
                 exit_finished: exits.get(&n.id).is_some_and(|e| e.finished_at.is_some()),
-            }
+            };
+            overview.status = overview.status();
+            overview
         })
         .collect();
     out.sort_by(|a, b| a.address.cmp(&b.address));
@@ -117,7 +123,14 @@ pub struct RepairOverview {
     pub segments_by_healthy: BTreeMap<u16, u64>,
     pub last_pass_at: Option<i64>,
     pub last_pass_segments_per_second: Option<f64>,
+    /// Completed repairs per hour over the last day, oldest first.
+    pub repaired_per_hour: Vec<HourOfRepairs>,
+    /// The most urgent queued jobs, in the order workers take them.
+    pub queue_head: Vec<QueuedJob>,
 }
+
+/// How many queued jobs [`repair`] lists.
+pub const QUEUE_HEAD: u64 = 20;
 
 pub async fn repair(db: &Db) -> Result<RepairOverview> {
     let report = crate::reports::get::<_, CheckerReport>(db, REPORT).await?;
@@ -136,5 +149,30 @@ pub async fn repair(db: &Db) -> Result<RepairOverview> {
             .unwrap_or_default(),
         last_pass_at: report.as_ref().map(|(r, _)| r.pass_started_at),
         last_pass_segments_per_second: report.as_ref().map(|(r, _)| r.segments_per_second),
+        repaired_per_hour: queue::repaired_per_hour(db, now - 24 * 3600).await?,
+        queue_head: queue::head(db, QUEUE_HEAD).await?,
     })
+}
+
+/// The network at a glance.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NodesSummary {
+    pub total: u64,
+    pub online: u64,
+    /// Nodes by [`NodeOverview::status`].
+    pub by_status: BTreeMap<&'static str, u64>,
+    pub free_bytes: u64,
+    pub used_bytes: u64,
+}
+
+pub fn summary(nodes: &[NodeOverview]) -> NodesSummary {
+    let mut s = NodesSummary::default();
+    for n in nodes {
+        s.total += 1;
+        s.online += u64::from(n.online);
+        *s.by_status.entry(n.status).or_default() += 1;
+        s.free_bytes += n.free_bytes;
+        s.used_bytes += n.used_bytes;
+    }
+    s
 }

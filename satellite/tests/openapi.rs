@@ -1152,3 +1152,98 @@ async fn the_api_answers_as_documented() {
     assert_eq!(locked.code(), "too_many_requests");
     satellite.stop().await;
 }
+
+#[tokio::test]
+async fn the_admin_pages_answer_as_documented_and_only_to_administrators() {
+    use satellite::db::entities::node;
+    use satellite::metabase::SegmentKey;
+    use satellite::repair::queue;
+    use sea_orm::{ActiveModelTrait, Set};
+
+    let doc = document();
+    let (_dir, satellite) = start().await;
+    let api = api(&doc, &satellite);
+    let now = uplink_core::protocol::now_unix();
+    // A node, a queued segment and a completed repair, so that every list has an item
+    // to check against its schema.
+    node::ActiveModel {
+        id: Set(vec![7; 32]),
+        public_key: Set(vec![1; 32]),
+        address: Set("127.0.0.1:7777".into()),
+        last_net: Set("127.0.0".into()),
+        free_bytes: Set(1 << 30),
+        used_bytes: Set(1 << 20),
+        version: Set("test".into()),
+        created_at: Set(now),
+        last_contact_success: Set(now),
+        last_contact_failure: Set(None),
+        vetted_at: Set(None),
+        disqualified_at: Set(None),
+        suspended_at: Set(None),
+        exit_initiated_at: Set(None),
+    }
+    .insert(&satellite.db)
+    .await
+    .unwrap();
+    let key = SegmentKey {
+        object_id: "00000000-0000-4000-8000-000000000001".into(),
+        position: 0,
+    };
+    queue::push(&satellite.db, &[(key, 5)]).await.unwrap();
+    queue::log_repair(&satellite.db, 3, 3 << 20).await.unwrap();
+
+    let (ann, _) = api.signup("ann@example.com").await;
+    let me = api.get("/auth/me", &[], &ann).await;
+    assert_eq!(me.body["user"]["admin"], false);
+    for page in ["/admin/nodes", "/admin/repair"] {
+        let answer = api.get(page, &[], &ann).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (403, "permission_denied"),
+            "{page} for a user: {}",
+            answer.body
+        );
+    }
+    let missing = satellite::admin::set_admin(&satellite.db, "nobody@example.com", true).await;
+    assert!(
+        matches!(missing, Err(satellite::error::SatelliteError::NotFound(_))),
+        "{missing:?}"
+    );
+    // The change applies to the open session at once.
+    let user = satellite::admin::set_admin(&satellite.db, " Ann@Example.com ", true)
+        .await
+        .unwrap();
+    assert!(user.is_admin);
+    assert_eq!(api.get("/auth/me", &[], &ann).await.body["user"]["admin"], true);
+
+    let nodes = api.get("/admin/nodes", &[], &ann).await;
+    assert_eq!(nodes.status, 200, "{}", nodes.body);
+    assert_eq!(nodes.body["summary"]["total"], 1);
+    assert_eq!(nodes.body["summary"]["online"], 1);
+    assert_eq!(nodes.body["summary"]["by_status"]["unvetted"], 1);
+    assert_eq!(nodes.body["nodes"][0]["address"], "127.0.0.1:7777");
+    assert_eq!(nodes.body["nodes"][0]["status"], "unvetted");
+    assert_eq!(nodes.body["nodes"][0]["free_bytes"], 1u64 << 30);
+
+    let repair = api.get("/admin/repair", &[], &ann).await;
+    assert_eq!(repair.status, 200, "{}", repair.body);
+    let r = &repair.body["repair"];
+    assert_eq!(r["queue_length"], 1);
+    assert_eq!(r["queue_head"][0]["healthy"], 5);
+    assert_eq!(r["queue_head"][0]["in_progress"], false);
+    assert_eq!(r["repaired_last_hour"], 1);
+    assert_eq!(r["repaired_per_hour"][0]["pieces"], 3);
+    assert_eq!(r["repaired_per_hour"][0]["bytes"], 3u64 << 20);
+    assert!(
+        repair.body["workers"]["segment-loop"].is_object(),
+        "{}",
+        repair.body
+    );
+
+    let user = satellite::admin::set_admin(&satellite.db, "ann@example.com", false)
+        .await
+        .unwrap();
+    assert!(!user.is_admin);
+    assert_eq!(api.get("/admin/nodes", &[], &ann).await.status, 403);
+    satellite.stop().await;
+}

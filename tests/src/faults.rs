@@ -96,3 +96,13 @@ pub fn losing(share: f64, seed: u64) -> FaultSpec {
         ..Default::default()
     }
 }
+
+/// The node's disk is gone while the node keeps answering: every piece has vanished
+/// and nothing new can be written.
+pub fn disk_gone() -> FaultSpec {
+    FaultSpec {
+        lose: Some(Lose { share: 1.0, seed: 0 }),
+        disk_full: true,
+        ..Default::default()
+    }
+}

@@ -2,7 +2,8 @@
 //! make a project, an API key and an access grant in the page, use that grant with the
 //! uplink library and the `uplink` CLI, then see the usage and the decrypted names in
 //! the console, and finally revoke that grant in the console while a second grant from
-//! the same API key keeps working.
+//! the same API key keeps working. Operators' pages: an administrator watches nodes go
+//! offline and repair restore their segments.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install
 //! chromium chromium-driver`); without them the test fails rather than skips, so a
@@ -256,6 +257,24 @@ fn uplink_bin() -> Result<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn console_signup_grant_upload_and_browse() {
+    in_browser(Scenario::Grants).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operators_watch_nodes_and_repair_in_the_console() {
+    in_browser(Scenario::Operators).await;
+}
+
+/// What a test does in the page.
+#[derive(Clone, Copy, Debug)]
+enum Scenario {
+    Grants,
+    Operators,
+}
+
+/// Starts a network whose console is served over HTTPS, a browser that trusts it, and
+/// runs the scenario; on failure saves a screenshot and prints where the page was.
+async fn in_browser(which: Scenario) {
     let started = Instant::now();
     // The operator's certificate for the console, as a browser meets it (browsers
     // accept no ed25519 identity certificates); Chromium trusts exactly its key.
@@ -276,11 +295,19 @@ async fn console_signup_grant_upload_and_browse() {
         use sha2::Digest;
         base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(key.public_key_der()))
     };
-    let net = TestNetwork::start_with(Options {
-        nodes: 6,
+    let operators = matches!(which, Scenario::Operators);
+    let mut net = TestNetwork::start_with(Options {
+        nodes: if operators { 10 } else { 6 },
         tweak: Box::new(move |c| {
             c.satellite.tls_certificate_file = Some(cert_file);
             c.satellite.tls_key_file = Some(key_file);
+            if operators {
+                // Stopped nodes show as offline within seconds.
+                c.checkin_interval = Duration::from_millis(500);
+                c.satellite.node_online_window = Duration::from_secs(3);
+                c.satellite.selection_refresh_interval = Duration::from_millis(500);
+                c.satellite.repair.piece_timeout = Duration::from_secs(5);
+            }
         }),
     })
     .await;
@@ -294,7 +321,10 @@ async fn console_signup_grant_upload_and_browse() {
         shots,
         step: 0,
     };
-    let outcome = scenario(&net, &mut page).await;
+    let outcome = match which {
+        Scenario::Grants => scenario(&net, &mut page).await,
+        Scenario::Operators => operator_pages(&mut net, &mut page).await,
+    };
     if let Err(e) = &outcome {
         let path = std::env::temp_dir().join(format!(
             "console-browser-failure-{}.png",
@@ -318,7 +348,7 @@ async fn console_signup_grant_upload_and_browse() {
     drop(driver);
     net.stop().await;
     outcome.expect("browser scenario");
-    eprintln!("browser scenario took {:?}", started.elapsed());
+    eprintln!("browser scenario {which:?} took {:?}", started.elapsed());
 }
 
 async fn scenario(net: &TestNetwork, page: &mut Page) -> Result<()> {
@@ -743,5 +773,120 @@ async fn revoke_in_console(
         "the unrestricted grant lists {buckets:?}"
     );
     eprintln!("revocation in the console took {:?}", started.elapsed());
+    Ok(())
+}
+
+/// An administrator watches nodes go offline and repair bring their segments back:
+/// the nodes page and the repair page follow the network as it changes, without a
+/// reload; an account that is not an administrator sees neither.
+async fn operator_pages(net: &mut TestNetwork, page: &mut Page) -> Result<()> {
+    let console = format!("https://{}", net.network.satellite_url().address);
+    // Data on every node: 10 pieces per segment on the 10 nodes.
+    let project = net.project().await;
+    project.create_bucket("watched").await?;
+    let mut objects = Vec::new();
+    for i in 0..4 {
+        let data = random_bytes(70_000 + i * 9_000);
+        let key = format!("o{i}");
+        project
+            .upload("watched", &key, &data[..], Default::default())
+            .await?;
+        objects.push((key, data));
+    }
+
+    // ---- An ordinary account: no network navigation, and the pages refuse it.
+    page.c.goto(&console).await?;
+    page.click("#to-signup").await?;
+    page.fill("#signup-email", EMAIL).await?;
+    page.fill("#signup-password", PASSWORD).await?;
+    page.fill("#signup-confirm", PASSWORD).await?;
+    page.click("#signup-submit").await?;
+    page.find("#project-form").await?;
+    ensure!(
+        page.count("#nav-admin-nodes").await? == 0,
+        "a user who is not an administrator sees the nodes page in the navigation"
+    );
+    page.c.goto(&format!("{console}/#/admin/nodes")).await?;
+    page.wait_text("#nodes-error", "only administrators").await?;
+    page.shot("nodes-refused").await?;
+
+    // ---- The operator makes the account an administrator; after a reload it sees
+    // every node.
+    tests::satellite::admin::set_admin(&net.network.satellite.db, EMAIL, true).await?;
+    page.c.refresh().await?;
+    page.find("#nav-admin-nodes").await?;
+    page.find("[data-testid=nodes-total][data-value='10']").await?;
+    let rows = poll("10 node rows", WAIT, || async {
+        let n = page.count("[data-testid=node-row]").await?;
+        Ok((n == 10).then_some(n))
+    })
+    .await?;
+    ensure!(rows == 10);
+    page.shot("nodes").await?;
+
+    // ---- Four nodes stop: the page shows them offline by itself.
+    for index in 1..=4 {
+        net.network.stop_node(index).await;
+    }
+    let slow = Duration::from_secs(45);
+    page.find_within("[data-testid=nodes-online][data-value='6']", slow)
+        .await?;
+    poll("4 offline rows", slow, || async {
+        let n = page
+            .count("[data-testid=node-row][data-status=offline]")
+            .await?;
+        Ok((n == 4).then_some(()))
+    })
+    .await?;
+    page.shot("nodes-offline").await?;
+    let sat = &net.network.satellite;
+
+    // ---- The checker queues every segment (at most 6 healthy, threshold 6); the repair
+    // page shows the queue and the health of the segments.
+    sat.overlay.refresh().await?;
+    let status = sat.workers().trigger("segment-loop").await;
+    ensure!(
+        status.as_ref().is_some_and(|s| s.last_error.is_none()),
+        "segment loop: {status:?}"
+    );
+    let queued = tests::satellite::repair::queue::length(&sat.db).await?;
+    ensure!(queued >= 4, "only {queued} segments queued");
+    page.click("#nav-admin-repair").await?;
+    page.find_within(&format!("[data-testid=repair-queue][data-value='{queued}']"), slow)
+        .await?;
+    page.find("[data-testid=health-row]").await?;
+    ensure!(page.count("[data-testid=queue-row]").await? as u64 == queued.min(20));
+    page.find("[data-testid=worker-row][data-worker=segment-loop]")
+        .await?;
+    page.shot("repair-queued").await?;
+
+    // ---- Repair runs: the page sees the queue empty and the repairs of this hour.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while tests::satellite::repair::queue::length(&sat.db).await? > 0 {
+        ensure!(Instant::now() < deadline, "repair did not empty the queue");
+        for i in 0..2 {
+            sat.workers().trigger(&format!("repair-{i}")).await;
+        }
+        sat.workers().trigger("segment-loop").await;
+    }
+    page.find_within("[data-testid=repair-queue][data-value='0']", slow)
+        .await?;
+    page.find("[data-testid=queue-empty]").await?;
+    let repaired: u64 = page
+        .find("[data-testid=repair-last-hour]")
+        .await?
+        .attr("data-value")
+        .await?
+        .unwrap_or_default()
+        .parse()?;
+    ensure!(repaired >= queued, "{repaired} repaired of {queued} queued");
+    page.find("[data-testid=per-hour-row]").await?;
+    page.shot("repair-done").await?;
+    for (key, data) in &objects {
+        ensure!(
+            download(&project, "watched", key).await == *data,
+            "{key} differs after repair"
+        );
+    }
     Ok(())
 }

@@ -126,6 +126,9 @@ export const api = {
   buckets: (id, page, limit) => request('GET', `/projects/${enc(id)}/buckets${query({ page, limit })}`),
   objects: (id, bucket, prefix, cursor, limit) =>
     request('GET', `/projects/${enc(id)}/buckets/${enc(bucket)}/objects${query({ prefix: prefix || '', cursor, limit })}`),
+
+  adminNodes: () => request('GET', '/admin/nodes'),
+  adminRepair: () => request('GET', '/admin/repair'),
 };
 
 /**

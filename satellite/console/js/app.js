@@ -13,6 +13,8 @@ import * as grant from './pages/grant.js';
 import * as members from './pages/members.js';
 import * as projectPages from './pages/project.js';
 import * as account from './pages/account.js';
+import * as nodes from './pages/nodes.js';
+import * as repair from './pages/repair.js';
 
 export const state = {
   config: null,
@@ -54,6 +56,8 @@ const routes = [
   { re: /^\/$/, page: home },
   { re: /^\/projects\/new$/, page: projectPages.create, title: 'New project' },
   { re: /^\/account$/, page: account.render, title: 'Account settings', nav: 'account' },
+  { re: /^\/admin\/nodes$/, page: nodes.render, title: 'Nodes', nav: 'admin-nodes' },
+  { re: /^\/admin\/repair$/, page: repair.render, title: 'Repair', nav: 'admin-repair' },
   { re: /^\/projects\/([^/]+)$/, page: dashboard.render, project: true, title: 'Dashboard', nav: 'dashboard' },
   { re: /^\/projects\/([^/]+)\/buckets$/, page: buckets.render, project: true, title: 'Buckets', nav: 'buckets' },
   { re: /^\/projects\/([^/]+)\/buckets\/([^/]+)$/, page: objects.render, project: true, title: 'Buckets', nav: 'buckets' },
@@ -190,6 +194,11 @@ function renderShell({ project, nav, title, inProject }) {
       navLink('access', `/projects/${pid}/access`, 'key', 'Access'),
       navLink('members', `/projects/${pid}/members`, 'users', 'Members'),
       navLink('settings', `/projects/${pid}/settings`, 'settings', 'Project settings'),
+    ) : null,
+    state.user.admin ? h('nav', { class: 'nav', 'aria-label': 'Network' },
+      h('div', { class: 'nav-label' }, 'Network'),
+      navLink('admin-nodes', '/admin/nodes', 'server', 'Nodes'),
+      navLink('admin-repair', '/admin/repair', 'repair', 'Repair'),
     ) : null,
     h('nav', { class: 'nav', 'aria-label': 'Account' },
       h('div', { class: 'nav-label' }, 'Account'),

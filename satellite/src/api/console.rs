@@ -58,6 +58,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/projects/{project}/buckets/{bucket}/objects",
                 web::get().to(list_objects),
             )
+            .route("/admin/nodes", web::get().to(super::admin::nodes))
+            .route("/admin/repair", web::get().to(super::admin::repair))
             .default_service(web::to(|| async {
                 SatelliteError::NotFound("no such console API endpoint".into())
                     .error_response_public()
@@ -92,7 +94,7 @@ async fn admit_credentials(state: &State, req: &HttpRequest) -> Result<()> {
 }
 
 /// The session of the request, from the bearer token or the cookie.
-async fn session(state: &State, req: &HttpRequest) -> Result<Session> {
+pub(super) async fn session(state: &State, req: &HttpRequest) -> Result<Session> {
     let accounts = accounts(state)?;
     let bearer = req
         .headers()

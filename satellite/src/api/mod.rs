@@ -4,6 +4,7 @@
 //! by the matched route, so endpoints need no instrumentation of their own, and one that
 //! holds slow clients to deadlines ([`deadlines`]).
 
+mod admin;
 mod assets;
 mod console;
 pub mod deadlines;

@@ -103,6 +103,7 @@ impl Accounts {
             full_name: Set(full_name.to_string()),
             password_hash: Set(passwords::hash(password).await?),
             created_at: Set(now_unix()),
+            is_admin: Set(false),
         }
         .insert(&self.db)
         .await

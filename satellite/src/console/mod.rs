@@ -22,6 +22,8 @@ pub struct UserInfo {
     pub email: String,
     pub full_name: String,
     pub created_at: i64,
+    /// May open the nodes and repair pages.
+    pub admin: bool,
 }
 
 impl From<&user::Model> for UserInfo {
@@ -31,6 +33,7 @@ impl From<&user::Model> for UserInfo {
             email: u.email.clone(),
             full_name: u.full_name.clone(),
             created_at: u.created_at,
+            admin: u.is_admin,
         }
     }
 }

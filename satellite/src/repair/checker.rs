@@ -64,7 +64,11 @@ impl Checker {
     }
 }
 
+/// How long completed repairs are remembered for "repaired per hour".
+const REPAIR_LOG_RETENTION_SECS: i64 = 7 * 24 * 3600;
+
 /// The checker's count for one segment as of `pass`.
+
 pub fn assess(pass: &Pass, remote: &RemoteSegment) -> SegmentHealth {
     let conditions: Vec<PieceCondition> = remote
         .pieces
@@ -161,7 +165,11 @@ impl Observer for Checker {
         self.report.segments_per_second = stats.segments_per_second;
         if stats.complete {
             let started = self.report.pass_started_at;
-            crate::db::write_txn!(self.db, |txn| { queue::drop_stale(&txn, started).await })?;
+            let forget_before = started - REPAIR_LOG_RETENTION_SECS;
+            crate::db::write_txn!(self.db, |txn| {
+                queue::drop_stale(&txn, started).await?;
+                queue::prune_log(&txn, forget_before).await
+            })?;
         }
         self.metrics.segments_by_health.reset();
         for (healthy, count) in &self.report.by_healthy {

@@ -189,3 +189,86 @@ pub async fn repaired_since<C: ConnectionTrait>(conn: &C, since: i64) -> Result<
         .count(conn)
         .await?)
 }
+
+/// Repairs completed in one hour.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sea_orm::FromQueryResult)]
+pub struct HourOfRepairs {
+    /// Unix seconds at the start of the hour.
+    pub hour_start: i64,
+    pub segments: i64,
+    pub pieces: i64,
+    pub bytes: i64,
+}
+
+/// Completed repairs per hour since `since`, oldest first; hours without repairs are
+/// left out.
+pub async fn repaired_per_hour<C: ConnectionTrait>(
+    conn: &C,
+    since: i64,
+) -> Result<Vec<HourOfRepairs>> {
+    let hour = || Expr::cust("(repaired_at / 3600) * 3600");
+    Ok(repair_log::Entity::find()
+        .select_only()
+        .column_as(hour(), "hour_start")
+        .column_as(Expr::cust("COUNT(*)"), "segments")
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(pieces_uploaded), 0) AS BIGINT)"),
+            "pieces",
+        )
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(bytes_transferred), 0) AS BIGINT)"),
+            "bytes",
+        )
+        .filter(repair_log::Column::RepairedAt.gte(since))
+        .group_by(hour())
+        .order_by_asc(hour())
+        .into_model::<HourOfRepairs>()
+        .all(conn)
+        .await?)
+}
+
+/// Forgets completed repairs before `before`; the log only feeds "repaired per hour".
+pub async fn prune_log<C: ConnectionTrait>(conn: &C, before: i64) -> Result<u64> {
+    Ok(repair_log::Entity::delete_many()
+        .filter(repair_log::Column::RepairedAt.lt(before))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// A queued job as operators see it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct QueuedJob {
+    pub object_id: String,
+    pub position: u32,
+    pub healthy: u16,
+    pub queued_at: i64,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// A worker holds it now.
+    pub in_progress: bool,
+}
+
+/// The `limit` most urgent jobs, in the order workers take them.
+pub async fn head<C: ConnectionTrait>(conn: &C, limit: u64) -> Result<Vec<QueuedJob>> {
+    let now = now_unix();
+    Ok(repair_queue::Entity::find()
+        .order_by_asc(repair_queue::Column::Healthy)
+        .order_by_asc(repair_queue::Column::InsertedAt)
+        .order_by_asc(repair_queue::Column::ObjectId)
+        .order_by_asc(repair_queue::Column::Position)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| QueuedJob {
+            object_id: r.object_id,
+            position: r.position.max(0) as u32,
+            healthy: r.healthy.max(0) as u16,
+            queued_at: r.inserted_at,
+            attempts: r.attempts.max(0) as u32,
+            last_error: r.last_error,
+            in_progress: r.leased_until.is_some_and(|t| t > now),
+        })
+        .collect())
+}

@@ -35,7 +35,7 @@ async fn row(net: &TestNetwork, id: &tests::uplink_core::protocol::NodeId) -> no
 }
 
 /// One audit round: a loop pass samples, the audit worker checks the sample.
-async fn audit_round(net: &TestNetwork) {
+pub async fn audit_round(net: &TestNetwork) {
     let workers = net.network.satellite.workers();
     workers.trigger("segment-loop").await.expect("loop runs");
     let status = workers.trigger("audit").await.expect("audit runs");

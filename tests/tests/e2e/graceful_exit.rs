@@ -146,3 +146,110 @@ async fn two_nodes_exit_while_clients_read_and_write() {
     }
     net.stop().await;
 }
+
+/// Exit requests as an attacker or a confused node sends them: stale, for another
+/// satellite, from an unknown node, malformed, or replayed many times at once. None
+/// starts an exit it should not; a replayed start starts exactly one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_misdirected_malformed_and_replayed_exit_requests() {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    use tests::satellite::db::entities::{graceful_exit, node};
+    use tests::uplink_core::protocol::exit::{EXIT_PATH, ExitRequest, ExitStatus};
+    use tests::uplink_core::protocol::identity::Identity;
+
+    let net = TestNetwork::start_with(Options {
+        nodes: 4,
+        ..Default::default()
+    })
+    .await;
+    let satellite = net.network.satellite_url().clone();
+    let transport = net.transport();
+    let url = transport.node_url(&satellite, EXIT_PATH).unwrap();
+    let db = &net.network.satellite.db;
+    let identity = net.network.node(1).unwrap().identity().clone();
+    let send = |body: String| {
+        let http = transport.http().clone();
+        let url = url.clone();
+        async move {
+            let resp = http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap())
+        }
+    };
+    let signed = |mut req: ExitRequest| {
+        req.signature = identity.sign(&req);
+        serde_json::to_string(&req).unwrap()
+    };
+    let exiting = || async {
+        node::Entity::find_by_id(identity.node_id().0.to_vec())
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+            .exit_initiated_at
+    };
+
+    // Signed by the node, but an hour old (a captured request replayed later).
+    let mut stale = ExitRequest::signed(&identity, satellite.id, true);
+    stale.timestamp -= 3600;
+    let (status, body) = send(signed(stale)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("timestamp"), "{body}");
+    // Signed by the node, for another satellite.
+    let mut elsewhere = ExitRequest::signed(&identity, satellite.id, true);
+    elsewhere.satellite_id = Identity::generate(0).node_id();
+    let (status, body) = send(signed(elsewhere)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("another satellite"), "{body}");
+    // A node the satellite never met.
+    let stranger = Identity::generate(0);
+    let req = ExitRequest::signed(&stranger, satellite.id, true);
+    let (status, body) = send(serde_json::to_string(&req).unwrap()).await;
+    assert_eq!(status, 404, "{body}");
+    // Malformed bodies.
+    for bad in [
+        "".to_string(),
+        "{".to_string(),
+        "{}".to_string(),
+        r#"{"node_id": 7}"#.to_string(),
+        "\u{0}".repeat(100),
+    ] {
+        let (status, body) = send(bad.clone()).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+    }
+    assert_eq!(exiting().await, None, "a refused request started an exit");
+    assert_eq!(graceful_exit::Entity::find().count(db).await.unwrap(), 0);
+
+    // One genuine start, replayed by twenty clients at once: one exit, and every
+    // answer says it is in progress.
+    let start = signed(ExitRequest::signed(&identity, satellite.id, true));
+    let answers = futures::future::join_all((0..20).map(|_| send(start.clone()))).await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        let s: ExitStatus = serde_json::from_str(body).unwrap();
+        assert_eq!(s.state, ExitState::InProgress, "{s:?}");
+    }
+    let began = exiting().await.expect("the exit started");
+    assert_eq!(graceful_exit::Entity::find().count(db).await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _) = send(start).await;
+    assert_eq!(status, 200);
+    assert_eq!(exiting().await, Some(began), "a replay moved the exit's start");
+    // The other nodes were never touched.
+    for i in 2..=4 {
+        let id = net.network.node(i).unwrap().id();
+        let row = node::Entity::find_by_id(id.0.to_vec())
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.exit_initiated_at, None);
+    }
+    net.stop().await;
+}

@@ -1,25 +1,33 @@
-//! Repair: redundancy goes back up after nodes leave, far beyond what erasure coding
-//! alone survives, without the uplink and without any key.
+//! Repair: redundancy goes back up after nodes leave or spoil their pieces, far beyond
+//! what erasure coding alone survives, without the uplink and without any key.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 use rand::seq::SliceRandom;
+use sea_orm::EntityTrait;
+use tests::faults::{corrupting_reads, disk_gone, losing};
+use tests::node_sim::sim::network::NetworkConfig;
+use tests::satellite::db::entities::node;
 use tests::satellite::repair::checker::{CheckerReport, REPORT};
 use tests::{Options, TestNetwork, download, seeded_rng};
 
+use crate::audit::audit_round;
+
 /// Settings that make offline nodes visible within seconds.
+fn quick_settings(c: &mut NetworkConfig) {
+    c.checkin_interval = Duration::from_millis(500);
+    c.satellite.node_online_window = Duration::from_secs(3);
+    c.satellite.selection_refresh_interval = Duration::from_millis(500);
+    c.satellite.repair.concurrency = 2;
+    c.satellite.repair.piece_timeout = Duration::from_secs(5);
+}
+
 fn quick(nodes: usize) -> Options {
     Options {
         nodes,
-        tweak: Box::new(|c| {
-            c.checkin_interval = Duration::from_millis(500);
-            c.satellite.node_online_window = Duration::from_secs(3);
-            c.satellite.selection_refresh_interval = Duration::from_millis(500);
-            c.satellite.repair.concurrency = 2;
-            c.satellite.repair.piece_timeout = Duration::from_secs(5);
-        }),
+        tweak: Box::new(quick_settings),
     }
 }
 
@@ -161,6 +169,153 @@ async fn waves_of_lost_nodes_far_beyond_the_code_lose_nothing() {
         repaired > 0 && repaired_segments > 0,
         "nothing was repaired"
     );
+    net.stop().await;
+}
+
+/// How a node is lost in [`waves_of_killed_corrupting_losing_and_diskless_nodes_under_churn`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Loss {
+    /// Stopped for good.
+    Killed,
+    /// Keeps answering, with a flipped byte in every piece it reads.
+    Corrupting,
+    /// Keeps answering, but every piece has vanished.
+    Losing,
+    /// Keeps answering, with no pieces and no room for new ones.
+    DiskGone,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waves_of_killed_corrupting_losing_and_diskless_nodes_under_churn() {
+    let mut rng = seeded_rng("mixed repair waves");
+    let mut net = TestNetwork::start_with(Options {
+        nodes: 20,
+        tweak: Box::new(|c| {
+            quick_settings(c);
+            // Every segment audited every round.
+            c.satellite.audit.segments_per_pass = 1000;
+            c.satellite.audit.piece_timeout = Duration::from_secs(5);
+        }),
+    })
+    .await;
+    let project = net.project().await;
+    project.create_bucket("keep").await.unwrap();
+    let mut objects = BTreeMap::new();
+    for i in 0..8 {
+        let size = match i {
+            0 => 1000,      // inline
+            1 => 600 << 10, // three segments
+            _ => rng.gen_range(5_000..300_000usize),
+        };
+        let mut data = vec![0u8; size];
+        rng.fill(&mut data[..]);
+        let key = format!("obj-{i}");
+        project
+            .upload("keep", &key, &data[..], Default::default())
+            .await
+            .unwrap();
+        objects.insert(key, data);
+    }
+    repair_until_healthy(&net).await;
+
+    // Four waves of three nodes each, every kind of loss three times: 12 of the first
+    // 20 nodes gone or misbehaving, twice what 4/6/8/10 survives without repair. A new
+    // node joins before every wave.
+    let kinds = [Loss::Killed, Loss::Corrupting, Loss::Losing, Loss::DiskGone];
+    let mut good: Vec<usize> = (1..=20).collect();
+    let mut lost = Vec::new();
+    for wave in 0..4 {
+        let joined = net.network.add_node().await.expect("a node joins");
+        good.shuffle(&mut rng);
+        let hit: Vec<usize> = good.drain(..3).collect();
+        good.push(joined);
+        let mut misbehaving = Vec::new();
+        for (j, index) in hit.iter().enumerate() {
+            let kind = kinds[(wave * 3 + j) % kinds.len()];
+            let id = net.network.node(*index).expect("running").id();
+            let seed = rng.r#gen();
+            match kind {
+                Loss::Killed => net.network.stop_node(*index).await,
+                Loss::Corrupting => net.set_faults(*index, corrupting_reads(1.0, seed)).await,
+                Loss::Losing => net.set_faults(*index, losing(1.0, seed)).await,
+                Loss::DiskGone => net.set_faults(*index, disk_gone()).await,
+            }
+            if kind != Loss::Killed {
+                misbehaving.push(id);
+            }
+            lost.push(kind);
+        }
+        settle(&net).await;
+
+        // Audits find the nodes that answer but have lost or spoiled their pieces ...
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let mut qualified = Vec::new();
+            for id in &misbehaving {
+                let row = node::Entity::find_by_id(id.0.to_vec())
+                    .one(&net.network.satellite.db)
+                    .await
+                    .unwrap()
+                    .expect("node known");
+                if row.disqualified_at.is_none() {
+                    qualified.push(id);
+                }
+            }
+            if qualified.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "wave {wave}: never disqualified: {qualified:?}"
+            );
+            audit_round(&net).await;
+        }
+        // ... and repair puts their pieces, and the killed nodes', elsewhere.
+        let wave_started = tests::uplink_core::protocol::now_unix();
+        let report = repair_until_healthy(&net).await;
+        for (healthy, count) in &report.by_healthy {
+            assert!(
+                *healthy > 6,
+                "wave {wave}: {count} segments at {healthy} healthy pieces: {report:?}"
+            );
+        }
+        let good_ids: HashSet<_> = good
+            .iter()
+            .map(|i| net.network.node(*i).expect("running").id())
+            .collect();
+        for segment in net.segments().await {
+            let Some(remote) = segment.remote() else {
+                continue;
+            };
+            let on_good = remote
+                .pieces
+                .nodes()
+                .filter(|n| good_ids.contains(n))
+                .count();
+            assert!(
+                on_good > 6,
+                "wave {wave}: segment {} has {on_good} good pieces",
+                segment.key
+            );
+            if segment.repaired_at.is_some_and(|t| t >= wave_started) {
+                assert!(
+                    on_good >= 8,
+                    "wave {wave}: repaired segment {} has {on_good} good pieces",
+                    segment.key
+                );
+            }
+        }
+        for (key, data) in &objects {
+            assert!(
+                download(&project, "keep", key).await == *data,
+                "wave {wave}: {key} differs"
+            );
+        }
+    }
+    assert_eq!(lost.len(), 12);
+    for kind in kinds {
+        assert_eq!(lost.iter().filter(|k| **k == kind).count(), 3, "{kind:?}");
+    }
     net.stop().await;
 }
 

@@ -11,6 +11,9 @@ pub struct Model {
     /// Argon2id PHC string.
     pub password_hash: String,
     pub created_at: i64,
+    /// Sees the whole network's nodes and repair state in the console; set only by an
+    /// operator (`satellite admin set-admin`).
+    pub is_admin: bool,
 }
 
 impl std::fmt::Debug for Model {
@@ -18,6 +21,7 @@ impl std::fmt::Debug for Model {
         f.debug_struct("User")
             .field("id", &self.id)
             .field("email", &self.email)
+            .field("is_admin", &self.is_admin)
             .finish_non_exhaustive()
     }
 }
