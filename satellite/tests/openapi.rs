@@ -1214,7 +1214,10 @@ async fn the_admin_pages_answer_as_documented_and_only_to_administrators() {
         .await
         .unwrap();
     assert!(user.is_admin);
-    assert_eq!(api.get("/auth/me", &[], &ann).await.body["user"]["admin"], true);
+    assert_eq!(
+        api.get("/auth/me", &[], &ann).await.body["user"]["admin"],
+        true
+    );
 
     let nodes = api.get("/admin/nodes", &[], &ann).await;
     assert_eq!(nodes.status, 200, "{}", nodes.body);

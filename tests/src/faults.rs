@@ -101,7 +101,10 @@ pub fn losing(share: f64, seed: u64) -> FaultSpec {
 /// and nothing new can be written.
 pub fn disk_gone() -> FaultSpec {
     FaultSpec {
-        lose: Some(Lose { share: 1.0, seed: 0 }),
+        lose: Some(Lose {
+            share: 1.0,
+            seed: 0,
+        }),
         disk_full: true,
         ..Default::default()
     }

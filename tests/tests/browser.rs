@@ -797,6 +797,7 @@ async fn operator_pages(net: &mut TestNetwork, page: &mut Page) -> Result<()> {
     // ---- An ordinary account: no network navigation, and the pages refuse it.
     page.c.goto(&console).await?;
     page.click("#to-signup").await?;
+    page.fill("#signup-name", "Grace Hopper").await?;
     page.fill("#signup-email", EMAIL).await?;
     page.fill("#signup-password", PASSWORD).await?;
     page.fill("#signup-confirm", PASSWORD).await?;
@@ -807,7 +808,8 @@ async fn operator_pages(net: &mut TestNetwork, page: &mut Page) -> Result<()> {
         "a user who is not an administrator sees the nodes page in the navigation"
     );
     page.c.goto(&format!("{console}/#/admin/nodes")).await?;
-    page.wait_text("#nodes-error", "only administrators").await?;
+    page.wait_text("#nodes-error", "nly administrators see")
+        .await?;
     page.shot("nodes-refused").await?;
 
     // ---- The operator makes the account an administrator; after a reload it sees
@@ -815,7 +817,8 @@ async fn operator_pages(net: &mut TestNetwork, page: &mut Page) -> Result<()> {
     tests::satellite::admin::set_admin(&net.network.satellite.db, EMAIL, true).await?;
     page.c.refresh().await?;
     page.find("#nav-admin-nodes").await?;
-    page.find("[data-testid=nodes-total][data-value='10']").await?;
+    page.find("[data-testid=nodes-total][data-value='10']")
+        .await?;
     let rows = poll("10 node rows", WAIT, || async {
         let n = page.count("[data-testid=node-row]").await?;
         Ok((n == 10).then_some(n))
@@ -852,8 +855,11 @@ async fn operator_pages(net: &mut TestNetwork, page: &mut Page) -> Result<()> {
     let queued = tests::satellite::repair::queue::length(&sat.db).await?;
     ensure!(queued >= 4, "only {queued} segments queued");
     page.click("#nav-admin-repair").await?;
-    page.find_within(&format!("[data-testid=repair-queue][data-value='{queued}']"), slow)
-        .await?;
+    page.find_within(
+        &format!("[data-testid=repair-queue][data-value='{queued}']"),
+        slow,
+    )
+    .await?;
     page.find("[data-testid=health-row]").await?;
     ensure!(page.count("[data-testid=queue-row]").await? as u64 == queued.min(20));
     page.find("[data-testid=worker-row][data-worker=segment-loop]")

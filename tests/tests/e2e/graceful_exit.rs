@@ -240,7 +240,11 @@ async fn stale_misdirected_malformed_and_replayed_exit_requests() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, _) = send(start).await;
     assert_eq!(status, 200);
-    assert_eq!(exiting().await, Some(began), "a replay moved the exit's start");
+    assert_eq!(
+        exiting().await,
+        Some(began),
+        "a replay moved the exit's start"
+    );
     // The other nodes were never touched.
     for i in 2..=4 {
         let id = net.network.node(i).unwrap().id();

@@ -316,6 +316,17 @@ async fn waves_of_killed_corrupting_losing_and_diskless_nodes_under_churn() {
     for kind in kinds {
         assert_eq!(lost.iter().filter(|k| **k == kind).count(), 3, "{kind:?}");
     }
+    // The nine that kept answering were disqualified by audits; no good node was.
+    let rows = node::Entity::find()
+        .all(&net.network.satellite.db)
+        .await
+        .unwrap();
+    let disqualified = rows.iter().filter(|r| r.disqualified_at.is_some()).count();
+    assert_eq!(disqualified, 9, "{rows:?}");
+    let repaired = tests::satellite::repair::queue::repaired_since(&net.network.satellite.db, 0)
+        .await
+        .unwrap();
+    assert!(repaired >= 10, "only {repaired} repairs");
     net.stop().await;
 }
 
