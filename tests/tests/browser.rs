@@ -793,6 +793,11 @@ async fn operator_pages(net: &mut TestNetwork, page: &mut Page) -> Result<()> {
             .await?;
         objects.push((key, data));
     }
+    // Three nodes join afterwards and hold nothing: repair has somewhere to go once four
+    // of the first ten stop.
+    for _ in 0..3 {
+        net.network.add_node().await?;
+    }
 
     // ---- An ordinary account: no network navigation, and the pages refuse it.
     page.c.goto(&console).await?;
@@ -817,14 +822,14 @@ async fn operator_pages(net: &mut TestNetwork, page: &mut Page) -> Result<()> {
     tests::satellite::admin::set_admin(&net.network.satellite.db, EMAIL, true).await?;
     page.c.refresh().await?;
     page.find("#nav-admin-nodes").await?;
-    page.find("[data-testid=nodes-total][data-value='10']")
+    page.find("[data-testid=nodes-total][data-value='13']")
         .await?;
-    let rows = poll("10 node rows", WAIT, || async {
+    let rows = poll("13 node rows", WAIT, || async {
         let n = page.count("[data-testid=node-row]").await?;
-        Ok((n == 10).then_some(n))
+        Ok((n == 13).then_some(n))
     })
     .await?;
-    ensure!(rows == 10);
+    ensure!(rows == 13);
     page.shot("nodes").await?;
 
     // ---- Four nodes stop: the page shows them offline by itself.
@@ -832,7 +837,7 @@ async fn operator_pages(net: &mut TestNetwork, page: &mut Page) -> Result<()> {
         net.network.stop_node(index).await;
     }
     let slow = Duration::from_secs(45);
-    page.find_within("[data-testid=nodes-online][data-value='6']", slow)
+    page.find_within("[data-testid=nodes-online][data-value='9']", slow)
         .await?;
     poll("4 offline rows", slow, || async {
         let n = page
