@@ -8,6 +8,7 @@
 //! - [`transport`]: TLS bound to identities, the one HTTP client of a process.
 //! - [`background`]: the worker runtime of satellites and nodes.
 //! - [`units`]: byte sizes as written on command lines.
+//! - [`resources`]: CPU time and peak memory of this process, for reports.
 //! - `fuzzing` (feature `fuzzing`): the harnesses behind the fuzz targets and their
 //!   corpus replay.
 
@@ -19,5 +20,6 @@ pub mod erasure;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod protocol;
+pub mod resources;
 pub mod transport;
 pub mod units;

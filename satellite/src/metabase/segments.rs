@@ -247,6 +247,17 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, segment: &Segment) -> Result<b
     }
 }
 
+/// Inserts new segments in one statement (all or none; a key that exists fails it).
+pub async fn insert_many<C: ConnectionTrait>(conn: &C, segments: &[Segment]) -> Result<()> {
+    if segments.is_empty() {
+        return Ok(());
+    }
+    segment::Entity::insert_many(segments.iter().map(Segment::to_row))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// One segment, if it exists.
 pub async fn get<C: ConnectionTrait>(conn: &C, key: &SegmentKey) -> Result<Option<Segment>> {
     segment::Entity::find_by_id((key.object_id.clone(), key.position as i32))

@@ -68,7 +68,6 @@ impl Checker {
 const REPAIR_LOG_RETENTION_SECS: i64 = 7 * 24 * 3600;
 
 /// The checker's count for one segment as of `pass`.
-
 pub fn assess(pass: &Pass, remote: &RemoteSegment) -> SegmentHealth {
     let conditions: Vec<PieceCondition> = remote
         .pieces

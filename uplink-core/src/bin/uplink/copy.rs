@@ -9,7 +9,8 @@ use tokio::io::AsyncWriteExt;
 use uplink_core::client::{ByteRange, ObjectEntry, Project, UploadOptions};
 
 use crate::paths::{Location, base_name};
-use crate::progress::{Transfer, human_bytes, peak_rss_bytes};
+use crate::progress::{Transfer, human_bytes};
+use uplink_core::resources::peak_rss_bytes;
 
 pub struct CopyOptions {
     pub range: Option<ByteRange>,
