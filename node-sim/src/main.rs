@@ -108,6 +108,10 @@ enum Command {
     /// Durability under node churn by the satellite's repair rules: segment loss
     /// probability over years, repair traffic per stored byte, repair queue depth.
     Durability(node_sim::sim::durability::cli::DurabilityArgs),
+    /// How fast the satellite keeps objects: repair throughput (MB/s of segment data
+    /// brought back to full redundancy) and audits per second, on a local network,
+    /// with CPU seconds beside them; medians of several runs.
+    BenchKeeping(node_sim::sim::bench_keeping::KeepingArgs),
 }
 
 #[derive(Subcommand)]
@@ -663,6 +667,13 @@ async fn main() -> Result<()> {
         } => run_exit(dir, satellite, status, wait, mode).await,
         Command::Durability(args) => {
             print!("{}", node_sim::sim::durability::cli::execute(&args)?);
+            Ok(())
+        }
+        Command::BenchKeeping(args) => {
+            print!(
+                "{}",
+                node_sim::sim::bench_keeping::execute(&args, mode).await?
+            );
             Ok(())
         }
     }

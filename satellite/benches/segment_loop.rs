@@ -238,9 +238,8 @@ fn main() {
     let total: u64 = env_or("SEGMENT_LOOP_SEGMENTS", 1_000_000);
     let runs: usize = env_or("SEGMENT_LOOP_RUNS", 5).max(1);
     let dir = tempfile::tempdir().unwrap();
-    let url = std::env::var("SEGMENT_LOOP_DATABASE").unwrap_or_else(|_| {
-        format!("sqlite://{}?mode=rwc", dir.path().join("loop.db").display())
-    });
+    let url = std::env::var("SEGMENT_LOOP_DATABASE")
+        .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", dir.path().join("loop.db").display()));
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let db = satellite::db::connect(&url).await.unwrap();

@@ -43,6 +43,17 @@ pub struct BenchReport {
     pub range_reads: Option<(usize, f64)>,
 }
 
+/// Fills `buf` with fast pseudo-random bytes (xorshift64*) from `state`, which must
+/// not be zero; `buf`'s length is a multiple of 8.
+pub(crate) fn pseudo_random(state: &mut u64, buf: &mut [u8]) {
+    for chunk in buf.chunks_exact_mut(8) {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        chunk.copy_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+}
+
 /// Writes `size` bytes of fast pseudo-random data (incompressible, reproducible).
 async fn generate(path: &Path, size: u64) -> std::io::Result<[u8; 32]> {
     let file = tokio::fs::File::create(path).await?;
@@ -52,13 +63,7 @@ async fn generate(path: &Path, size: u64) -> std::io::Result<[u8; 32]> {
     let mut buf = vec![0u8; 1 << 20];
     let mut left = size;
     while left > 0 {
-        for chunk in buf.chunks_exact_mut(8) {
-            // xorshift64*
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            chunk.copy_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-        }
+        pseudo_random(&mut state, &mut buf);
         let n = left.min(buf.len() as u64) as usize;
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n]).await?;

@@ -5,6 +5,7 @@
 //! benchmark, so what the tests exercise is what users run.
 
 pub mod bench;
+pub mod bench_keeping;
 pub mod durability;
 pub mod faults;
 pub mod load;

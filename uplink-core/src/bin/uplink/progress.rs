@@ -65,4 +65,3 @@ pub fn human_bytes(n: f64) -> String {
         format!("{v:.1} {}", UNITS[unit])
     }
 }
-
