@@ -237,6 +237,18 @@ impl TestNetwork {
     }
 }
 
+/// A migrated satellite database of its own, without a satellite: PostgreSQL with
+/// `TEST_DATABASE_URL` (as test networks), otherwise SQLite in the returned directory.
+pub async fn test_database() -> (satellite::db::Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match fresh_postgres_database().await {
+        Some(url) => url,
+        None => format!("sqlite://{}?mode=rwc", dir.path().join("sat.db").display()),
+    };
+    let db = satellite::db::connect(&url).await.expect("database opens");
+    (db, dir)
+}
+
 /// With `TEST_DATABASE_URL` set (a PostgreSQL server URL), every test network gets
 /// its own new database on that server; otherwise the satellite uses SQLite.
 async fn fresh_postgres_database() -> Option<String> {

@@ -353,25 +353,32 @@ pub async fn page<C: ConnectionTrait>(
     after: Option<&SegmentKey>,
     limit: u64,
 ) -> Result<Vec<Result<Segment, MetabaseError>>> {
+    let rows = page_query(after, limit).all(conn).await?;
+    Ok(rows.into_iter().map(Segment::decode).collect())
+}
+
+/// The query behind [`page`]; public for the test that checks its plan.
+///
+/// `object_id >= a AND (object_id > a OR position > p)` rather than the plain
+/// `object_id > a OR (object_id = a AND position > p)`: PostgreSQL reads the plain form
+/// as a filter over the index from its start, so every page cost the whole table up to
+/// it (a pass quadratic in segments); the first conjunct bounds the index range on
+/// PostgreSQL and SQLite alike.
+pub fn page_query(after: Option<&SegmentKey>, limit: u64) -> sea_orm::Select<segment::Entity> {
     let mut query = segment::Entity::find();
     if let Some(after) = after {
-        query = query.filter(
-            Condition::any()
-                .add(segment::Column::ObjectId.gt(after.object_id.clone()))
-                .add(
-                    Condition::all()
-                        .add(segment::Column::ObjectId.eq(after.object_id.clone()))
-                        .add(segment::Column::Position.gt(after.position as i32)),
-                ),
-        );
+        query = query
+            .filter(segment::Column::ObjectId.gte(after.object_id.clone()))
+            .filter(
+                Condition::any()
+                    .add(segment::Column::ObjectId.gt(after.object_id.clone()))
+                    .add(segment::Column::Position.gt(after.position as i32)),
+            );
     }
-    let rows = query
+    query
         .order_by_asc(segment::Column::ObjectId)
         .order_by_asc(segment::Column::Position)
         .limit(limit)
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(Segment::decode).collect())
 }
 
 /// What a compare-and-swap of a piece set found.

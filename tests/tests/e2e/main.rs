@@ -22,6 +22,7 @@ mod privacy;
 mod repair;
 mod resilience;
 mod security;
+mod segment_loop;
 mod sharing;
 mod transport;
 mod two_satellites;
