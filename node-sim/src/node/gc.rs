@@ -10,8 +10,8 @@
 //!
 //! The passes are plain functions over a [`PieceStore`]; the scheduling around them is
 //! separate: [`Retainer`] accepts requests (one pass at a time per satellite, a newer
-//! request replacing one still waiting) and [`run_trash_sweeps`] empties trash
-//! periodically.
+//! request replacing one still waiting) and [`TrashSweeper`], a worker of the node's
+//! runtime, empties trash periodically.
 //!
 //! A request already applied cannot be applied again: the node refuses any request of a
 //! satellite not newer than the last it accepted. That memory does not survive a restart,
@@ -26,6 +26,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use parking_lot::Mutex;
 use tokio::sync::watch;
+use uplink_core::background::{Cancel, Worker, WorkerError, WorkerState};
 use uplink_core::protocol::{ErrorCode, NodeId, RetainRequest, RetainResponse, now_unix};
 
 use super::error::{NodeError, fmt_unix};
@@ -168,18 +169,42 @@ pub async fn sweep_once(
     sweep
 }
 
-/// Runs [`sweep_once`] now and every `interval`, until the task is aborted.
-pub async fn run_trash_sweeps(
-    store: Arc<dyn PieceStore>,
-    retention: Duration,
-    interval: Duration,
-    metrics: NodeMetrics,
-) {
-    let mut ticks = tokio::time::interval(interval.max(Duration::from_secs(1)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        sweep_once(&*store, now_unix(), retention, &metrics).await;
+/// The periodic trash sweep, a worker of the node's runtime: [`sweep_once`] at start
+/// and every `interval` after, with its last result in the worker's status.
+pub struct TrashSweeper {
+    pub store: Arc<dyn PieceStore>,
+    pub retention: Duration,
+    pub interval: Duration,
+    pub metrics: NodeMetrics,
+}
+
+#[async_trait::async_trait]
+impl Worker for TrashSweeper {
+    fn name(&self) -> String {
+        "trash-sweep".into()
+    }
+
+    fn idle_period(&self) -> Duration {
+        self.interval.max(Duration::from_secs(1))
+    }
+
+    async fn step(
+        &mut self,
+        _cancel: &Cancel,
+    ) -> Result<(WorkerState, Option<String>), WorkerError> {
+        let sweep = sweep_once(&*self.store, now_unix(), self.retention, &self.metrics).await;
+        let summary = format!(
+            "emptied {} pieces ({} bytes) of expired trash",
+            sweep.emptied.pieces, sweep.emptied.bytes
+        );
+        match sweep.errors.first() {
+            // Logged by the sweep; the runtime backs off and retries.
+            Some((_, e)) => Err(WorkerError::new(format!(
+                "{summary}; {} errors, the first: {e}",
+                sweep.errors.len()
+            ))),
+            None => Ok((WorkerState::Idle, Some(summary))),
+        }
     }
 }
 

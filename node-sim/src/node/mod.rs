@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use tokio::task::JoinHandle;
+use uplink_core::background::Runner;
 use uplink_core::protocol::{Identity, NodeId};
 use uplink_core::transport::{Mode, Transport};
 
@@ -225,12 +226,13 @@ impl StorageNode {
                 .clone()
                 .run(config.checkin_interval.max(Duration::from_secs(1))),
         );
-        let trash_task = tokio::spawn(gc::run_trash_sweeps(
-            store.clone(),
-            config.trash_retention,
-            config.trash_check_interval,
-            metrics.clone(),
-        ));
+        let mut workers = Runner::new();
+        workers.spawn(gc::TrashSweeper {
+            store: store.clone(),
+            retention: config.trash_retention,
+            interval: config.trash_check_interval,
+            metrics: metrics.clone(),
+        });
         tracing::info!(node = %identity.node_id(), %address, %bound, "storage node started");
 
         Ok(RunningNode {
@@ -248,7 +250,7 @@ impl StorageNode {
             handle,
             server_task: Some(server_task),
             checkin_task,
-            trash_task,
+            workers,
         })
     }
 }
@@ -289,7 +291,8 @@ pub struct RunningNode {
     handle: ServerHandle,
     server_task: Option<JoinHandle<std::io::Result<()>>>,
     checkin_task: JoinHandle<()>,
-    trash_task: JoinHandle<()>,
+    /// Background jobs on the shared runtime (the trash sweep).
+    workers: Runner,
 }
 
 impl std::fmt::Debug for RunningNode {
@@ -361,7 +364,9 @@ impl RunningNode {
     /// wind down.
     pub async fn stop(mut self) {
         self.checkin_task.abort();
-        self.trash_task.abort();
+        std::mem::take(&mut self.workers)
+            .shutdown(Duration::from_secs(5))
+            .await;
         self.retainer.stop();
         self.handle.stop(false).await;
         if let Some(task) = self.server_task.take() {
@@ -378,7 +383,7 @@ impl RunningNode {
 impl Drop for RunningNode {
     fn drop(&mut self) {
         self.checkin_task.abort();
-        self.trash_task.abort();
+        self.workers.abort();
         self.retainer.stop();
         if self.server_task.is_some() {
             // Sends the stop command; completion is not awaited.

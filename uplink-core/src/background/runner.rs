@@ -188,6 +188,16 @@ impl Runner {
         self.entries.iter().map(|e| e.handle.status()).collect()
     }
 
+    /// Stops every worker at once, without waiting: for owners that are dropped
+    /// rather than shut down.
+    pub fn abort(&mut self) {
+        let _ = self.cancel.send(true);
+        for entry in self.entries.drain(..) {
+            entry.task.abort();
+            entry.handle.status.lock().state = StateName::Stopped;
+        }
+    }
+
     /// Tells every worker to stop and waits up to `deadline` for their current steps;
     /// workers still running then are aborted. Returns the names of aborted workers.
     pub async fn shutdown(self, deadline: Duration) -> Vec<String> {
