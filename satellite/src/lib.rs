@@ -315,6 +315,10 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
             .wrap(actix_web::middleware::from_fn(api::observe))
             .configure(api::configure(state.clone()))
     })
+    // Small frames (a piece's header, a short answer) go out at once: with Nagle's
+    // algorithm the second write of a response waits for the client's delayed ACK,
+    // 40 ms a request.
+    .tcp_nodelay(true)
     .workers(config.http_workers.max(1))
     .client_request_timeout(http.header_timeout)
     .client_disconnect_timeout(http.disconnect_timeout)

@@ -172,6 +172,10 @@ pub(crate) fn build(
             .route("/metrics", web::get().to(metrics_text))
             .default_service(web::to(not_found))
     })
+    // Small frames (a piece's header, a short answer) go out at once: with Nagle's
+    // algorithm the second write of a response waits for the client's delayed ACK,
+    // 40 ms a request.
+    .tcp_nodelay(true)
     .workers(limits.workers.max(1))
     .on_connect(deadlines::on_connect(
         limits.keep_alive + limits.header_timeout,

@@ -6,7 +6,7 @@
 //! Unknown errors (neither success nor a clear failure) feed a second score of the same
 //! kind that suspends rather than disqualifies.
 
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::Serialize;
 use uplink_core::protocol::{NodeId, now_unix};
 
@@ -82,9 +82,35 @@ pub async fn record(
     outcome: AuditOutcome,
     config: &AuditConfig,
 ) -> Result<Standing> {
+    crate::db::write_txn!(db, |txn| { apply(&txn, node_id, outcome, config).await })
+}
+
+/// Records the outcomes of one segment's audits in one write transaction instead of
+/// one per piece.
+pub async fn record_all(
+    db: &Db,
+    outcomes: &[(NodeId, AuditOutcome)],
+    config: &AuditConfig,
+) -> Result<Vec<Standing>> {
     crate::db::write_txn!(db, |txn| {
+        let mut standings = Vec::with_capacity(outcomes.len());
+        for (node_id, outcome) in outcomes {
+            standings.push(apply(&txn, node_id, *outcome, config).await?);
+        }
+        Ok(standings)
+    })
+}
+
+/// One outcome applied to the node's reputation and standing, inside `txn`.
+async fn apply<C: ConnectionTrait>(
+    txn: &C,
+    node_id: &NodeId,
+    outcome: AuditOutcome,
+    config: &AuditConfig,
+) -> Result<Standing> {
+    {
         let existing = reputation::Entity::find_by_id(node_id.0.to_vec())
-            .one(&txn)
+            .one(txn)
             .await?;
         let is_new = existing.is_none();
         let mut r = existing.unwrap_or_else(|| fresh(node_id, config));
@@ -116,12 +142,12 @@ pub async fn record(
         let vetted_now = r.audits_success as u64 >= config.vetting_audits;
         let active = reputation::ActiveModel::from(r.clone()).reset_all();
         if is_new {
-            reputation::Entity::insert(active).exec(&txn).await?;
+            reputation::Entity::insert(active).exec(txn).await?;
         } else {
-            active.update(&txn).await?;
+            active.update(txn).await?;
         }
         let Some(n) = node::Entity::find_by_id(node_id.0.to_vec())
-            .one(&txn)
+            .one(txn)
             .await?
         else {
             return Ok(Standing {
@@ -157,7 +183,7 @@ pub async fn record(
             dirty = true;
         }
         if dirty {
-            changed.update(&txn).await?;
+            changed.update(txn).await?;
         }
         Ok(Standing {
             audit_score,
@@ -166,7 +192,7 @@ pub async fn record(
             suspended: suspend,
             vetted: vetted_now || n.vetted_at.is_some(),
         })
-    })
+    }
 }
 
 #[cfg(test)]

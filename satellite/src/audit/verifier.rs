@@ -84,12 +84,12 @@ impl Verifier {
             (node.id, outcome)
         }))
         .await;
+        reputation::record_all(&self.db, &results, &self.config).await?;
         for (node, outcome) in results {
             self.metrics
                 .audits
                 .with_label_values(&[outcome.as_str()])
                 .inc();
-            reputation::record(&self.db, &node, outcome, &self.config).await?;
             findings.push((node, outcome));
         }
         Ok(findings)

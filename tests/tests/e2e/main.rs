@@ -14,6 +14,7 @@ mod data_path;
 mod faults;
 mod gc;
 mod graceful_exit;
+mod keeping;
 mod lifecycle;
 mod listing;
 mod load;
