@@ -17,6 +17,9 @@ use tests::{Options, TestNetwork, download, random_bytes, seeded_rng};
 
 use crate::repair::repair_until_healthy;
 
+/// What the clients were told was stored: key and bytes.
+type Acknowledged = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 #[derive(Default)]
 struct Tally {
     uploads: AtomicU64,
@@ -47,7 +50,7 @@ async fn clients_keep_every_acknowledged_object_through_churn_and_corruption() {
     let mut rng = seeded_rng("keeping under churn");
     let project = Arc::new(net.project().await);
     project.create_bucket("bkt").await.unwrap();
-    let acknowledged: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let acknowledged: Acknowledged = Arc::default();
     for i in 0..12 {
         let data = random_bytes(rng.gen_range(20_000..300_000));
         let key = format!("seed-{i}");
