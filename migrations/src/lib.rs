@@ -14,6 +14,7 @@ mod m20261201_000004_write_lock;
 mod m20261201_000005_key_creators;
 mod m20261202_000006_keeping;
 mod m20261202_000007_admins;
+mod m20261203_000008_segment_parts;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_key_creators::Migration),
             Box::new(m20261202_000006_keeping::Migration),
             Box::new(m20261202_000007_admins::Migration),
+            Box::new(m20261203_000008_segment_parts::Migration),
         ]
     }
 }

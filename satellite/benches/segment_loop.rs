@@ -104,7 +104,9 @@ async fn fill(db: &Db, total: u64) {
             batch.push(Segment::new_remote(
                 SegmentKey {
                     object_id,
-                    position: (i % SEGMENTS_PER_OBJECT) as u32,
+                    position: uplink_core::protocol::SegmentPosition::single(
+                        (i % SEGMENTS_PER_OBJECT) as u32,
+                    ),
                 },
                 Sealed {
                     ciphertext: rng.r#gen::<[u8; 32]>().to_vec(),

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uplink_core::protocol::{
-    Identity, NodeId, PieceId, PublicKey, RedundancyScheme, Signature, now_unix,
+    Identity, NodeId, PieceId, PublicKey, RedundancyScheme, SegmentPosition, Signature, now_unix,
 };
 
 use crate::error::{Result, SatelliteError};
@@ -29,7 +29,7 @@ pub struct StreamToken {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SegmentToken {
     pub stream: StreamToken,
-    pub position: u32,
+    pub position: SegmentPosition,
     pub root_piece_id: PieceId,
     pub piece_public_key: PublicKey,
     pub max_plain_size: u64,

@@ -1187,7 +1187,7 @@ async fn the_admin_pages_answer_as_documented_and_only_to_administrators() {
     .unwrap();
     let key = SegmentKey {
         object_id: "00000000-0000-4000-8000-000000000001".into(),
-        position: 0,
+        position: uplink_core::protocol::SegmentPosition::single(0),
     };
     queue::push(&satellite.db, &[(key, 5)]).await.unwrap();
     queue::log_repair(&satellite.db, 3, 3 << 20).await.unwrap();

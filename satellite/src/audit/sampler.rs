@@ -132,6 +132,7 @@ impl Observer for Sampler {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use uplink_core::protocol::SegmentPosition;
 
     /// Of a light segment and one nine times heavier, a sample of one picks the heavy
     /// one nine times in ten, whatever the scale of the weights.
@@ -140,11 +141,11 @@ mod tests {
         let (light, heavy) = (
             SegmentKey {
                 object_id: "light".into(),
-                position: 0,
+                position: SegmentPosition::single(0),
             },
             SegmentKey {
                 object_id: "heavy".into(),
-                position: 0,
+                position: SegmentPosition::single(0),
             },
         );
         let trials = 4000;
@@ -183,7 +184,7 @@ mod tests {
         for i in 0..1000 {
             let key = SegmentKey {
                 object_id: format!("{i}"),
-                position: 0,
+                position: SegmentPosition::single(0),
             };
             r.offer(1.0 + i as f64, rng.gen_range(f64::MIN_POSITIVE..1.0), &key);
         }

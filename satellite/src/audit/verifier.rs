@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use uplink_core::client::error::{PieceError, PieceOutcome};
 use uplink_core::client::pieces::{PieceFetch, fetch_piece};
 use uplink_core::protocol::piece::{DEFAULT_HASH_BLOCK_SIZE, block_count};
-use uplink_core::protocol::{NodeId, PieceAction, now_unix};
+use uplink_core::protocol::{NodeId, PieceAction, SegmentPosition, now_unix};
 use uplink_core::transport::Transport;
 
 use super::AuditConfig;
@@ -99,7 +99,7 @@ impl Verifier {
         let row = containment::ActiveModel {
             node_id: Set(node.id.0.to_vec()),
             object_id: Set(key.object_id.clone()),
-            position: Set(key.position as i32),
+            position: Set(key.position.encode()),
             piece_num: Set(num as i16),
             attempts: Set(attempts),
             created_at: Set(now_unix()),
@@ -127,7 +127,7 @@ impl Verifier {
     async fn reverify(&self, node: &NodeInfo, pending: containment::Model) -> AuditOutcome {
         let key = SegmentKey {
             object_id: pending.object_id.clone(),
-            position: pending.position.max(0) as u32,
+            position: SegmentPosition::decode(pending.position).unwrap_or_default(),
         };
         let segment = match segments::get(&self.db, &key).await {
             Ok(Some(s)) => s,

@@ -8,17 +8,17 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uplink_core::protocol::metainfo::Sealed;
-use uplink_core::protocol::{PieceId, RedundancyScheme};
+use uplink_core::protocol::{PieceId, RedundancyScheme, SegmentPosition};
 
 use super::{MetabaseError, Piece, PieceSet};
 use crate::db::entities::segment;
 use crate::error::Result;
 
-/// A segment's address: its object (stream) id and position.
+/// A segment's address: its object (stream) id and position (part, index).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SegmentKey {
     pub object_id: String,
-    pub position: u32,
+    pub position: SegmentPosition,
 }
 
 impl fmt::Display for SegmentKey {
@@ -119,12 +119,14 @@ impl Segment {
     fn decode(row: segment::Model) -> Result<Self, MetabaseError> {
         let key = SegmentKey {
             object_id: row.object_id.clone(),
-            position: u32::try_from(row.position).map_err(|_| MetabaseError::Corrupt {
-                key: SegmentKey {
-                    object_id: row.object_id.clone(),
-                    position: 0,
-                },
-                reason: format!("negative position {}", row.position),
+            position: SegmentPosition::decode(row.position).map_err(|e| {
+                MetabaseError::Corrupt {
+                    key: SegmentKey {
+                        object_id: row.object_id.clone(),
+                        position: SegmentPosition::default(),
+                    },
+                    reason: e.to_string(),
+                }
             })?,
         };
         let corrupt = |reason: String| MetabaseError::Corrupt {
@@ -211,7 +213,7 @@ impl Segment {
         };
         segment::ActiveModel {
             object_id: Set(self.key.object_id.clone()),
-            position: Set(self.key.position as i32),
+            position: Set(self.key.position.encode()),
             root_piece_id: Set(root),
             encrypted_key: Set(self.encrypted_key.ciphertext.clone()),
             encrypted_key_nonce: Set(self.encrypted_key.nonce.clone()),
@@ -260,27 +262,24 @@ pub async fn insert_many<C: ConnectionTrait>(conn: &C, segments: &[Segment]) -> 
 
 /// One segment, if it exists.
 pub async fn get<C: ConnectionTrait>(conn: &C, key: &SegmentKey) -> Result<Option<Segment>> {
-    segment::Entity::find_by_id((key.object_id.clone(), key.position as i32))
+    segment::Entity::find_by_id((key.object_id.clone(), key.position.encode()))
         .one(conn)
         .await?
         .map(|r| Segment::decode(r).map_err(Into::into))
         .transpose()
 }
 
-/// The segments of one object from position `from` (inclusive) to `to` (exclusive), in
-/// order, at most `limit`.
+/// The segments of one object from position `from` on, in order, at most `limit`.
 pub async fn of_object<C: ConnectionTrait>(
     conn: &C,
     object_id: &str,
-    from: u32,
-    to: u32,
+    from: SegmentPosition,
     limit: u64,
 ) -> Result<Vec<Segment>> {
     decode_all(
         segment::Entity::find()
             .filter(segment::Column::ObjectId.eq(object_id))
-            .filter(segment::Column::Position.gte(from as i32))
-            .filter(segment::Column::Position.lt(to.min(i32::MAX as u32) as i32))
+            .filter(segment::Column::Position.gte(from.encode()))
             .order_by_asc(segment::Column::Position)
             .limit(limit)
             .all(conn)
@@ -339,7 +338,7 @@ pub async fn set_offset<C: ConnectionTrait>(conn: &C, key: &SegmentKey, offset: 
     segment::Entity::update_many()
         .col_expr(segment::Column::PlainOffset, Expr::value(offset as i64))
         .filter(segment::Column::ObjectId.eq(key.object_id.clone()))
-        .filter(segment::Column::Position.eq(key.position as i32))
+        .filter(segment::Column::Position.eq(key.position.encode()))
         .exec(conn)
         .await?;
     Ok(())
@@ -372,7 +371,7 @@ pub fn page_query(after: Option<&SegmentKey>, limit: u64) -> sea_orm::Select<seg
             .filter(
                 Condition::any()
                     .add(segment::Column::ObjectId.gt(after.object_id.clone()))
-                    .add(segment::Column::Position.gt(after.position as i32)),
+                    .add(segment::Column::Position.gt(after.position.encode())),
             );
     }
     query
@@ -406,7 +405,7 @@ pub async fn swap_pieces<C: ConnectionTrait>(
     }
     let result = update
         .filter(segment::Column::ObjectId.eq(segment.key.object_id.clone()))
-        .filter(segment::Column::Position.eq(segment.key.position as i32))
+        .filter(segment::Column::Position.eq(segment.key.position.encode()))
         .filter(segment::Column::Pieces.eq(segment.stored_pieces.clone()))
         .exec(conn)
         .await?;

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use uplink_core::protocol::metainfo::{AbortObjectRequest, AbortObjectResponse};
-use uplink_core::protocol::{NodeId, PieceId, now_unix};
+use uplink_core::protocol::{NodeId, PieceId, SegmentPosition, now_unix};
 
 use super::upload::authorize_upload;
 use super::{Metainfo, queue_piece_deletions};
@@ -52,13 +52,13 @@ impl Metainfo {
             let segments = segments::of_objects(&txn, std::slice::from_ref(&object_id)).await?;
             // Pieces of committed segments are never deleted through a segment id: they
             // go with their object (below if it is pending, never if it is committed).
-            let committed: HashSet<(i32, Vec<u8>)> = segments
+            let committed: HashSet<(SegmentPosition, Vec<u8>)> = segments
                 .iter()
-                .filter_map(|s| Some((s.key.position as i32, s.remote()?.root_piece_id.0.to_vec())))
+                .filter_map(|s| Some((s.key.position, s.remote()?.root_piece_id.0.to_vec())))
                 .collect();
             let mut queued = 0usize;
             for token in &begun {
-                let key = (token.position as i32, token.root_piece_id.0.to_vec());
+                let key = (token.position, token.root_piece_id.0.to_vec());
                 if committed.contains(&key) {
                     continue;
                 }

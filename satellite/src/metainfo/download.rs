@@ -7,7 +7,7 @@ use uplink_core::protocol::metainfo::{
     DownloadObjectRequest, DownloadObjectResponse, DownloadSegmentRequest, DownloadSegmentResponse,
     ObjectInfo, Sealed, SegmentInfo,
 };
-use uplink_core::protocol::{PieceAction, now_unix};
+use uplink_core::protocol::{PieceAction, SegmentPosition, now_unix};
 
 use super::{Metainfo, object_info};
 use crate::accounting;
@@ -63,14 +63,8 @@ impl Metainfo {
             .segment_limit
             .unwrap_or(MAX_SEGMENT_LIST)
             .clamp(1, MAX_SEGMENT_LIST);
-        let mut segments = segments::of_object(
-            &self.db,
-            &obj.id,
-            req.segment_cursor,
-            obj.segment_count.max(0) as u32,
-            limit as u64 + 1,
-        )
-        .await?;
+        let mut segments =
+            segments::of_object(&self.db, &obj.id, req.segment_cursor, limit as u64 + 1).await?;
         let more = segments.len() > limit as usize;
         segments.truncate(limit as usize);
         let token = DownloadToken {
@@ -112,12 +106,6 @@ impl Metainfo {
             .filter(|o| o.status == object::STATUS_COMMITTED)
             .filter(|o| o.expires_at.is_none_or(|t| t > now_unix()))
             .ok_or(SatelliteError::ObjectNotFound)?;
-        if req.position as i64 >= obj.segment_count as i64 {
-            return Err(SatelliteError::NotFound(format!(
-                "segment {} does not exist",
-                req.position
-            )));
-        }
         let key = SegmentKey {
             object_id: obj.id.clone(),
             position: req.position,
@@ -222,7 +210,7 @@ impl Metainfo {
 }
 
 /// A follow-up request may exclude only pieces that the segment has, each once.
-fn validate_exclude(exclude: &[u16], pieces: &PieceSet, position: u32) -> Result<()> {
+fn validate_exclude(exclude: &[u16], pieces: &PieceSet, position: SegmentPosition) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for num in exclude {
         if pieces.get(*num).is_none() {

@@ -113,7 +113,7 @@ impl Metainfo {
             token.stream.expires_at,
         );
         tracing::debug!(
-            position = token.position,
+            position = %token.position,
             round = token.retries,
             replaced = targets.len(),
             "replacement nodes for a segment"

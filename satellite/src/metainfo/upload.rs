@@ -8,7 +8,7 @@ use uplink_core::protocol::metainfo::{
     BeginObjectRequest, BeginObjectResponse, BeginSegmentRequest, BeginSegmentResponse,
     CommitObjectRequest, CommitSegmentRequest, InlineSegmentRequest, ObjectInfo,
 };
-use uplink_core::protocol::{NodeId, PieceAction, PieceId, Signable, now_unix};
+use uplink_core::protocol::{NodeId, PieceAction, PieceId, SegmentPosition, Signable, now_unix};
 
 use super::abort::queue_assigned_pieces;
 use super::{
@@ -23,7 +23,7 @@ use crate::orders::LimitTarget;
 use crate::overlay::SelectionRequest;
 use crate::tokens::{SegmentToken, StreamToken};
 
-/// Segments per object; bounds metadata and keeps positions in range.
+/// Segments per part; bounds metadata.
 const MAX_SEGMENTS: u32 = 1 << 20;
 
 impl Metainfo {
@@ -113,9 +113,10 @@ impl Metainfo {
         req: &BeginSegmentRequest,
     ) -> Result<BeginSegmentResponse> {
         let stream = self.open_stream_for(caller, &req.stream_id)?;
-        if req.position >= MAX_SEGMENTS {
+        // Parts come with multipart uploads; until then an object is part 0.
+        if req.position.part != 0 || req.position.index >= MAX_SEGMENTS {
             return Err(SatelliteError::BadRequest(format!(
-                "segment position {} exceeds the maximum of {MAX_SEGMENTS}",
+                "segment position {} is out of range: part 0, index below {MAX_SEGMENTS}",
                 req.position
             )));
         }
@@ -292,7 +293,7 @@ impl Metainfo {
         }
         // Inline storage is for a whole small object, so that the database cannot be
         // filled with many small segments that bypass the nodes.
-        if req.position != 0 {
+        if req.position != SegmentPosition::single(0) {
             return Err(SatelliteError::BadRequest(
                 "only a whole object (segment 0) can be stored inline".into(),
             ));
@@ -375,7 +376,7 @@ impl Metainfo {
             }
             let mut offset: i64 = 0;
             for (i, seg) in segments.iter().enumerate() {
-                if seg.key.position != i as u32 {
+                if seg.key.position != SegmentPosition::single(i as u32) {
                     return Err(SatelliteError::BadRequest(format!(
                         "segment {i} is missing; an object's segments must be 0..n without gaps"
                     )));

@@ -7,10 +7,10 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
-use uplink_core::protocol::now_unix;
+use uplink_core::protocol::{SegmentPosition, now_unix};
 
 use crate::db::entities::{repair_log, repair_queue};
-use crate::error::Result;
+use crate::error::{Result, SatelliteError};
 use crate::metabase::SegmentKey;
 
 /// A claimed job.
@@ -29,7 +29,7 @@ pub async fn push<C: ConnectionTrait>(conn: &C, items: &[(SegmentKey, u16)]) -> 
             .iter()
             .map(|(key, healthy)| repair_queue::ActiveModel {
                 object_id: Set(key.object_id.clone()),
-                position: Set(key.position as i32),
+                position: Set(key.position.encode()),
                 healthy: Set(*healthy as i16),
                 inserted_at: Set(now),
                 updated_at: Set(now),
@@ -119,7 +119,8 @@ pub async fn claim<C: ConnectionTrait>(
                 return Ok(Some(Job {
                     key: SegmentKey {
                         object_id: c.object_id,
-                        position: c.position.max(0) as u32,
+                        position: SegmentPosition::decode(c.position)
+                            .map_err(|e| SatelliteError::Internal(e.to_string()))?,
                     },
                     healthy: c.healthy.max(0) as u16,
                     attempts: (c.attempts + 1) as u32,
@@ -134,7 +135,7 @@ pub async fn claim<C: ConnectionTrait>(
 pub async fn complete<C: ConnectionTrait>(conn: &C, key: &SegmentKey, holder: &str) -> Result<()> {
     repair_queue::Entity::delete_many()
         .filter(repair_queue::Column::ObjectId.eq(key.object_id.clone()))
-        .filter(repair_queue::Column::Position.eq(key.position as i32))
+        .filter(repair_queue::Column::Position.eq(key.position.encode()))
         .filter(repair_queue::Column::LeasedBy.eq(holder.to_string()))
         .exec(conn)
         .await?;
@@ -158,7 +159,7 @@ pub async fn fail<C: ConnectionTrait>(
         )
         .col_expr(repair_queue::Column::LastError, Expr::value(message))
         .filter(repair_queue::Column::ObjectId.eq(key.object_id.clone()))
-        .filter(repair_queue::Column::Position.eq(key.position as i32))
+        .filter(repair_queue::Column::Position.eq(key.position.encode()))
         .filter(repair_queue::Column::LeasedBy.eq(holder.to_string()))
         .exec(conn)
         .await?;
@@ -240,7 +241,7 @@ pub async fn prune_log<C: ConnectionTrait>(conn: &C, before: i64) -> Result<u64>
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct QueuedJob {
     pub object_id: String,
-    pub position: u32,
+    pub position: SegmentPosition,
     pub healthy: u16,
     pub queued_at: i64,
     pub attempts: u32,
@@ -263,7 +264,7 @@ pub async fn head<C: ConnectionTrait>(conn: &C, limit: u64) -> Result<Vec<Queued
         .into_iter()
         .map(|r| QueuedJob {
             object_id: r.object_id,
-            position: r.position.max(0) as u32,
+            position: SegmentPosition::decode(r.position).unwrap_or_default(),
             healthy: r.healthy.max(0) as u16,
             queued_at: r.inserted_at,
             attempts: r.attempts.max(0) as u32,

@@ -115,7 +115,7 @@ async fn usage_counters_never_drift() {
         .inline_segment(
             &InlineSegmentRequest {
                 stream_id: begun.stream_id,
-                position: 0,
+                position: tests::uplink_core::protocol::SegmentPosition::single(0),
                 plain_size: 100,
                 encrypted_key: Sealed {
                     ciphertext: vec![7; 48],

@@ -201,7 +201,7 @@ async fn only_object(metainfo: &MetainfoClient, bucket: &str) -> (String, u32) {
             &DownloadObjectRequest {
                 bucket: bucket.into(),
                 encrypted_key: listed.items[0].encrypted_key.clone(),
-                segment_cursor: 0,
+                segment_cursor: Default::default(),
                 segment_limit: None,
             },
             &subject,
@@ -214,7 +214,7 @@ async fn only_object(metainfo: &MetainfoClient, bucket: &str) -> (String, u32) {
 fn segment(stream_id: &str, exclude: Vec<u16>) -> DownloadSegmentRequest {
     DownloadSegmentRequest {
         stream_id: stream_id.to_string(),
-        position: 0,
+        position: tests::uplink_core::protocol::SegmentPosition::single(0),
         exclude,
     }
 }

@@ -123,7 +123,7 @@ async fn fetch_directly(project: &Project, node: NodeId) -> Result<u64, PieceErr
             &DownloadObjectRequest {
                 bucket: "bkt".into(),
                 encrypted_key,
-                segment_cursor: 0,
+                segment_cursor: Default::default(),
                 segment_limit: None,
             },
             &subject,
@@ -134,7 +134,7 @@ async fn fetch_directly(project: &Project, node: NodeId) -> Result<u64, PieceErr
         .download_segment(
             &DownloadSegmentRequest {
                 stream_id: object.stream_id,
-                position: 0,
+                position: tests::uplink_core::protocol::SegmentPosition::single(0),
                 exclude: vec![],
             },
             &subject,

@@ -140,9 +140,9 @@ async fn malformed_inline_segments_are_refused() {
         )
         .await
         .unwrap();
-    let inline = |position, plain_size, len| InlineSegmentRequest {
+    let inline = |index: u32, plain_size, len| InlineSegmentRequest {
         stream_id: begun.stream_id.clone(),
-        position,
+        position: tests::uplink_core::protocol::SegmentPosition::single(index),
         plain_size,
         encrypted_key: Sealed::default(),
         data: vec![0u8; len],

@@ -75,7 +75,7 @@ async fn forged_expired_replayed_and_misdirected_limits_are_refused() {
         .begin_segment(
             &BeginSegmentRequest {
                 stream_id: begun.stream_id,
-                position: 0,
+                position: tests::uplink_core::protocol::SegmentPosition::single(0),
                 max_plain_size: 1 << 20,
                 piece_public_key: piece_key.public_key(),
                 exclude_nodes: vec![],

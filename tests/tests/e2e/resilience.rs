@@ -594,7 +594,7 @@ async fn hand_segment(
         .begin_segment(
             &BeginSegmentRequest {
                 stream_id: stream_id.into(),
-                position,
+                position: tests::uplink_core::protocol::SegmentPosition::single(position),
                 max_plain_size: data.len() as u64,
                 piece_public_key: piece_key.public_key(),
                 exclude_nodes: Vec::new(),

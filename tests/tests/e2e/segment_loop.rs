@@ -42,7 +42,9 @@ async fn fill(db: &tests::satellite::db::Db) -> Vec<SegmentKey> {
             .map(|position| {
                 let key = SegmentKey {
                     object_id: id.clone(),
-                    position: position as u32,
+                    position: tests::uplink_core::protocol::SegmentPosition::single(
+                        position as u32,
+                    ),
                 };
                 keys.push(key.clone());
                 Segment::new_remote(

@@ -88,7 +88,7 @@ async fn eavesdrop(plain_http: bool) -> Capture {
         .begin_segment(
             &BeginSegmentRequest {
                 stream_id: begun.stream_id,
-                position: 0,
+                position: tests::uplink_core::protocol::SegmentPosition::single(0),
                 max_plain_size: 1 << 20,
                 piece_public_key: piece_key.public_key(),
                 exclude_nodes: vec![],

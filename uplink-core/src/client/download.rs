@@ -29,7 +29,7 @@ use crate::protocol::metainfo::{
     DownloadObjectRequest, DownloadSegmentRequest, DownloadSegmentResponse, SegmentInfo,
 };
 use crate::protocol::piece::DEFAULT_HASH_BLOCK_SIZE;
-use crate::protocol::{AddressedOrderLimit, PublicKey, RedundancyScheme};
+use crate::protocol::{AddressedOrderLimit, PublicKey, RedundancyScheme, SegmentPosition};
 
 /// An inclusive byte range like HTTP's: `start-end`, `start-` or `-suffix`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +138,7 @@ impl Project {
         let mut req = DownloadObjectRequest {
             bucket: bucket.to_string(),
             encrypted_key,
-            segment_cursor: 0,
+            segment_cursor: SegmentPosition::default(),
             segment_limit: None,
         };
         let first = self.inner.metainfo.download_object(&req, &subject).await?;
@@ -170,7 +170,11 @@ impl Project {
             if !page.more || past_range {
                 break;
             }
-            req.segment_cursor = page.segments.last().map(|s| s.position + 1).unwrap_or(0);
+            req.segment_cursor = page
+                .segments
+                .last()
+                .map(|s| s.position.successor())
+                .unwrap_or_default();
             page = self.inner.metainfo.download_object(&req, &subject).await?;
         }
         Ok(())
@@ -296,7 +300,7 @@ struct SegmentDownload<'a> {
     project: &'a Project,
     stream_id: &'a str,
     subject: &'a Subject,
-    position: u32,
+    position: SegmentPosition,
     decoder: SegmentDecoder,
     scheme: RedundancyScheme,
     piece_size: u64,

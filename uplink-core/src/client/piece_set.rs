@@ -28,7 +28,9 @@ use super::metainfo::MetainfoClient;
 use super::pieces::upload_piece;
 use super::spool::Spool;
 use crate::protocol::metainfo::{PieceReceipt, RetryPiecesRequest};
-use crate::protocol::{AddressedOrderLimit, Identity, NodeId, PieceHash, RedundancyScheme};
+use crate::protocol::{
+    AddressedOrderLimit, Identity, NodeId, PieceHash, RedundancyScheme, SegmentPosition,
+};
 
 #[derive(Debug, PartialEq, Eq)]
 enum State {
@@ -82,7 +84,7 @@ pub(super) struct PieceSet {
     settings: Settings,
     scheme: RedundancyScheme,
     spool: Spool,
-    position: u32,
+    position: SegmentPosition,
     /// The satellite's handle of the segment; replaced with each replacement round.
     pub segment_id: String,
     slots: Vec<Slot>,
@@ -100,7 +102,7 @@ impl PieceSet {
         settings: Settings,
         scheme: RedundancyScheme,
         spool: Spool,
-        position: u32,
+        position: SegmentPosition,
         segment_id: String,
         limits: Vec<AddressedOrderLimit>,
     ) -> Self {
@@ -352,7 +354,7 @@ impl PieceSet {
                 Err(e) => return Err(e),
             };
             tracing::debug!(
-                position = self.position,
+                position = %self.position,
                 round = self.rounds,
                 asked = failed.len(),
                 got = resp.limits.len(),

@@ -28,7 +28,7 @@ use crate::protocol::metainfo::{
     AbortObjectRequest, BeginObjectRequest, BeginSegmentRequest, CommitObjectRequest,
     CommitSegmentRequest, InlineSegmentRequest,
 };
-use crate::protocol::{AddressedOrderLimit, Identity, NodeId, RedundancyScheme};
+use crate::protocol::{AddressedOrderLimit, Identity, NodeId, RedundancyScheme, SegmentPosition};
 
 /// How many times a segment's node set is re-requested when nodes do not answer.
 const SELECTION_ATTEMPTS: usize = 3;
@@ -222,15 +222,17 @@ impl Upload<'_> {
             let config = &self.project.inner.config;
             let segment_size = config.segment_size.min(begin.max_segment_size);
             let mut input = Input::new(tokio::io::AsyncReadExt::chain(&head[..n], reader));
-            let mut position = 0u32;
+            let mut position = SegmentPosition::single(0);
             loop {
                 let eof = self
                     .remote_segment(&mut input, position, segment_size)
                     .await?;
-                position += 1;
                 if eof {
                     break;
                 }
+                position = position.next().ok_or_else(|| {
+                    UplinkError::InvalidArgument("more segments than a part can hold".into())
+                })?;
             }
         }
         let metadata = ObjectMetadata {
@@ -268,10 +270,10 @@ impl Upload<'_> {
             .inline_segment(
                 &InlineSegmentRequest {
                     stream_id: self.stream_id.clone(),
-                    position: 0,
+                    position: SegmentPosition::single(0),
                     plain_size: data.len() as u64,
                     encrypted_key: seal(
-                        &segment_wrap_key(&self.content_key, 0),
+                        &segment_wrap_key(&self.content_key, SegmentPosition::single(0)),
                         segment_key.as_bytes(),
                     ),
                     data: sealed,
@@ -289,7 +291,7 @@ impl Upload<'_> {
     /// too few do.
     async fn begin_segment(
         &mut self,
-        position: u32,
+        position: SegmentPosition,
         segment_size: u64,
         piece_key: &Identity,
     ) -> Result<(String, RedundancyScheme, Vec<AddressedOrderLimit>)> {
@@ -347,7 +349,7 @@ impl Upload<'_> {
     async fn remote_segment<R: AsyncRead + Unpin + Send>(
         &mut self,
         input: &mut Input<R>,
-        position: u32,
+        position: SegmentPosition,
         segment_size: u64,
     ) -> Result<bool> {
         let started = std::time::Instant::now();

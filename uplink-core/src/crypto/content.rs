@@ -11,6 +11,7 @@ use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use rand::RngCore;
 
 use super::{CryptoError, Key, derive};
+use crate::protocol::SegmentPosition;
 use crate::protocol::metainfo::Sealed;
 
 /// Bytes of AES-GCM authentication tag at the end of every sealed block.
@@ -23,11 +24,14 @@ pub fn content_key(object_key: &Key) -> Key {
     derive(object_key, b"content")
 }
 
-/// The key that wraps the key of segment `position` of an object. Binding the position
-/// means a satellite cannot swap or reorder an object's segments undetected: a moved
-/// segment's key no longer unwraps.
-pub fn segment_wrap_key(content_key: &Key, position: u32) -> Key {
-    derive(content_key, format!("segment:{position}").as_bytes())
+/// The key that wraps the key of the segment at `position` of an object. Binding the
+/// part and the index means a satellite cannot swap or reorder an object's segments,
+/// within a part or across parts, undetected: a moved segment's key no longer unwraps.
+pub fn segment_wrap_key(content_key: &Key, position: SegmentPosition) -> Key {
+    derive(
+        content_key,
+        format!("segment:{}:{}", position.part, position.index).as_bytes(),
+    )
 }
 
 /// The key that seals the metadata of the object with this path key.
@@ -126,6 +130,31 @@ pub fn open(key: &Key, sealed: &Sealed) -> Result<Vec<u8>, CryptoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_segment_key_opens_only_at_its_own_part_and_index() {
+        let content = Key::random();
+        let segment_key = Key::random();
+        let at = SegmentPosition::new(1, 2);
+        let sealed = seal(&segment_wrap_key(&content, at), segment_key.as_bytes());
+        assert_eq!(
+            open(&segment_wrap_key(&content, at), &sealed).unwrap(),
+            segment_key.as_bytes().to_vec()
+        );
+        // Another index, another part, the numbers swapped, and the same index in
+        // part 0: none opens it.
+        for other in [
+            SegmentPosition::new(1, 3),
+            SegmentPosition::new(2, 2),
+            SegmentPosition::new(2, 1),
+            SegmentPosition::new(0, 2),
+        ] {
+            assert!(
+                open(&segment_wrap_key(&content, other), &sealed).is_err(),
+                "{other}"
+            );
+        }
+    }
 
     #[test]
     fn block_round_trip_in_place() {

@@ -15,7 +15,7 @@ use crate::protocol::wire::{
     CheckInResponse, DeleteRequest, DownloadRequest, FrameKind, control_frame, frame_header,
 };
 use crate::protocol::{
-    AddressedOrderLimit, ErrorBody, ErrorCode, NodeId, PieceId, RedundancyScheme,
+    AddressedOrderLimit, ErrorBody, ErrorCode, NodeId, PieceId, RedundancyScheme, SegmentPosition,
 };
 
 fn tagged(tag: u8, body: impl AsRef<[u8]>) -> Vec<u8> {
@@ -51,7 +51,7 @@ fn object_info() -> ObjectInfo {
 
 fn segment_info() -> SegmentInfo {
     SegmentInfo {
-        position: 0,
+        position: SegmentPosition::single(0),
         plain_offset: 0,
         plain_size: 300,
         inline: false,
@@ -110,7 +110,7 @@ fn metainfo() -> Vec<Vec<u8>> {
             5,
             json(&BeginSegmentRequest {
                 stream_id: "stream".into(),
-                position: 0,
+                position: SegmentPosition::single(0),
                 max_plain_size: 1 << 20,
                 piece_public_key: signed_limit().piece_public_key,
                 exclude_nodes: vec![NodeId([2; 32])],
@@ -129,7 +129,7 @@ fn metainfo() -> Vec<Vec<u8>> {
             7,
             json(&InlineSegmentRequest {
                 stream_id: "stream".into(),
-                position: 0,
+                position: SegmentPosition::single(0),
                 plain_size: 4,
                 encrypted_key: sealed(),
                 data: vec![9; 20],
@@ -154,7 +154,7 @@ fn metainfo() -> Vec<Vec<u8>> {
             json(&DownloadObjectRequest {
                 bucket: "photos".into(),
                 encrypted_key: "X/a".into(),
-                segment_cursor: 1,
+                segment_cursor: SegmentPosition::single(1),
                 segment_limit: Some(5),
             }),
         ),
@@ -162,7 +162,7 @@ fn metainfo() -> Vec<Vec<u8>> {
             11,
             json(&DownloadSegmentRequest {
                 stream_id: "stream".into(),
-                position: 0,
+                position: SegmentPosition::single(0),
                 exclude: vec![1, 2],
             }),
         ),

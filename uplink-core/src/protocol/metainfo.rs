@@ -10,6 +10,7 @@ use super::identity::PublicKey;
 use super::ids::{NodeId, PieceId};
 use super::order::AddressedOrderLimit;
 use super::piece::PieceHash;
+use super::position::SegmentPosition;
 use super::redundancy::RedundancyScheme;
 
 pub const PROJECT_INFO_PATH: &str = "/v1/project/info";
@@ -160,8 +161,8 @@ pub struct BeginObjectResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BeginSegmentRequest {
     pub stream_id: String,
-    /// Index of the segment within the object.
-    pub position: u32,
+    /// Where the segment goes in the object.
+    pub position: SegmentPosition,
     /// Upper bound of the segment's plaintext size; sizes the order limits.
     pub max_plain_size: u64,
     /// The uplink's fresh per-segment key; piece hashes must be signed by it.
@@ -240,7 +241,7 @@ pub struct AbortObjectResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InlineSegmentRequest {
     pub stream_id: String,
-    pub position: u32,
+    pub position: SegmentPosition,
     pub plain_size: u64,
     pub encrypted_key: Sealed,
     #[serde(with = "b64")]
@@ -287,13 +288,13 @@ pub struct DownloadObjectRequest {
     pub encrypted_key: String,
     /// Return segments from this position on.
     #[serde(default)]
-    pub segment_cursor: u32,
+    pub segment_cursor: SegmentPosition,
     pub segment_limit: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentInfo {
-    pub position: u32,
+    pub position: SegmentPosition,
     pub plain_offset: u64,
     pub plain_size: u64,
     pub inline: bool,
@@ -312,7 +313,7 @@ pub struct DownloadObjectResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DownloadSegmentRequest {
     pub stream_id: String,
-    pub position: u32,
+    pub position: SegmentPosition,
     /// Pieces already tried and failed; the satellite returns limits for others.
     #[serde(default)]
     pub exclude: Vec<u16>,

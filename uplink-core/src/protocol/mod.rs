@@ -10,6 +10,7 @@ pub mod ids;
 pub mod metainfo;
 pub mod order;
 pub mod piece;
+pub mod position;
 pub mod redundancy;
 pub mod retain;
 pub mod wire;
@@ -19,6 +20,7 @@ pub use identity::{Identity, PublicKey, Signable, Signature};
 pub use ids::{NodeId, PieceId, SerialNumber};
 pub use order::{AddressedOrderLimit, OrderLimit, PieceAction};
 pub use piece::{BlockHasher, PieceHash};
+pub use position::SegmentPosition;
 pub use redundancy::RedundancyScheme;
 pub use retain::{BloomFilter, RETAIN_PATH, RetainRequest, RetainResponse};
 

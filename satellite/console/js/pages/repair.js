@@ -71,7 +71,7 @@ function queue(r) {
       h('th', { scope: 'col', class: 'num' }, 'Attempts'),
       h('th', { scope: 'col' }, 'State'))),
     h('tbody', null, jobs.map((j) => h('tr', { 'data-testid': 'queue-row' },
-      h('td', null, h('code', { class: 'enc', title: `${j.object_id}/${j.position}` }, `${j.object_id}/${j.position}`)),
+      h('td', null, h('code', { class: 'enc', title: `${j.object_id}/${j.position.part}:${j.position.index}` }, `${j.object_id}/${j.position.part}:${j.position.index}`)),
       h('td', { class: 'num' }, String(j.healthy)),
       h('td', { class: 'nowrap', title: formatDateTime(j.queued_at) }, formatRelative(j.queued_at)),
       h('td', { class: 'num' }, String(j.attempts)),

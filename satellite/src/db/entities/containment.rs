@@ -7,7 +7,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub node_id: Vec<u8>,
     pub object_id: String,
-    pub position: i32,
+    /// `SegmentPosition::encode`: part << 32 | index.
+    pub position: i64,
     pub piece_num: i16,
     pub attempts: i32,
     pub created_at: i64,

@@ -7,7 +7,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub object_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub position: i32,
+    /// `SegmentPosition::encode`: part << 32 | index.
+    pub position: i64,
     pub healthy: i16,
     pub inserted_at: i64,
     pub updated_at: i64,

@@ -6,7 +6,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub object_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub position: i32,
+    /// `SegmentPosition::encode`: part << 32 | index.
+    pub position: i64,
     pub root_piece_id: Option<Vec<u8>>,
     pub encrypted_key: Vec<u8>,
     pub encrypted_key_nonce: Vec<u8>,
