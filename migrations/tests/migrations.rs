@@ -67,7 +67,8 @@ fn rand_suffix() -> u64 {
     (nanos << 8) | NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Tables with their columns, and index names: what a migration step changes.
+/// Tables with their columns (`name:type`), and index names: what a migration step
+/// changes.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Schema {
     tables: BTreeMap<String, BTreeSet<String>>,
@@ -102,12 +103,18 @@ async fn schema(db: &DatabaseConnection) -> Schema {
             for t in tables {
                 let columns = strings(
                     db,
-                    &format!("SELECT name FROM pragma_table_info('{}')", t[0]),
+                    &format!(
+                        "SELECT name, lower(type) FROM pragma_table_info('{}')",
+                        t[0]
+                    ),
                 )
                 .await;
                 out.tables.insert(
                     t[0].clone(),
-                    columns.into_iter().map(|c| c[0].clone()).collect(),
+                    columns
+                        .into_iter()
+                        .map(|c| format!("{}:{}", c[0], c[1]))
+                        .collect(),
                 );
             }
             for i in strings(
@@ -123,7 +130,8 @@ async fn schema(db: &DatabaseConnection) -> Schema {
         DatabaseBackend::Postgres => {
             for row in strings(
                 db,
-                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                "SELECT table_name::text, column_name::text, data_type::text \
+                 FROM information_schema.columns \
                  WHERE table_schema = current_schema() AND table_name <> 'seaql_migrations'",
             )
             .await
@@ -131,7 +139,7 @@ async fn schema(db: &DatabaseConnection) -> Schema {
                 out.tables
                     .entry(row[0].clone())
                     .or_default()
-                    .insert(row[1].clone());
+                    .insert(format!("{}:{}", row[1], row[2]));
             }
             for i in strings(
                 db,
@@ -148,6 +156,9 @@ async fn schema(db: &DatabaseConnection) -> Schema {
     out
 }
 
+/// Migrations that only change column types.
+const TYPE_ONLY: &[&str] = &["m20261203_000008_segment_parts"];
+
 /// Every migration, one step at a time, up and then down: each step down restores
 /// exactly the schema that step up started from, and the database ends empty.
 async fn each_step_up_and_down(db: &DatabaseConnection) {
@@ -160,7 +171,12 @@ async fn each_step_up_and_down(db: &DatabaseConnection) {
             panic!("migration {step} up: {e}");
         });
         let after = schema(db).await;
-        assert_ne!(now, after, "migration {step} up changed nothing");
+        let name = Migrator::migrations()[step].name().to_string();
+        // Widening a column is a no-op on SQLite, whose integers are all 64-bit.
+        let type_only = TYPE_ONLY.contains(&name.as_str());
+        if !(type_only && db.get_database_backend() == DatabaseBackend::Sqlite) {
+            assert_ne!(now, after, "migration {step} ({name}) up changed nothing");
+        }
         before.push(now);
     }
     assert!(

@@ -19,6 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(BUCKET_DELETE_PATH, web::post().to(delete_bucket))
         .route(OBJECT_BEGIN_PATH, web::post().to(begin_object))
         .route(OBJECT_COMMIT_PATH, web::post().to(commit_object))
+        .route(OBJECT_UPLOAD_INLINE_PATH, web::post().to(upload_inline))
         .route(OBJECT_GET_PATH, web::post().to(get_object))
         .route(OBJECT_DOWNLOAD_PATH, web::post().to(download_object))
         .route(OBJECT_LIST_PATH, web::post().to(list_objects))
@@ -71,6 +72,7 @@ endpoints! {
     delete_bucket(DeleteBucketRequest) -> DeleteBucketResponse = |m, c, b| m.delete_bucket(&c, &b);
     begin_object(BeginObjectRequest) -> BeginObjectResponse = |m, c, b| m.begin_object(&c, &b);
     commit_object(CommitObjectRequest) -> ObjectInfo = |m, c, b| m.commit_object(&c, &b);
+    upload_inline(UploadInlineRequest) -> ObjectInfo = |m, c, b| m.upload_inline(&c, &b);
     get_object(ObjectRequest) -> ObjectInfo =
         |m, c, b| m.get_object(&c, &b.bucket, &b.encrypted_key);
     download_object(DownloadObjectRequest) -> DownloadObjectResponse =

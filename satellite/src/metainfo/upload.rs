@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uplink_core::access::caveat::Operation;
 use uplink_core::protocol::metainfo::{
-    BeginObjectRequest, BeginObjectResponse, BeginSegmentRequest, BeginSegmentResponse,
-    CommitObjectRequest, CommitSegmentRequest, InlineSegmentRequest, ObjectInfo,
+    AbortObjectRequest, BeginObjectRequest, BeginObjectResponse, BeginSegmentRequest,
+    BeginSegmentResponse, CommitObjectRequest, CommitSegmentRequest, InlineSegmentRequest,
+    ObjectInfo, UploadInlineRequest,
 };
 use uplink_core::protocol::{NodeId, PieceAction, PieceId, SegmentPosition, Signable, now_unix};
 
@@ -348,6 +349,63 @@ impl Metainfo {
             }
             accounting::adjust(&txn, &pending.project_id, plain_size, 1).await
         })
+    }
+
+    /// A whole small object in one call: the same begin, inline segment and commit as
+    /// three calls would make, with the same checks; a failure after the begin aborts
+    /// the pending object.
+    pub async fn upload_inline(
+        &self,
+        caller: &Caller,
+        req: &UploadInlineRequest,
+    ) -> Result<ObjectInfo> {
+        let begun = self
+            .begin_object(
+                caller,
+                &BeginObjectRequest {
+                    bucket: req.bucket.clone(),
+                    encrypted_key: req.encrypted_key.clone(),
+                    expires_at: req.expires_at,
+                },
+            )
+            .await?;
+        let stream_id = begun.stream_id;
+        let rest = async {
+            if let Some(segment) = &req.segment {
+                self.inline_segment(
+                    caller,
+                    &InlineSegmentRequest {
+                        stream_id: stream_id.clone(),
+                        position: SegmentPosition::single(0),
+                        plain_size: segment.plain_size,
+                        encrypted_key: segment.encrypted_key.clone(),
+                        data: segment.data.clone(),
+                    },
+                )
+                .await?;
+            }
+            self.commit_object(
+                caller,
+                &CommitObjectRequest {
+                    stream_id: stream_id.clone(),
+                    encrypted_metadata: req.encrypted_metadata.clone(),
+                },
+            )
+            .await
+        };
+        match rest.await {
+            Ok(info) => Ok(info),
+            Err(e) => {
+                let abort = AbortObjectRequest {
+                    stream_id: stream_id.clone(),
+                    segment_ids: Vec::new(),
+                };
+                if let Err(abort_error) = self.abort_object(caller, &abort).await {
+                    tracing::warn!(error = %abort_error, "could not abort a failed inline upload; it expires as a pending object");
+                }
+                Err(e)
+            }
+        }
     }
 
     pub async fn commit_object(

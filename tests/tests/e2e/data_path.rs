@@ -230,3 +230,103 @@ async fn delete_and_overwrite() {
     assert!(project.list_buckets().await.unwrap().is_empty());
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_objects_take_one_satellite_request_once_the_limit_is_known() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use tests::satellite::db::entities::object;
+    use tests::uplink_core::client::UploadOptions;
+    use tests::uplink_core::protocol::metainfo::{
+        OBJECT_BEGIN_PATH, OBJECT_COMMIT_PATH, OBJECT_UPLOAD_INLINE_PATH, SEGMENT_INLINE_PATH,
+    };
+    let net = TestNetwork::start(10).await;
+    let sat = &net.network.satellite;
+    let calls = |path: &str| {
+        sat.metrics
+            .http_requests
+            .with_label_values(&[path, "200"])
+            .get()
+    };
+    let counts = || {
+        [
+            OBJECT_BEGIN_PATH,
+            SEGMENT_INLINE_PATH,
+            OBJECT_COMMIT_PATH,
+            OBJECT_UPLOAD_INLINE_PATH,
+        ]
+        .map(calls)
+    };
+    let project = net.project().await;
+    project.create_bucket("bkt").await.unwrap();
+
+    // The first upload learns the limit: begin, inline segment, commit.
+    let first = random_bytes(300);
+    let before = counts();
+    assert_eq!(round_trip(&project, "bkt", "first", &first).await, first);
+    let after = counts();
+    assert_eq!(
+        [0, 1, 2, 3].map(|i| after[i] - before[i]),
+        [1, 1, 1, 0],
+        "the first small upload"
+    );
+
+    // Then every small object, empty ones and overwrites too, is one request.
+    let small = random_bytes(1000);
+    let options = UploadOptions {
+        content_type: Some("text/plain".into()),
+        metadata: [("k".to_string(), "v".to_string())].into(),
+        ..Default::default()
+    };
+    let before = counts();
+    project
+        .upload("bkt", "small", &small[..], options.clone())
+        .await
+        .unwrap();
+    project
+        .upload("bkt", "empty", &[][..], Default::default())
+        .await
+        .unwrap();
+    let replaced = random_bytes(900);
+    project
+        .upload("bkt", "first", &replaced[..], Default::default())
+        .await
+        .unwrap();
+    let after = counts();
+    assert_eq!(
+        [0, 1, 2, 3].map(|i| after[i] - before[i]),
+        [0, 0, 0, 3],
+        "three small uploads"
+    );
+    assert!(download(&project, "bkt", "small").await == small);
+    assert!(download(&project, "bkt", "empty").await.is_empty());
+    assert!(download(&project, "bkt", "first").await == replaced);
+    let stat = project.stat_object("bkt", "small").await.unwrap();
+    assert_eq!(stat.size, 1000);
+    assert_eq!(stat.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(stat.metadata.get("k").map(String::as_str), Some("v"));
+
+    // A larger object still goes the segment way.
+    let large = random_bytes(300_000);
+    let before = counts();
+    assert_eq!(round_trip(&project, "bkt", "large", &large).await, large);
+    assert_eq!(counts()[0] - before[0], 1);
+
+    // A small upload the satellite refuses (metadata past its bound) fails with its
+    // reason and leaves no pending object behind.
+    let huge = UploadOptions {
+        metadata: [("big".to_string(), "x".repeat(100_000))].into(),
+        ..Default::default()
+    };
+    let err = project
+        .upload("bkt", "refused", &small[..], huge)
+        .await
+        .expect_err("metadata past the bound is refused");
+    assert!(err.to_string().contains("metadata"), "{err}");
+    let pending = object::Entity::find()
+        .filter(object::Column::Status.eq(object::STATUS_PENDING))
+        .all(&sat.db)
+        .await
+        .unwrap();
+    assert!(pending.is_empty(), "{pending:?}");
+    net.stop().await;
+}

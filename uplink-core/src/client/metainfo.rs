@@ -324,6 +324,15 @@ impl MetainfoClient {
         Ok(())
     }
 
+    /// A whole small object in one request; like a commit, not idempotent.
+    pub async fn upload_inline(
+        &self,
+        req: &UploadInlineRequest,
+        subject: &Subject,
+    ) -> Result<ObjectInfo> {
+        self.call(OBJECT_UPLOAD_INLINE_PATH, req, subject).await
+    }
+
     pub async fn commit_object(
         &self,
         req: &CommitObjectRequest,

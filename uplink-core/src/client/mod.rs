@@ -87,6 +87,9 @@ struct Inner {
     metainfo: MetainfoClient,
     transport: Transport,
     config: ClientConfig,
+    /// The satellite's inline limit as its last begin-object answer gave it (0: not
+    /// known yet): objects up to it are uploaded in one request.
+    inline_limit: std::sync::atomic::AtomicU64,
     /// Aborts of uploads that were dropped before they finished (see [`Project::close`]).
     cleanups: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -120,6 +123,7 @@ impl Project {
                 metainfo,
                 transport,
                 config,
+                inline_limit: std::sync::atomic::AtomicU64::new(0),
                 cleanups: parking_lot::Mutex::new(Vec::new()),
             }),
         })

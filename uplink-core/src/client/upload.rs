@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -24,11 +25,65 @@ use super::{Progress, Project};
 use crate::crypto::Key;
 use crate::crypto::content::{BlockCipher, content_key, metadata_key, seal, segment_wrap_key};
 use crate::erasure::segment::SegmentEncoder;
+use crate::protocol::ErrorCode;
 use crate::protocol::metainfo::{
     AbortObjectRequest, BeginObjectRequest, BeginSegmentRequest, CommitObjectRequest,
-    CommitSegmentRequest, InlineSegmentRequest,
+    CommitSegmentRequest, InlineSegment, InlineSegmentRequest, ObjectInfo, Sealed,
+    UploadInlineRequest,
 };
 use crate::protocol::{AddressedOrderLimit, Identity, NodeId, RedundancyScheme, SegmentPosition};
+
+/// What an upload writes to, named and encrypted.
+struct Target<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    encrypted_key: String,
+    object_key: Key,
+    subject: Subject,
+}
+
+/// The object's content type and user metadata, sealed; none when there are none.
+fn sealed_metadata(object_key: &Key, options: &UploadOptions) -> Option<Sealed> {
+    let metadata = ObjectMetadata {
+        content_type: options.content_type.clone(),
+        user: options.metadata.clone(),
+    };
+    (metadata != ObjectMetadata::default()).then(|| {
+        seal(
+            &metadata_key(object_key),
+            &serde_json::to_vec(&metadata).expect("metadata serializes"),
+        )
+    })
+}
+
+/// An object's only segment, encrypted under a fresh key wrapped for position 0:0.
+fn sealed_inline(content_key: &Key, data: &[u8]) -> InlineSegment {
+    let segment_key = Key::random();
+    let mut sealed = Vec::with_capacity(data.len() + 16);
+    sealed.extend_from_slice(data);
+    sealed.extend_from_slice(&[0u8; 16]);
+    BlockCipher::new(&segment_key).seal_block(0, &mut sealed);
+    InlineSegment {
+        plain_size: data.len() as u64,
+        encrypted_key: seal(
+            &segment_wrap_key(content_key, SegmentPosition::single(0)),
+            segment_key.as_bytes(),
+        ),
+        data: sealed,
+    }
+}
+
+fn entry(key: &str, info: &ObjectInfo, options: UploadOptions) -> ObjectEntry {
+    ObjectEntry {
+        key: key.to_string(),
+        is_prefix: false,
+        size: info.plain_size,
+        created_at: info.created_at,
+        expires_at: info.expires_at,
+        content_type: options.content_type,
+        metadata: options.metadata,
+    }
+}
 
 /// How many times a segment's node set is re-requested when nodes do not answer.
 const SELECTION_ATTEMPTS: usize = 3;
@@ -149,6 +204,83 @@ impl Project {
         let encrypted_key = store.encrypt_key(bucket, key)?;
         let object_key = store.object_key(bucket, key)?;
         let subject = Subject::object(bucket, key);
+        let target = Target {
+            bucket,
+            key,
+            encrypted_key,
+            object_key,
+            subject,
+        };
+        // Once this project has learnt the satellite's inline limit, an object that
+        // fits goes up in one request.
+        let limit = self.inner.inline_limit.load(Ordering::Relaxed) as usize;
+        if limit == 0 {
+            return self.upload_begun(&target, reader, options).await;
+        }
+        let mut reader = reader;
+        let mut head = vec![0u8; limit + 1];
+        let n = read_full(&mut reader, &mut head).await?;
+        head.truncate(n);
+        if n <= limit {
+            match self.upload_small(&target, &head, &options).await {
+                Err(UplinkError::Satellite {
+                    code: ErrorCode::BadRequest,
+                    ..
+                }) => {
+                    // The satellite's limit may have shrunk: learn it again.
+                    self.inner.inline_limit.store(0, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        let reader = tokio::io::AsyncReadExt::chain(&head[..], reader);
+        self.upload_begun(&target, reader, options).await
+    }
+
+    /// A whole small object in one request.
+    async fn upload_small(
+        &self,
+        target: &Target<'_>,
+        data: &[u8],
+        options: &UploadOptions,
+    ) -> Result<ObjectEntry> {
+        let content_key = content_key(&target.object_key);
+        let info = self
+            .inner
+            .metainfo
+            .upload_inline(
+                &UploadInlineRequest {
+                    bucket: target.bucket.to_string(),
+                    encrypted_key: target.encrypted_key.clone(),
+                    expires_at: options.expires_at,
+                    encrypted_metadata: sealed_metadata(&target.object_key, options),
+                    segment: (!data.is_empty()).then(|| sealed_inline(&content_key, data)),
+                },
+                &target.subject,
+            )
+            .await?;
+        if let Some(p) = &options.progress {
+            p(data.len() as u64);
+        }
+        Ok(entry(target.key, &info, options.clone()))
+    }
+
+    /// The general path: begin, segments, commit.
+    async fn upload_begun<R: AsyncRead + Unpin + Send>(
+        &self,
+        target: &Target<'_>,
+        reader: R,
+        options: UploadOptions,
+    ) -> Result<ObjectEntry> {
+        let Target {
+            bucket,
+            key,
+            encrypted_key,
+            object_key,
+            subject,
+        } = target;
+        let (bucket, key, object_key) = (*bucket, *key, object_key.clone());
+        let subject = subject.clone();
         let begin = self
             .inner
             .metainfo
@@ -161,6 +293,9 @@ impl Project {
                 &subject,
             )
             .await?;
+        self.inner
+            .inline_limit
+            .store(begin.max_inline_size, Ordering::Relaxed);
         let begun = Arc::new(Mutex::new(None));
         let guard = AbortGuard {
             project: self.clone(),
@@ -183,15 +318,7 @@ impl Project {
             Ok(info) => {
                 let mut guard = guard;
                 guard.armed = false;
-                Ok(ObjectEntry {
-                    key: key.to_string(),
-                    is_prefix: false,
-                    size: info.plain_size,
-                    created_at: info.created_at,
-                    expires_at: info.expires_at,
-                    content_type: options.content_type,
-                    metadata: options.metadata,
-                })
+                Ok(entry(key, &info, options))
             }
             Err(e) => {
                 guard.abort().await;
@@ -235,16 +362,7 @@ impl Upload<'_> {
                 })?;
             }
         }
-        let metadata = ObjectMetadata {
-            content_type: options.content_type.clone(),
-            user: options.metadata.clone(),
-        };
-        let encrypted_metadata = (metadata != ObjectMetadata::default()).then(|| {
-            seal(
-                &metadata_key(object_key),
-                &serde_json::to_vec(&metadata).expect("metadata serializes"),
-            )
-        });
+        let encrypted_metadata = sealed_metadata(object_key, options);
         self.project
             .inner
             .metainfo
@@ -259,11 +377,11 @@ impl Upload<'_> {
     }
 
     async fn inline_segment(&mut self, data: &[u8]) -> Result<()> {
-        let segment_key = Key::random();
-        let mut sealed = Vec::with_capacity(data.len() + 16);
-        sealed.extend_from_slice(data);
-        sealed.extend_from_slice(&[0u8; 16]);
-        BlockCipher::new(&segment_key).seal_block(0, &mut sealed);
+        let InlineSegment {
+            plain_size,
+            encrypted_key,
+            data: sealed,
+        } = sealed_inline(&self.content_key, data);
         self.project
             .inner
             .metainfo
@@ -271,11 +389,8 @@ impl Upload<'_> {
                 &InlineSegmentRequest {
                     stream_id: self.stream_id.clone(),
                     position: SegmentPosition::single(0),
-                    plain_size: data.len() as u64,
-                    encrypted_key: seal(
-                        &segment_wrap_key(&self.content_key, SegmentPosition::single(0)),
-                        segment_key.as_bytes(),
-                    ),
+                    plain_size,
+                    encrypted_key,
                     data: sealed,
                 },
                 &self.subject,

@@ -20,6 +20,7 @@ pub const BUCKET_LIST_PATH: &str = "/v1/buckets/list";
 pub const BUCKET_DELETE_PATH: &str = "/v1/buckets/delete";
 pub const OBJECT_BEGIN_PATH: &str = "/v1/objects/begin";
 pub const OBJECT_COMMIT_PATH: &str = "/v1/objects/commit";
+pub const OBJECT_UPLOAD_INLINE_PATH: &str = "/v1/objects/upload-inline";
 pub const OBJECT_GET_PATH: &str = "/v1/objects/get";
 pub const OBJECT_DOWNLOAD_PATH: &str = "/v1/objects/download";
 pub const OBJECT_LIST_PATH: &str = "/v1/objects/list";
@@ -242,6 +243,28 @@ pub struct AbortObjectResponse {
 pub struct InlineSegmentRequest {
     pub stream_id: String,
     pub position: SegmentPosition,
+    pub plain_size: u64,
+    pub encrypted_key: Sealed,
+    #[serde(with = "b64")]
+    pub data: Vec<u8>,
+}
+
+/// A whole small object in one request: begin, its one inline segment, commit. Small
+/// objects are many (messages, metadata files), and each round trip is most of their
+/// cost. Answered with the committed object's info.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadInlineRequest {
+    pub bucket: String,
+    pub encrypted_key: String,
+    pub expires_at: Option<i64>,
+    pub encrypted_metadata: Option<Sealed>,
+    /// The object's only segment (position 0:0); none for an empty object.
+    pub segment: Option<InlineSegment>,
+}
+
+/// An inline segment's content, as in [`InlineSegmentRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InlineSegment {
     pub plain_size: u64,
     pub encrypted_key: Sealed,
     #[serde(with = "b64")]
