@@ -330,3 +330,89 @@ async fn small_objects_take_one_satellite_request_once_the_limit_is_known() {
     assert!(pending.is_empty(), "{pending:?}");
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opened_object_gives_its_entry_and_streams_its_bytes() {
+    use futures::StreamExt;
+    use tests::uplink_core::client::UploadOptions;
+    use tests::uplink_core::protocol::metainfo::OBJECT_GET_PATH;
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    project.create_bucket("bkt").await.unwrap();
+    let data = random_bytes(700_000);
+    project
+        .upload(
+            "bkt",
+            "video.mp4",
+            &data[..],
+            UploadOptions {
+                content_type: Some("video/mp4".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let stats = || {
+        net.network
+            .satellite
+            .metrics
+            .http_requests
+            .with_label_values(&[OBJECT_GET_PATH, "200"])
+            .get()
+    };
+    let before = stats();
+
+    // The whole object: the entry comes with the first answer, no separate stat.
+    let mut reader = project.open_object("bkt", "video.mp4", None).await.unwrap();
+    assert_eq!(reader.entry.size, 700_000);
+    assert_eq!(reader.entry.content_type.as_deref(), Some("video/mp4"));
+    assert_eq!(reader.range, (0, 700_000));
+    let mut got = Vec::new();
+    while let Some(chunk) = reader.next().await {
+        got.extend_from_slice(&chunk.unwrap());
+    }
+    assert!(got == data);
+    assert_eq!(stats(), before, "no stat request was needed");
+
+    // A range, and a suffix range.
+    for (range, want) in [
+        (
+            ByteRange::Inclusive {
+                start: 1000,
+                end: 1999,
+            },
+            1000..2000,
+        ),
+        (ByteRange::Suffix(5000), 695_000..700_000),
+    ] {
+        let mut reader = project
+            .open_object("bkt", "video.mp4", Some(range))
+            .await
+            .unwrap();
+        assert_eq!(reader.range, (want.start as u64, want.end as u64));
+        let mut got = Vec::new();
+        while let Some(chunk) = reader.next().await {
+            got.extend_from_slice(&chunk.unwrap());
+        }
+        assert!(got == data[want.clone()], "{range:?}");
+    }
+
+    // Dropped halfway, the download stops; the project goes on working.
+    let mut reader = project.open_object("bkt", "video.mp4", None).await.unwrap();
+    let _ = reader.next().await.unwrap().unwrap();
+    drop(reader);
+    assert!(download(&project, "bkt", "video.mp4").await == data);
+
+    // Errors come before any byte: a missing object, a range past the end.
+    assert!(matches!(
+        project.open_object("bkt", "missing", None).await,
+        Err(UplinkError::ObjectNotFound(_))
+    ));
+    assert!(matches!(
+        project
+            .open_object("bkt", "video.mp4", Some(ByteRange::From(800_000)))
+            .await,
+        Err(UplinkError::InvalidArgument(_))
+    ));
+    net.stop().await;
+}

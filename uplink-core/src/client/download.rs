@@ -20,13 +20,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::{PieceError, Result, Subject, UplinkError, summarize};
+use super::objects::ObjectEntry;
 use super::pieces::{PieceFetch, VerifiedChunk, fetch_piece};
 use super::{Progress, Project};
 use crate::crypto::Key;
 use crate::crypto::content::{BlockCipher, content_key, open, segment_wrap_key};
 use crate::erasure::segment::SegmentDecoder;
 use crate::protocol::metainfo::{
-    DownloadObjectRequest, DownloadSegmentRequest, DownloadSegmentResponse, SegmentInfo,
+    DownloadObjectRequest, DownloadObjectResponse, DownloadSegmentRequest, DownloadSegmentResponse,
+    SegmentInfo,
 };
 use crate::protocol::piece::DEFAULT_HASH_BLOCK_SIZE;
 use crate::protocol::{AddressedOrderLimit, PublicKey, RedundancyScheme, SegmentPosition};
@@ -84,7 +86,107 @@ impl FromStr for ByteRange {
     }
 }
 
+/// An object being read: what it is, the byte range being read, and the bytes as they
+/// arrive (a [`Stream`](futures::Stream) of chunks; an error ends it). Dropping it
+/// stops the download.
+pub struct ObjectReader {
+    pub entry: ObjectEntry,
+    /// The half-open `[start, end)` being read.
+    pub range: (u64, u64),
+    rx: mpsc::Receiver<Bytes>,
+    producer: Option<AbortOnDrop<Result<()>>>,
+}
+
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader")
+            .field("key", &self.entry.key)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+impl futures::Stream for ObjectReader {
+    type Item = Result<Bytes>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(chunk) = std::task::ready!(this.rx.poll_recv(cx)) {
+            return Poll::Ready(Some(Ok(chunk)));
+        }
+        // Everything sent: the producer's outcome says whether that was all.
+        let Some(producer) = &mut this.producer else {
+            return Poll::Ready(None);
+        };
+        let outcome = std::task::ready!(std::pin::Pin::new(&mut producer.0).poll(cx));
+        this.producer = None;
+        Poll::Ready(match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(Err(e)),
+            Err(e) => Some(Err(UplinkError::DownloadFailed(e.to_string()))),
+        })
+    }
+}
+
+/// What the background half of a read needs.
+struct Read {
+    req: DownloadObjectRequest,
+    first: DownloadObjectResponse,
+    start: u64,
+    end: u64,
+    content_key: Key,
+    subject: Subject,
+}
+
 impl Project {
+    /// Opens `bucket/key` (or `range` of it) for reading. One satellite request gives
+    /// the object's entry and its first segments; the bytes then stream from the nodes
+    /// in the background, through a queue of `output_queue` chunks.
+    pub async fn open_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectReader> {
+        let store = &self.inner.access.encryption;
+        let encrypted_key = store.encrypt_key(bucket, key)?;
+        let content_key = content_key(&store.object_key(bucket, key)?);
+        let subject = Subject::object(bucket, key);
+        let req = DownloadObjectRequest {
+            bucket: bucket.to_string(),
+            encrypted_key,
+            segment_cursor: SegmentPosition::default(),
+            segment_limit: None,
+        };
+        let first = self.inner.metainfo.download_object(&req, &subject).await?;
+        let entry = self.object_entry(bucket, key, &first.object);
+        let size = first.object.plain_size;
+        let (start, end) = match range {
+            Some(r) => r.resolve(size)?,
+            None => (0, size),
+        };
+        let (tx, rx) = mpsc::channel::<Bytes>(self.inner.config.output_queue);
+        let this = self.clone();
+        let read = Read {
+            req,
+            first,
+            start,
+            end,
+            content_key,
+            subject,
+        };
+        let producer = AbortOnDrop(tokio::spawn(async move { this.produce(read, tx).await }));
+        Ok(ObjectReader {
+            entry,
+            range: (start, end),
+            rx,
+            producer: Some(producer),
+        })
+    }
+
     /// Writes the object (or `range` of it) to `writer`; returns the bytes written.
     pub async fn download<W: AsyncWrite + Unpin + Send>(
         &self,
@@ -94,59 +196,30 @@ impl Project {
         mut writer: W,
         progress: Option<Progress>,
     ) -> Result<u64> {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(self.inner.config.output_queue);
-        let this = self.clone();
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        let mut producer = AbortOnDrop(tokio::spawn(async move {
-            this.produce(&bucket, &key, range, tx).await
-        }));
+        use futures::StreamExt;
+        let mut reader = self.open_object(bucket, key, range).await?;
         let mut written = 0u64;
-        let mut write_error = None;
-        while let Some(chunk) = rx.recv().await {
-            if let Err(e) = writer.write_all(&chunk).await {
-                write_error = Some(e);
-                break;
-            }
+        while let Some(chunk) = reader.next().await {
+            let chunk = chunk?;
+            writer.write_all(&chunk).await?;
             written += chunk.len() as u64;
             if let Some(p) = &progress {
                 p(chunk.len() as u64);
             }
         }
-        drop(rx);
-        let produced = (&mut producer.0)
-            .await
-            .map_err(|e| UplinkError::DownloadFailed(e.to_string()))?;
-        if let Some(e) = write_error {
-            return Err(e.into());
-        }
-        produced?;
         writer.flush().await?;
         Ok(written)
     }
 
-    async fn produce(
-        &self,
-        bucket: &str,
-        key: &str,
-        range: Option<ByteRange>,
-        out: mpsc::Sender<Bytes>,
-    ) -> Result<()> {
-        let store = &self.inner.access.encryption;
-        let encrypted_key = store.encrypt_key(bucket, key)?;
-        let ckey = content_key(&store.object_key(bucket, key)?);
-        let subject = Subject::object(bucket, key);
-        let mut req = DownloadObjectRequest {
-            bucket: bucket.to_string(),
-            encrypted_key,
-            segment_cursor: SegmentPosition::default(),
-            segment_limit: None,
-        };
-        let first = self.inner.metainfo.download_object(&req, &subject).await?;
-        let size = first.object.plain_size;
-        let (start, end) = match range {
-            Some(r) => r.resolve(size)?,
-            None => (0, size),
-        };
+    async fn produce(&self, read: Read, out: mpsc::Sender<Bytes>) -> Result<()> {
+        let Read {
+            mut req,
+            first,
+            start,
+            end,
+            content_key: ckey,
+            subject,
+        } = read;
         if start >= end {
             return Ok(());
         }

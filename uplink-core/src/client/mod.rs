@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use download::ByteRange;
+pub use download::{ByteRange, ObjectReader};
 pub use error::{PieceError, Result, Subject, UplinkError};
 pub use metainfo::{MetainfoClient, RetryPolicy, discover_satellite};
 pub use objects::{ListOptions, ObjectEntry, ObjectPage};

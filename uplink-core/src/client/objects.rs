@@ -171,7 +171,7 @@ impl Project {
                 &Subject::object(bucket, key),
             )
             .await?;
-        Ok(self.entry(bucket, key, &info))
+        Ok(self.object_entry(bucket, key, &info))
     }
 
     /// Deletes an object; returns what was deleted, or `None` if there was nothing.
@@ -188,10 +188,12 @@ impl Project {
                 &Subject::object(bucket, key),
             )
             .await?;
-        Ok(resp.deleted.map(|info| self.entry(bucket, key, &info)))
+        Ok(resp
+            .deleted
+            .map(|info| self.object_entry(bucket, key, &info)))
     }
 
-    fn entry(&self, bucket: &str, key: &str, info: &ObjectInfo) -> ObjectEntry {
+    pub(crate) fn object_entry(&self, bucket: &str, key: &str, info: &ObjectInfo) -> ObjectEntry {
         let meta = info
             .encrypted_metadata
             .as_ref()
