@@ -17,6 +17,11 @@ pub struct AuditConfig {
     /// A node that timed out is asked again for the same piece this many times before
     /// the timeout counts as a failure (containment).
     pub max_reverifications: u32,
+    /// A contained node is asked again no sooner than this after its last timeout; its
+    /// other audits meanwhile are skipped (recorded as nothing), so that one slow
+    /// spell is not counted once per sampled segment.
+    #[serde(with = "humantime_serde")]
+    pub reverify_interval: Duration,
     /// Forgetting factor of the beta reputation model (closer to 1 remembers longer).
     pub lambda: f64,
     /// Weight of one audit.
@@ -39,6 +44,7 @@ impl Default for AuditConfig {
             segments_per_pass: 100,
             piece_timeout: Duration::from_secs(10),
             max_reverifications: 3,
+            reverify_interval: Duration::from_secs(300),
             lambda: 0.99,
             weight: 1.0,
             disqualification_threshold: 0.96,

@@ -61,9 +61,10 @@ impl Verifier {
         }
         let mut findings = Vec::new();
         let segment = &segment;
+        let reverify_after = self.config.reverify_interval.as_secs() as i64;
         let results = futures::future::join_all(checks.iter().map(|(piece, node)| async move {
             if !self.overlay.is_online(node, now) {
-                return (node.id, AuditOutcome::Offline);
+                return Some((node.id, AuditOutcome::Offline));
             }
             if let Some(pending) = containment::Entity::find_by_id(node.id.0.to_vec())
                 .one(&self.db)
@@ -71,7 +72,10 @@ impl Verifier {
                 .ok()
                 .flatten()
             {
-                return (node.id, self.reverify(node, pending).await);
+                if now - pending.created_at < reverify_after {
+                    return None;
+                }
+                return Some((node.id, self.reverify(node, pending).await));
             }
             let outcome = self.check_piece(segment, piece, node).await;
             let outcome = match outcome {
@@ -81,9 +85,10 @@ impl Verifier {
                 }
                 other => classify(other),
             };
-            (node.id, outcome)
+            Some((node.id, outcome))
         }))
         .await;
+        let results: Vec<(NodeId, AuditOutcome)> = results.into_iter().flatten().collect();
         reputation::record_all(&self.db, &results, &self.config).await?;
         for (node, outcome) in results {
             self.metrics
@@ -125,9 +130,15 @@ impl Verifier {
 
     /// A contained node must produce the piece it timed out on.
     async fn reverify(&self, node: &NodeInfo, pending: containment::Model) -> AuditOutcome {
+        let Ok(position) = SegmentPosition::decode(pending.position) else {
+            // Not a position this satellite writes: nothing to hold the node to.
+            tracing::error!(node = %node.id, position = pending.position, "containment names no valid segment position; released");
+            self.release(node).await;
+            return AuditOutcome::Unknown;
+        };
         let key = SegmentKey {
             object_id: pending.object_id.clone(),
-            position: SegmentPosition::decode(pending.position).unwrap_or_default(),
+            position,
         };
         let segment = match segments::get(&self.db, &key).await {
             Ok(Some(s)) => s,

@@ -253,7 +253,7 @@ pub struct QueuedJob {
 /// The `limit` most urgent jobs, in the order workers take them.
 pub async fn head<C: ConnectionTrait>(conn: &C, limit: u64) -> Result<Vec<QueuedJob>> {
     let now = now_unix();
-    Ok(repair_queue::Entity::find()
+    repair_queue::Entity::find()
         .order_by_asc(repair_queue::Column::Healthy)
         .order_by_asc(repair_queue::Column::InsertedAt)
         .order_by_asc(repair_queue::Column::ObjectId)
@@ -262,14 +262,18 @@ pub async fn head<C: ConnectionTrait>(conn: &C, limit: u64) -> Result<Vec<Queued
         .all(conn)
         .await?
         .into_iter()
-        .map(|r| QueuedJob {
-            object_id: r.object_id,
-            position: SegmentPosition::decode(r.position).unwrap_or_default(),
-            healthy: r.healthy.max(0) as u16,
-            queued_at: r.inserted_at,
-            attempts: r.attempts.max(0) as u32,
-            last_error: r.last_error,
-            in_progress: r.leased_until.is_some_and(|t| t > now),
+        .map(|r| {
+            Ok(QueuedJob {
+                position: SegmentPosition::decode(r.position).map_err(|e| {
+                    SatelliteError::Internal(format!("repair queue row of {}: {e}", r.object_id))
+                })?,
+                object_id: r.object_id,
+                healthy: r.healthy.max(0) as u16,
+                queued_at: r.inserted_at,
+                attempts: r.attempts.max(0) as u32,
+                last_error: r.last_error,
+                in_progress: r.leased_until.is_some_and(|t| t > now),
+            })
         })
-        .collect())
+        .collect()
 }

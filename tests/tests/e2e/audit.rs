@@ -129,3 +129,107 @@ async fn a_corrupting_node_is_disqualified_and_repaired_around_an_offline_one_is
     }
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_node_is_contained_reverified_after_an_interval_and_released_or_failed() {
+    use tests::faults::slow;
+    use tests::satellite::db::entities::containment;
+    let mut options = audited(10);
+    let base = std::mem::replace(&mut options.tweak, Box::new(|_| {}));
+    options.tweak = Box::new(move |c| {
+        base(c);
+        c.satellite.redundancy = "3/5/7/8".into();
+        c.satellite.audit.piece_timeout = Duration::from_millis(700);
+        c.satellite.audit.max_reverifications = 2;
+        c.satellite.audit.reverify_interval = Duration::from_secs(3);
+        // The slow links delay check-ins too: no node may look offline here.
+        c.satellite.node_online_window = Duration::from_secs(60);
+    });
+    let net = TestNetwork::start_with(options).await;
+    let project = net.project().await;
+    project.create_bucket("bkt").await.unwrap();
+    for i in 0..8 {
+        let data = random_bytes(40_000 + i * 5_000);
+        project
+            .upload("bkt", &format!("o{i}"), &data[..], Default::default())
+            .await
+            .unwrap();
+    }
+    let pieces_on = |id: tests::uplink_core::protocol::NodeId| {
+        let net = &net;
+        async move {
+            net.segments()
+                .await
+                .iter()
+                .filter(|s| s.remote().is_some_and(|r| r.pieces.contains_node(&id)))
+                .count()
+        }
+    };
+    // Two nodes that hold pieces of several segments answer far too slowly.
+    let (recovers, stays) = (2, 6);
+    let (recovers_id, stays_id) = (
+        net.network.node(recovers).unwrap().id(),
+        net.network.node(stays).unwrap().id(),
+    );
+    assert!(pieces_on(recovers_id).await >= 2 && pieces_on(stays_id).await >= 2);
+    for index in [recovers, stays] {
+        net.set_faults(index, slow(Duration::from_millis(1500), 1 << 30))
+            .await;
+    }
+    let contained = |id: tests::uplink_core::protocol::NodeId| {
+        let db = net.network.satellite.db.clone();
+        async move {
+            containment::Entity::find_by_id(id.0.to_vec())
+                .one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let reputation_of = |id: tests::uplink_core::protocol::NodeId| {
+        let db = net.network.satellite.db.clone();
+        async move {
+            reputation::Entity::find_by_id(id.0.to_vec())
+                .one(&db)
+                .await
+                .unwrap()
+                .expect("audited")
+        }
+    };
+
+    // One pass: each slow node times out once and is contained; its other audits of
+    // the pass are skipped, not counted again.
+    audit_round(&net).await;
+    for id in [recovers_id, stays_id] {
+        let row = contained(id).await.expect("contained after a timeout");
+        assert_eq!(row.attempts, 1);
+        let r = reputation_of(id).await;
+        assert_eq!((r.audits_unknown, r.audits_failed), (1, 0), "{r:?}");
+    }
+    // Within the interval nothing is asked again.
+    audit_round(&net).await;
+    for id in [recovers_id, stays_id] {
+        assert_eq!(contained(id).await.unwrap().attempts, 1);
+        assert_eq!(reputation_of(id).await.audits_unknown, 1);
+    }
+
+    // One recovers; after the interval it answers and is released without a failure.
+    net.clear_faults(recovers).await;
+    tokio::time::sleep(Duration::from_millis(4200)).await;
+    audit_round(&net).await;
+    assert!(contained(recovers_id).await.is_none(), "released");
+    let r = reputation_of(recovers_id).await;
+    assert_eq!(r.audits_failed, 0, "{r:?}");
+    assert!(r.audits_success > 0, "{r:?}");
+    // The other timed out again (attempt 2 of 2); the next timeout is a failure.
+    assert_eq!(contained(stays_id).await.unwrap().attempts, 2);
+    assert_eq!(reputation_of(stays_id).await.audits_failed, 0);
+    tokio::time::sleep(Duration::from_millis(4200)).await;
+    audit_round(&net).await;
+    let r = reputation_of(stays_id).await;
+    assert!(r.audits_failed >= 1, "{r:?}");
+    assert!(
+        row(&net, &recovers_id).await.disqualified_at.is_none(),
+        "the node that recovered was disqualified"
+    );
+    net.stop().await;
+}
