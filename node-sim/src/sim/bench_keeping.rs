@@ -344,6 +344,30 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The runs of one part: each run's line (printed as it comes) and its two figures.
+#[derive(Default)]
+struct Runs {
+    lines: String,
+    rates: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+impl Runs {
+    fn add(&mut self, line: String, rate: f64, cpu: f64) {
+        eprint!("{line}");
+        self.lines.push_str(&line);
+        self.rates.push(rate);
+        self.cpu.push(cpu);
+    }
+
+    /// The lines, then the medians of both figures.
+    fn finish(self, summary: impl FnOnce(usize, f64, f64) -> String) -> String {
+        let runs = self.rates.len();
+        let line = summary(runs, median(self.rates), median(self.cpu));
+        self.lines + &line
+    }
+}
+
 /// Runs the command and returns its report.
 pub async fn execute(args: &KeepingArgs, mode: Mode) -> Result<String, SimError> {
     let only = args.only.as_deref();
@@ -367,8 +391,7 @@ pub async fn execute(args: &KeepingArgs, mode: Mode) -> Result<String, SimError>
         args.redundancy, args.repair_workers
     );
     if only != Some("audit") {
-        let mut rates = Vec::new();
-        let mut cpu = Vec::new();
+        let mut part = Runs::default();
         for run in 1..=runs {
             let r = repair_run(args, dir.join(format!("repair-{run}")), mode, run as u64).await?;
             let line = format!(
@@ -382,20 +405,14 @@ pub async fn execute(args: &KeepingArgs, mode: Mode) -> Result<String, SimError>
                 r.written_bytes as f64 / (1u64 << 20) as f64,
                 r.cpu_per_gib()
             );
-            eprint!("{line}");
-            out.push_str(&line);
-            rates.push(r.mb_per_sec());
-            cpu.push(r.cpu_per_gib());
+            part.add(line, r.mb_per_sec(), r.cpu_per_gib());
         }
-        out.push_str(&format!(
-            "repair median of {runs}: {:.1} MB/s, {:.2} CPU s per GiB\n",
-            median(rates),
-            median(cpu)
-        ));
+        out.push_str(&part.finish(|runs, rate, cpu| {
+            format!("repair median of {runs}: {rate:.1} MB/s, {cpu:.2} CPU s per GiB\n")
+        }));
     }
     if only != Some("repair") {
-        let mut rates = Vec::new();
-        let mut cpu = Vec::new();
+        let mut part = Runs::default();
         for run in 1..=runs {
             let r = audit_run(args, dir.join(format!("audit-{run}")), mode, run as u64).await?;
             let line = format!(
@@ -407,16 +424,11 @@ pub async fn execute(args: &KeepingArgs, mode: Mode) -> Result<String, SimError>
                 r.per_sec(),
                 r.cpu_ms_per_audit()
             );
-            eprint!("{line}");
-            out.push_str(&line);
-            rates.push(r.per_sec());
-            cpu.push(r.cpu_ms_per_audit());
+            part.add(line, r.per_sec(), r.cpu_ms_per_audit());
         }
-        out.push_str(&format!(
-            "audit median of {runs}: {:.0} audits/s, {:.2} CPU ms per audit\n",
-            median(rates),
-            median(cpu)
-        ));
+        out.push_str(&part.finish(|runs, rate, cpu| {
+            format!("audit median of {runs}: {rate:.0} audits/s, {cpu:.2} CPU ms per audit\n")
+        }));
     }
     Ok(out)
 }

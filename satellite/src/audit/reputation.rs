@@ -75,16 +75,6 @@ pub fn score(alpha: f64, beta: f64) -> f64 {
     }
 }
 
-/// Records one audit outcome and applies its consequences to the node's status.
-pub async fn record(
-    db: &Db,
-    node_id: &NodeId,
-    outcome: AuditOutcome,
-    config: &AuditConfig,
-) -> Result<Standing> {
-    crate::db::write_txn!(db, |txn| { apply(&txn, node_id, outcome, config).await })
-}
-
 /// Records the outcomes of one segment's audits in one write transaction instead of
 /// one per piece.
 pub async fn record_all(
@@ -101,7 +91,8 @@ pub async fn record_all(
     })
 }
 
-/// One outcome applied to the node's reputation and standing, inside `txn`.
+/// One outcome applied to the node's reputation and its consequences to the node's
+/// status, inside `txn`.
 async fn apply<C: ConnectionTrait>(
     txn: &C,
     node_id: &NodeId,

@@ -23,6 +23,26 @@ pub struct ObjectEntry {
     pub metadata: BTreeMap<String, String>,
 }
 
+impl ObjectEntry {
+    /// The entry of a committed object with its opened metadata.
+    pub(crate) fn committed(
+        key: &str,
+        info: &ObjectInfo,
+        content_type: Option<String>,
+        metadata: BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            key: key.to_string(),
+            is_prefix: false,
+            size: info.plain_size,
+            created_at: info.created_at,
+            expires_at: info.expires_at,
+            content_type,
+            metadata,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ListOptions {
     /// Plaintext prefix: empty, or ending in `/`.
@@ -199,15 +219,7 @@ impl Project {
             .as_ref()
             .map(|s| self.open_metadata(bucket, key, s))
             .unwrap_or_default();
-        ObjectEntry {
-            key: key.to_string(),
-            is_prefix: false,
-            size: info.plain_size,
-            created_at: info.created_at,
-            expires_at: info.expires_at,
-            content_type: meta.content_type,
-            metadata: meta.user,
-        }
+        ObjectEntry::committed(key, info, meta.content_type, meta.user)
     }
 
     fn open_metadata(&self, bucket: &str, key: &str, sealed: &Sealed) -> ObjectMetadata {

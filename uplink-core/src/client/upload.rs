@@ -28,8 +28,7 @@ use crate::erasure::segment::SegmentEncoder;
 use crate::protocol::ErrorCode;
 use crate::protocol::metainfo::{
     AbortObjectRequest, BeginObjectRequest, BeginSegmentRequest, CommitObjectRequest,
-    CommitSegmentRequest, InlineSegment, InlineSegmentRequest, ObjectInfo, Sealed,
-    UploadInlineRequest,
+    CommitSegmentRequest, InlineSegment, InlineSegmentRequest, Sealed, UploadInlineRequest,
 };
 use crate::protocol::{AddressedOrderLimit, Identity, NodeId, RedundancyScheme, SegmentPosition};
 
@@ -70,18 +69,6 @@ fn sealed_inline(content_key: &Key, data: &[u8]) -> InlineSegment {
             segment_key.as_bytes(),
         ),
         data: sealed,
-    }
-}
-
-fn entry(key: &str, info: &ObjectInfo, options: UploadOptions) -> ObjectEntry {
-    ObjectEntry {
-        key: key.to_string(),
-        is_prefix: false,
-        size: info.plain_size,
-        created_at: info.created_at,
-        expires_at: info.expires_at,
-        content_type: options.content_type,
-        metadata: options.metadata,
     }
 }
 
@@ -262,7 +249,12 @@ impl Project {
         if let Some(p) = &options.progress {
             p(data.len() as u64);
         }
-        Ok(entry(target.key, &info, options.clone()))
+        Ok(ObjectEntry::committed(
+            target.key,
+            &info,
+            options.content_type.clone(),
+            options.metadata.clone(),
+        ))
     }
 
     /// The general path: begin, segments, commit.
@@ -272,25 +264,17 @@ impl Project {
         reader: R,
         options: UploadOptions,
     ) -> Result<ObjectEntry> {
-        let Target {
-            bucket,
-            key,
-            encrypted_key,
-            object_key,
-            subject,
-        } = target;
-        let (bucket, key, object_key) = (*bucket, *key, object_key.clone());
-        let subject = subject.clone();
+        let subject = &target.subject;
         let begin = self
             .inner
             .metainfo
             .begin_object(
                 &BeginObjectRequest {
-                    bucket: bucket.to_string(),
-                    encrypted_key: encrypted_key.clone(),
+                    bucket: target.bucket.to_string(),
+                    encrypted_key: target.encrypted_key.clone(),
                     expires_at: options.expires_at,
                 },
-                &subject,
+                subject,
             )
             .await?;
         self.inner
@@ -308,17 +292,24 @@ impl Project {
             project: self,
             subject: subject.clone(),
             stream_id: begin.stream_id.clone(),
-            content_key: content_key(&object_key),
+            content_key: content_key(&target.object_key),
             progress: options.progress.clone(),
             failed_nodes: HashSet::new(),
             begun,
         };
-        let result = upload.run(reader, &begin, &object_key, &options).await;
+        let result = upload
+            .run(reader, &begin, &target.object_key, &options)
+            .await;
         match result {
             Ok(info) => {
                 let mut guard = guard;
                 guard.armed = false;
-                Ok(entry(key, &info, options))
+                Ok(ObjectEntry::committed(
+                    target.key,
+                    &info,
+                    options.content_type,
+                    options.metadata,
+                ))
             }
             Err(e) => {
                 guard.abort().await;
