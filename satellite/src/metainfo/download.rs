@@ -63,8 +63,13 @@ impl Metainfo {
             .segment_limit
             .unwrap_or(MAX_SEGMENT_LIST)
             .clamp(1, MAX_SEGMENT_LIST);
-        let mut segments =
-            segments::of_object(&self.db, &obj.id, req.segment_cursor, limit as u64 + 1).await?;
+        let mut segments = segments::of_object(
+            &self.db,
+            &obj.id,
+            valid(req.segment_cursor)?,
+            limit as u64 + 1,
+        )
+        .await?;
         let more = segments.len() > limit as usize;
         segments.truncate(limit as usize);
         let token = DownloadToken {
@@ -108,7 +113,7 @@ impl Metainfo {
             .ok_or(SatelliteError::ObjectNotFound)?;
         let key = SegmentKey {
             object_id: obj.id.clone(),
-            position: req.position,
+            position: valid(req.position)?,
         };
         let seg = segments::get(&self.db, &key).await?.ok_or_else(|| {
             SatelliteError::NotFound(format!("segment {} does not exist", req.position))
@@ -210,6 +215,13 @@ impl Metainfo {
 }
 
 /// A follow-up request may exclude only pieces that the segment has, each once.
+/// A position from a request, refused if it cannot be stored (rather than clamped).
+fn valid(position: SegmentPosition) -> Result<SegmentPosition> {
+    position
+        .check()
+        .map_err(|e| SatelliteError::BadRequest(e.to_string()))
+}
+
 fn validate_exclude(exclude: &[u16], pieces: &PieceSet, position: SegmentPosition) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for num in exclude {

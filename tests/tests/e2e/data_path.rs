@@ -416,3 +416,51 @@ async fn an_opened_object_gives_its_entry_and_streams_its_bytes() {
     ));
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_past_the_largest_part_are_refused_not_clamped() {
+    use tests::uplink_core::client::Subject;
+    use tests::uplink_core::protocol::SegmentPosition;
+    use tests::uplink_core::protocol::metainfo::{DownloadObjectRequest, DownloadSegmentRequest};
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    project.create_bucket("bkt").await.unwrap();
+    let data = random_bytes(300_000);
+    assert_eq!(round_trip(&project, "bkt", "obj", &data).await, data);
+    let metainfo = project.metainfo();
+    let subject = Subject::default();
+    let too_far = SegmentPosition::new(SegmentPosition::MAX_PART + 1, 0);
+    let request = |cursor| DownloadObjectRequest {
+        bucket: "bkt".into(),
+        encrypted_key: project
+            .access()
+            .encryption
+            .encrypt_key("bkt", "obj")
+            .unwrap(),
+        segment_cursor: cursor,
+        segment_limit: None,
+    };
+    let refused = |e: UplinkError| matches!(e, UplinkError::Satellite { status: 400, .. });
+    let err = metainfo
+        .download_object(&request(too_far), &subject)
+        .await
+        .expect_err("a cursor past the largest part");
+    assert!(refused(err));
+    let object = metainfo
+        .download_object(&request(SegmentPosition::default()), &subject)
+        .await
+        .unwrap();
+    let err = metainfo
+        .download_segment(
+            &DownloadSegmentRequest {
+                stream_id: object.stream_id,
+                position: too_far,
+                exclude: vec![],
+            },
+            &subject,
+        )
+        .await
+        .expect_err("a position past the largest part");
+    assert!(refused(err));
+    net.stop().await;
+}

@@ -57,7 +57,8 @@ impl SegmentPosition {
         }
     }
 
-    /// The pair as the database stores it; order-preserving.
+    /// The pair as the database stores it; order-preserving. A part past
+    /// [`Self::MAX_PART`] is clamped: positions from outside are [`Self::check`]ed first.
     pub fn encode(self) -> i64 {
         (i64::from(self.part.min(Self::MAX_PART)) << 32) | i64::from(self.index)
     }
