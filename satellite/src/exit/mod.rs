@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use uplink_core::protocol::exit::{ExitRequest, ExitState, ExitStatus};
@@ -70,10 +71,19 @@ pub async fn handle(
             if row.exit_initiated_at.is_some() {
                 return Ok(false);
             }
+            // Claimed by a conditional update: concurrent starts all read "not
+            // exiting", and on PostgreSQL each would go on to insert the exit row.
             let now = now_unix();
-            let mut active: node::ActiveModel = row.into();
-            active.exit_initiated_at = Set(Some(now));
-            active.update(&txn).await?;
+            let claimed = node::Entity::update_many()
+                .col_expr(node::Column::ExitInitiatedAt, Expr::value(now))
+                .filter(node::Column::Id.eq(id.0.to_vec()))
+                .filter(node::Column::ExitInitiatedAt.is_null())
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            if claimed == 0 {
+                return Ok(false);
+            }
             graceful_exit::Entity::insert(graceful_exit::ActiveModel {
                 node_id: Set(id.0.to_vec()),
                 initiated_at: Set(now),
