@@ -3,7 +3,8 @@
 #
 #   1. installs what the tests need when it is missing (Debian/Ubuntu, through apt-get;
 #      with sudo unless run as root): Chromium and chromedriver for the console test,
-#      Node.js for the console's crypto check, PostgreSQL and Redis;
+#      Node.js for the console's crypto check, PostgreSQL and Redis; and boto3 and the
+#      aws cli (PyPI, into target/s3-clients) for the S3 gateway tests;
 #   2. runs `cargo test --workspace` (SQLite, in-process caches);
 #   3. starts its own PostgreSQL cluster and Redis server on free loopback ports in a
 #      temporary directory, runs the end-to-end, console, OpenAPI and migration tests
@@ -75,6 +76,24 @@ PG_BIN=$(pg_bin)
 echo "cargo $(cargo --version | cut -d' ' -f2), node $(node --version)," \
   "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')," \
   "Redis $(redis-server --version | awk '{print $3}' | sed 's/^v=//')"
+
+# S3 clients for the gateway tests (boto3 and the aws cli, from PyPI) in a virtual
+# environment of their own under target/, made once and reused.
+phase "S3 clients (boto3, aws cli) for the gateway tests"
+command -v python3 >/dev/null 2>&1 || die "the gateway tests need python3 (3.9 or later)"
+venv=target/s3-clients
+if ! "$venv/bin/python" -c 'import boto3, awscli' >/dev/null 2>&1; then
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 || die "python3 cannot make a virtual environment"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check boto3 awscli ||
+    die "could not install boto3 and awscli from PyPI"
+fi
+export S3_TEST_PYTHON=$PWD/$venv/bin/python
+"$S3_TEST_PYTHON" -c 'import boto3, awscli; print("boto3", boto3.__version__, "awscli", awscli.__version__)'
 
 phase "tests: cargo test --workspace (SQLite, in-process caches)"
 cargo test --workspace --locked

@@ -15,6 +15,8 @@ mod m20261201_000005_key_creators;
 mod m20261202_000006_keeping;
 mod m20261202_000007_admins;
 mod m20261203_000008_segment_parts;
+mod m20261204_000009_part_etags;
+mod m20261204_000010_segment_roots;
 
 pub struct Migrator;
 
@@ -30,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_keeping::Migration),
             Box::new(m20261202_000007_admins::Migration),
             Box::new(m20261203_000008_segment_parts::Migration),
+            Box::new(m20261204_000009_part_etags::Migration),
+            Box::new(m20261204_000010_segment_roots::Migration),
         ]
     }
 }

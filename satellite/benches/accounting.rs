@@ -51,6 +51,8 @@ async fn fill(db: &Db, project: &str, objects: usize) {
             created_at: Set(0),
             expires_at: Set(None),
             repaired_at: Set(None),
+            encrypted_etag: Set(None),
+            encrypted_etag_nonce: Set(None),
         }))
         .exec(db)
         .await

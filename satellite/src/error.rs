@@ -26,6 +26,8 @@ pub enum SatelliteError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
     TooFewNodes(String),
     #[error("{0}")]
     SegmentUnavailable(String),
@@ -57,6 +59,7 @@ impl SatelliteError {
             ObjectNotFound => ErrorCode::ObjectNotFound,
             Conflict(_) => ErrorCode::Conflict,
             NotFound(_) => ErrorCode::NotFound,
+            PreconditionFailed(_) => ErrorCode::PreconditionFailed,
             TooFewNodes(_) => ErrorCode::TooFewNodes,
             SegmentUnavailable(_) => ErrorCode::SegmentUnavailable,
             LimitExceeded(_) => ErrorCode::LimitExceeded,

@@ -19,6 +19,8 @@ pub mod crypto;
 pub mod erasure;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 pub mod protocol;
 pub mod resources;
 pub mod transport;

@@ -25,6 +25,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(OBJECT_LIST_PATH, web::post().to(list_objects))
         .route(OBJECT_DELETE_PATH, web::post().to(delete_object))
         .route(OBJECT_ABORT_PATH, web::post().to(abort_object))
+        .route(OBJECT_RESUME_PATH, web::post().to(resume_upload))
+        .route(OBJECT_LIST_PARTS_PATH, web::post().to(list_parts))
+        .route(OBJECT_COPY_BEGIN_PATH, web::post().to(copy_begin))
+        .route(OBJECT_COPY_PATH, web::post().to(copy_object))
         .route(SEGMENT_BEGIN_PATH, web::post().to(begin_segment))
         .route(SEGMENT_COMMIT_PATH, web::post().to(commit_segment))
         .route(SEGMENT_INLINE_PATH, web::post().to(inline_segment))
@@ -81,6 +85,11 @@ endpoints! {
     delete_object(ObjectRequest) -> DeleteObjectResponse =
         |m, c, b| m.delete_object(&c, &b.bucket, &b.encrypted_key);
     abort_object(AbortObjectRequest) -> AbortObjectResponse = |m, c, b| m.abort_object(&c, &b);
+    resume_upload(ResumeUploadRequest) -> ResumeUploadResponse =
+        |m, c, b| m.resume_upload(&c, &b);
+    list_parts(ListPartsRequest) -> ListPartsResponse = |m, c, b| m.list_parts(&c, &b);
+    copy_begin(ObjectRequest) -> CopyBeginResponse = |m, c, b| m.copy_begin(&c, &b);
+    copy_object(CopyObjectRequest) -> ObjectInfo = |m, c, b| m.copy_object(&c, &b);
     begin_segment(BeginSegmentRequest) -> BeginSegmentResponse =
         |m, c, b| m.begin_segment(&c, &b);
     retry_pieces(RetryPiecesRequest) -> RetryPiecesResponse = |m, c, b| m.retry_pieces(&c, &b);

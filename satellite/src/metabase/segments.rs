@@ -56,6 +56,8 @@ pub struct Segment {
     pub expires_at: Option<i64>,
     pub repaired_at: Option<i64>,
     pub data: SegmentData,
+    /// The ETag of the multipart part this segment ends, sealed by the uplink.
+    pub encrypted_etag: Option<Sealed>,
     /// The piece set exactly as read, for compare-and-swap.
     stored_pieces: Vec<u8>,
 }
@@ -90,6 +92,7 @@ impl Segment {
             expires_at,
             repaired_at: None,
             data: SegmentData::Inline(data),
+            encrypted_etag: None,
             stored_pieces: Vec::new(),
         }
     }
@@ -112,7 +115,23 @@ impl Segment {
             expires_at,
             repaired_at: None,
             data: SegmentData::Remote(remote),
+            encrypted_etag: None,
             stored_pieces: Vec::new(),
+        }
+    }
+
+    /// This segment as a segment of another object: the same pieces, its key sealed
+    /// anew for the other object's path.
+    pub fn copied(&self, object_id: &str, encrypted_key: Sealed, created_at: i64) -> Self {
+        Self {
+            key: SegmentKey {
+                object_id: object_id.to_string(),
+                position: self.key.position,
+            },
+            encrypted_key,
+            created_at,
+            encrypted_etag: None,
+            ..self.clone()
         }
     }
 
@@ -183,6 +202,10 @@ impl Segment {
             expires_at: row.expires_at,
             repaired_at: row.repaired_at,
             data,
+            encrypted_etag: match (row.encrypted_etag, row.encrypted_etag_nonce) {
+                (Some(ciphertext), Some(nonce)) => Some(Sealed { ciphertext, nonce }),
+                _ => None,
+            },
             stored_pieces: row.pieces,
             key,
         })
@@ -230,6 +253,8 @@ impl Segment {
             created_at: Set(self.created_at),
             expires_at: Set(self.expires_at),
             repaired_at: Set(self.repaired_at),
+            encrypted_etag: Set(self.encrypted_etag.as_ref().map(|e| e.ciphertext.clone())),
+            encrypted_etag_nonce: Set(self.encrypted_etag.as_ref().map(|e| e.nonce.clone())),
         }
     }
 }
@@ -287,6 +312,27 @@ pub async fn of_object<C: ConnectionTrait>(
     )
 }
 
+/// The segments of one part of an object, in order.
+pub async fn of_part<C: ConnectionTrait>(
+    conn: &C,
+    object_id: &str,
+    part: u32,
+) -> Result<Vec<Segment>> {
+    let mut query = segment::Entity::find()
+        .filter(segment::Column::ObjectId.eq(object_id))
+        .filter(segment::Column::Position.gte(SegmentPosition::new(part, 0).encode()));
+    if part < SegmentPosition::MAX_PART {
+        query =
+            query.filter(segment::Column::Position.lt(SegmentPosition::new(part + 1, 0).encode()));
+    }
+    decode_all(
+        query
+            .order_by_asc(segment::Column::Position)
+            .all(conn)
+            .await?,
+    )
+}
+
 /// Every segment, for tests and diagnostics of small networks (the segment loop pages).
 pub async fn all<C: ConnectionTrait>(conn: &C) -> Result<Vec<Segment>> {
     decode_all(
@@ -331,6 +377,122 @@ pub async fn delete_of_objects<C: ConnectionTrait>(
             .await?;
     }
     Ok(segments)
+}
+
+/// What a listing of a multipart upload's parts shows of one part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartSummary {
+    pub part: u32,
+    pub plain_size: u64,
+    pub segment_count: u32,
+    pub last_modified: i64,
+    /// From the part's last segment that carries one.
+    pub encrypted_etag: Option<Sealed>,
+}
+
+/// The parts of an object from part `from` on, ascending, at most `limit`; read from
+/// the segments' small columns only.
+pub async fn part_summaries<C: ConnectionTrait>(
+    conn: &C,
+    object_id: &str,
+    from: u32,
+    limit: usize,
+) -> Result<Vec<PartSummary>> {
+    type Row = (i64, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+    let rows: Vec<Row> = segment::Entity::find()
+        .select_only()
+        .columns([
+            segment::Column::Position,
+            segment::Column::PlainSize,
+            segment::Column::CreatedAt,
+            segment::Column::EncryptedEtag,
+            segment::Column::EncryptedEtagNonce,
+        ])
+        .filter(segment::Column::ObjectId.eq(object_id))
+        .filter(segment::Column::Position.gte(SegmentPosition::new(from, 0).encode()))
+        .order_by_asc(segment::Column::Position)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut parts: Vec<PartSummary> = Vec::new();
+    for (position, size, created_at, etag, etag_nonce) in rows {
+        let position = SegmentPosition::decode(position).map_err(|e| MetabaseError::Corrupt {
+            key: SegmentKey {
+                object_id: object_id.to_string(),
+                position: SegmentPosition::default(),
+            },
+            reason: e.to_string(),
+        })?;
+        let etag = match (etag, etag_nonce) {
+            (Some(ciphertext), Some(nonce)) => Some(Sealed { ciphertext, nonce }),
+            _ => None,
+        };
+        match parts.last_mut() {
+            Some(last) if last.part == position.part => {
+                last.plain_size += size.max(0) as u64;
+                last.segment_count += 1;
+                last.last_modified = last.last_modified.max(created_at);
+                if etag.is_some() {
+                    last.encrypted_etag = etag;
+                }
+            }
+            _ => {
+                if parts.len() == limit {
+                    break;
+                }
+                parts.push(PartSummary {
+                    part: position.part,
+                    plain_size: size.max(0) as u64,
+                    segment_count: 1,
+                    last_modified: created_at,
+                    encrypted_etag: etag,
+                });
+            }
+        }
+    }
+    Ok(parts)
+}
+
+/// Which of `roots` a segment of an object other than `owners` names (pieces shared
+/// with a server-side copy, which must not be deleted with these owners' rows).
+pub async fn roots_named_elsewhere<C: ConnectionTrait>(
+    conn: &C,
+    roots: &[PieceId],
+    owners: &[String],
+) -> Result<std::collections::HashSet<PieceId>> {
+    let mut shared = std::collections::HashSet::new();
+    for chunk in roots.chunks(400) {
+        let rows: Vec<Option<Vec<u8>>> = segment::Entity::find()
+            .select_only()
+            .column(segment::Column::RootPieceId)
+            .filter(segment::Column::RootPieceId.is_in(chunk.iter().map(|r| r.0.to_vec())))
+            .filter(segment::Column::ObjectId.is_not_in(owners.iter().cloned()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        shared.extend(
+            rows.into_iter()
+                .flatten()
+                .filter_map(|r| PieceId::from_slice(&r).ok()),
+        );
+    }
+    Ok(shared)
+}
+
+/// Deletes the given segments of one object (parts left out of a multipart completion).
+pub async fn delete_positions<C: ConnectionTrait>(
+    conn: &C,
+    object_id: &str,
+    positions: &[SegmentPosition],
+) -> Result<()> {
+    for chunk in positions.chunks(500) {
+        segment::Entity::delete_many()
+            .filter(segment::Column::ObjectId.eq(object_id))
+            .filter(segment::Column::Position.is_in(chunk.iter().map(|p| p.encode())))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Sets a segment's offset within its object (at commit).

@@ -63,7 +63,11 @@ impl Metainfo {
                     continue;
                 }
                 let pieces: Vec<(u16, NodeId)> = token.all_assignments().collect();
-                queued += queue_assigned_pieces(&txn, token.root_piece_id, &pieces).await?;
+                queued +=
+                    queue_assigned_pieces(&txn, &object_id, token.root_piece_id, &pieces).await?;
+            }
+            if req.segments_only {
+                return Ok((false, queued));
             }
             let pending = object::Entity::find_by_id(object_id.clone())
                 .one(&txn)
@@ -90,14 +94,20 @@ impl Metainfo {
     }
 }
 
-/// Queues the pieces `(piece number, node)` of a segment with root piece id `root` for
-/// deletion on their nodes.
+/// Queues the pieces `(piece number, node)` of a segment of object `owner` with root
+/// piece id `root` for deletion on their nodes, unless a segment of another object (a
+/// server-side copy) names the same root.
 pub(crate) async fn queue_assigned_pieces<C: ConnectionTrait>(
     conn: &C,
+    owner: &str,
     root: PieceId,
     pieces: &[(u16, NodeId)],
 ) -> Result<usize> {
-    if pieces.is_empty() {
+    if pieces.is_empty()
+        || !segments::roots_named_elsewhere(conn, &[root], &[owner.to_string()])
+            .await?
+            .is_empty()
+    {
         return Ok(0);
     }
     let now = now_unix();

@@ -149,6 +149,7 @@ impl Metainfo {
                         let dir = row.object_key[..prefix.len() + i + 1].to_vec();
                         items.push(ListItem {
                             encrypted_key: String::from_utf8_lossy(&dir).into_owned(),
+                            object_id: None,
                             is_prefix: true,
                             created_at: 0,
                             expires_at: None,
@@ -165,6 +166,7 @@ impl Metainfo {
                     None => {
                         items.push(ListItem {
                             encrypted_key: String::from_utf8_lossy(&row.object_key).into_owned(),
+                            object_id: Some(row.id.clone()),
                             is_prefix: false,
                             created_at: row.committed_at.unwrap_or(row.created_at),
                             expires_at: row.expires_at,

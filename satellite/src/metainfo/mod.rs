@@ -6,9 +6,11 @@
 
 mod abort;
 mod buckets;
+mod copy;
 mod delete;
 mod download;
 mod listing;
+mod multipart;
 mod retry;
 mod upload;
 
@@ -205,13 +207,34 @@ fn sealed_metadata(obj: &object::Model) -> Option<Sealed> {
     }
 }
 
-/// Queues the remote pieces of `segments` for deletion on their nodes.
+/// Queues the remote pieces of `segments` (rows being deleted) for deletion on their
+/// nodes, except where a segment of another object still names the same root piece
+/// id: a server-side copy shares its source's pieces.
 async fn queue_piece_deletions<C: ConnectionTrait>(
     conn: &C,
     segments: &[Segment],
 ) -> Result<usize> {
     let now = now_unix();
-    let rows: Vec<piece_deletion::ActiveModel> = segments::piece_ids(segments)
+    let owners: Vec<String> = segments
+        .iter()
+        .map(|s| s.key.object_id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let roots: Vec<_> = segments
+        .iter()
+        .filter_map(|s| Some(s.remote()?.root_piece_id))
+        .collect();
+    let shared = segments::roots_named_elsewhere(conn, &roots, &owners).await?;
+    let kept: Vec<Segment> = segments
+        .iter()
+        .filter(|s| {
+            s.remote()
+                .is_some_and(|r| !shared.contains(&r.root_piece_id))
+        })
+        .cloned()
+        .collect();
+    let rows: Vec<piece_deletion::ActiveModel> = segments::piece_ids(&kept)
         .map(|(piece, id)| piece_deletion::ActiveModel {
             node_id: Set(piece.node.0.to_vec()),
             piece_id: Set(id.0.to_vec()),

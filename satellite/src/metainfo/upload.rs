@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uplink_core::access::caveat::Operation;
 use uplink_core::protocol::metainfo::{
@@ -12,6 +13,7 @@ use uplink_core::protocol::metainfo::{
 use uplink_core::protocol::{NodeId, PieceAction, PieceId, SegmentPosition, Signable, now_unix};
 
 use super::abort::queue_assigned_pieces;
+use super::multipart::MAX_PART_NUMBER;
 use super::{
     Metainfo, object_info, queue_piece_deletions, validate_encrypted_key, validate_sealed,
 };
@@ -40,6 +42,9 @@ impl Metainfo {
         req: &BeginObjectRequest,
     ) -> Result<BeginObjectResponse> {
         validate_encrypted_key(&req.encrypted_key)?;
+        if let Some(meta) = &req.encrypted_metadata {
+            validate_sealed("encrypted metadata", meta, 64 << 10)?;
+        }
         let now = now_unix();
         if let Some(exp) = req.expires_at
             && exp <= now
@@ -86,8 +91,11 @@ impl Metainfo {
             )),
             plain_size: Set(0),
             segment_count: Set(0),
-            encrypted_metadata: Set(None),
-            encrypted_metadata_nonce: Set(None),
+            encrypted_metadata: Set(req
+                .encrypted_metadata
+                .as_ref()
+                .map(|m| m.ciphertext.clone())),
+            encrypted_metadata_nonce: Set(req.encrypted_metadata.as_ref().map(|m| m.nonce.clone())),
         }
         .insert(&self.db)
         .await?;
@@ -101,6 +109,7 @@ impl Metainfo {
             token_expiration: now + self.config.pending_object_expiration.as_secs() as i64,
         };
         Ok(BeginObjectResponse {
+            object_id: token.object_id.clone(),
             stream_id: self.tokens.seal_stream(&token),
             redundancy: self.config.redundancy,
             max_segment_size: self.config.max_segment_size,
@@ -114,10 +123,11 @@ impl Metainfo {
         req: &BeginSegmentRequest,
     ) -> Result<BeginSegmentResponse> {
         let stream = self.open_stream_for(caller, &req.stream_id)?;
-        // Parts come with multipart uploads; until then an object is part 0.
-        if req.position.part != 0 || req.position.index >= MAX_SEGMENTS {
+        // A plain upload is part 0; multipart uploads number their parts from 1.
+        if req.position.part > MAX_PART_NUMBER || req.position.index >= MAX_SEGMENTS {
             return Err(SatelliteError::BadRequest(format!(
-                "segment position {} is out of range: part 0, index below {MAX_SEGMENTS}",
+                "segment position {} is out of range: parts 0 to {MAX_PART_NUMBER}, \
+                 indexes below {MAX_SEGMENTS}",
                 req.position
             )));
         }
@@ -179,6 +189,9 @@ impl Metainfo {
         let token = self.tokens.open_segment(&req.segment_id)?;
         authorize_upload(caller, &token.stream)?;
         validate_sealed("encrypted segment key", &req.encrypted_key, 256)?;
+        if let Some(etag) = &req.encrypted_etag {
+            validate_sealed("encrypted part ETag", etag, 256)?;
+        }
         let scheme = token.stream.redundancy;
         if req.plain_size == 0 || req.plain_size > token.max_plain_size {
             return Err(SatelliteError::BadRequest(format!(
@@ -256,7 +269,7 @@ impl Metainfo {
         // node holding two pieces) means the token itself was inconsistent.
         let pieces =
             PieceSet::new(pieces).map_err(|e| SatelliteError::BadRequest(e.to_string()))?;
-        let segment = Segment::new_remote(
+        let mut segment = Segment::new_remote(
             SegmentKey {
                 object_id: token.stream.object_id.clone(),
                 position: token.position,
@@ -272,6 +285,7 @@ impl Metainfo {
             now_unix(),
             token.stream.expires_at,
         );
+        segment.encrypted_etag = req.encrypted_etag.clone();
         self.insert_segment(&segment, Some((root, garbage))).await?;
         self.metrics
             .segments_committed
@@ -329,7 +343,9 @@ impl Metainfo {
     }
 
     /// Records a segment if its object is still pending, atomically, and queues the
-    /// pieces in `garbage` (under the segment's root piece id) for deletion.
+    /// pieces in `garbage` (under the segment's root piece id) for deletion. The pending
+    /// object's zombie deadline moves on: an upload that is still being written (a
+    /// multipart upload may take days) is not collected.
     async fn insert_segment(
         &self,
         segment: &Segment,
@@ -337,15 +353,24 @@ impl Metainfo {
     ) -> Result<()> {
         let position = segment.key.position;
         let plain_size = segment.plain_size as i64;
+        let deadline = now_unix() + self.config.pending_object_expiration.as_secs() as i64;
         crate::db::write_txn!(self.db, |txn| {
             let pending = pending_object(&txn, &segment.key.object_id).await?;
+            if pending.zombie_deadline.is_some_and(|d| d < deadline) {
+                object::Entity::update_many()
+                    .col_expr(object::Column::ZombieDeadline, Expr::value(deadline))
+                    .filter(object::Column::Id.eq(pending.id.clone()))
+                    .filter(object::Column::Status.eq(object::STATUS_PENDING))
+                    .exec(&txn)
+                    .await?;
+            }
             if !segments::insert(&txn, segment).await? {
                 return Err(SatelliteError::BadRequest(format!(
                     "segment {position} was already committed"
                 )));
             }
             if let Some((root, pieces)) = &garbage {
-                queue_assigned_pieces(&txn, *root, pieces).await?;
+                queue_assigned_pieces(&txn, &segment.key.object_id, *root, pieces).await?;
             }
             accounting::adjust(&txn, &pending.project_id, plain_size, 1).await
         })
@@ -366,6 +391,7 @@ impl Metainfo {
                     bucket: req.bucket.clone(),
                     encrypted_key: req.encrypted_key.clone(),
                     expires_at: req.expires_at,
+                    encrypted_metadata: None,
                 },
             )
             .await?;
@@ -389,6 +415,8 @@ impl Metainfo {
                 &CommitObjectRequest {
                     stream_id: stream_id.clone(),
                     encrypted_metadata: req.encrypted_metadata.clone(),
+                    parts: None,
+                    if_absent: req.if_absent,
                 },
             )
             .await
@@ -399,6 +427,7 @@ impl Metainfo {
                 let abort = AbortObjectRequest {
                     stream_id: stream_id.clone(),
                     segment_ids: Vec::new(),
+                    segments_only: false,
                 };
                 if let Err(abort_error) = self.abort_object(caller, &abort).await {
                     tracing::warn!(error = %abort_error, "could not abort a failed inline upload; it expires as a pending object");
@@ -417,6 +446,9 @@ impl Metainfo {
         if let Some(meta) = &req.encrypted_metadata {
             validate_sealed("encrypted metadata", meta, 64 << 10)?;
         }
+        if let Some(parts) = &req.parts {
+            check_part_list(parts)?;
+        }
         let committed = crate::db::write_txn!(self.db, |txn| {
             let obj = pending_object(&txn, &stream.object_id).await?;
             if bucket::Entity::find_by_id((obj.project_id.clone(), obj.bucket_name.clone()))
@@ -426,19 +458,26 @@ impl Metainfo {
             {
                 return Err(SatelliteError::BucketNotFound(obj.bucket_name.clone()));
             }
-            let segments = segments::of_objects(&txn, std::slice::from_ref(&obj.id)).await?;
+            let mut segments = segments::of_objects(&txn, std::slice::from_ref(&obj.id)).await?;
+            if let Some(parts) = &req.parts {
+                let (kept, dropped) = select_parts(segments, parts)?;
+                if !dropped.is_empty() {
+                    let positions: Vec<SegmentPosition> =
+                        dropped.iter().map(|s| s.key.position).collect();
+                    segments::delete_positions(&txn, &obj.id, &positions).await?;
+                    queue_piece_deletions(&txn, &dropped).await?;
+                    accounting::remove_segments(&txn, std::slice::from_ref(&obj), &dropped).await?;
+                }
+                segments = kept;
+            }
             if segments.len() > 1 && segments.iter().any(|s| s.is_inline()) {
                 return Err(SatelliteError::BadRequest(
                     "an inline segment must be the object's only segment".into(),
                 ));
             }
+            check_contiguous(&segments)?;
             let mut offset: i64 = 0;
-            for (i, seg) in segments.iter().enumerate() {
-                if seg.key.position != SegmentPosition::single(i as u32) {
-                    return Err(SatelliteError::BadRequest(format!(
-                        "segment {i} is missing; an object's segments must be 0..n without gaps"
-                    )));
-                }
+            for seg in &segments {
                 if seg.plain_offset != offset as u64 {
                     segments::set_offset(&txn, &seg.key, offset as u64).await?;
                 }
@@ -453,6 +492,9 @@ impl Metainfo {
                 .all(&txn)
                 .await?;
             if !previous.is_empty() {
+                if req.if_absent {
+                    return Err(precondition_failed());
+                }
                 caller.authorize(
                     Operation::Delete,
                     Some(&stream.bucket),
@@ -480,7 +522,13 @@ impl Metainfo {
                 .map(|m| m.ciphertext.clone()));
             active.encrypted_metadata_nonce =
                 Set(req.encrypted_metadata.as_ref().map(|m| m.nonce.clone()));
-            active.update(&txn).await.map_err(conflict_or_db)
+            active.update(&txn).await.map_err(|e| {
+                if req.if_absent && is_unique_violation(&e) {
+                    precondition_failed()
+                } else {
+                    conflict_or_db(e)
+                }
+            })
         })?;
         self.metrics.objects_committed.inc();
         Ok(object_info(&committed))
@@ -518,6 +566,71 @@ pub(super) async fn pending_object<C: ConnectionTrait>(
                 "the upload is no longer pending (it expired, was committed or was deleted)".into(),
             )
         })
+}
+
+fn precondition_failed() -> SatelliteError {
+    SatelliteError::PreconditionFailed(
+        "an object exists at this key and the commit asked for none (If-None-Match: *)".into(),
+    )
+}
+
+/// A completion's part list: ascending, without repeats, within the part numbers.
+fn check_part_list(parts: &[u32]) -> Result<()> {
+    if parts.is_empty() {
+        return Err(SatelliteError::BadRequest(
+            "a multipart completion must name at least one part".into(),
+        ));
+    }
+    if parts.len() > MAX_PART_NUMBER as usize {
+        return Err(SatelliteError::BadRequest(format!(
+            "a multipart completion may name at most {MAX_PART_NUMBER} parts"
+        )));
+    }
+    for pair in parts.windows(2) {
+        if pair[0] >= pair[1] {
+            return Err(SatelliteError::BadRequest(format!(
+                "parts must be listed in ascending order without repeats ({} before {})",
+                pair[0], pair[1]
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Splits an upload's segments (in position order) into those of the listed parts and
+/// the rest; every listed part must have been uploaded.
+fn select_parts(segments: Vec<Segment>, parts: &[u32]) -> Result<(Vec<Segment>, Vec<Segment>)> {
+    let wanted: HashSet<u32> = parts.iter().copied().collect();
+    let (kept, dropped): (Vec<Segment>, Vec<Segment>) = segments
+        .into_iter()
+        .partition(|s| wanted.contains(&s.key.position.part));
+    let present: HashSet<u32> = kept.iter().map(|s| s.key.position.part).collect();
+    if let Some(missing) = parts.iter().find(|p| !present.contains(p)) {
+        return Err(SatelliteError::BadRequest(format!(
+            "part {missing} was not uploaded (or its upload did not finish)"
+        )));
+    }
+    Ok((kept, dropped))
+}
+
+/// Within each part, segments are numbered 0..n without gaps (parts themselves may skip
+/// numbers, as S3's do).
+fn check_contiguous(segments: &[Segment]) -> Result<()> {
+    let mut expected = SegmentPosition::single(0);
+    for (i, seg) in segments.iter().enumerate() {
+        let p = seg.key.position;
+        let starts_part = i == 0 || segments[i - 1].key.position.part != p.part;
+        if starts_part {
+            expected = SegmentPosition::new(p.part, 0);
+        }
+        if p != expected {
+            return Err(SatelliteError::BadRequest(format!(
+                "segment {expected} is missing; a part's segments must be 0..n without gaps"
+            )));
+        }
+        expected = p.next().unwrap_or(p);
+    }
+    Ok(())
 }
 
 /// A unique-index violation at commit means another upload of the key won the race.

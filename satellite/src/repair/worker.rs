@@ -229,7 +229,7 @@ impl Repairer {
             }
             .map(|p| (p.num, p.node))
             .collect();
-            queue_assigned_pieces(&txn, root, &garbage).await?;
+            queue_assigned_pieces(&txn, &segment.key.object_id, root, &garbage).await?;
             Ok(swap)
         })
     }

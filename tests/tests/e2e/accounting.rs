@@ -103,6 +103,7 @@ async fn usage_counters_never_drift() {
     let begun = metainfo
         .begin_object(
             &BeginObjectRequest {
+                encrypted_metadata: None,
                 bucket: "alpha".into(),
                 encrypted_key: "abandoned".into(),
                 expires_at: None,

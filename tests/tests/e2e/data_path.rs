@@ -160,7 +160,10 @@ async fn random_ranges_match_the_local_copy() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, UplinkError::InvalidArgument(_)), "{err:?}");
+    assert!(
+        matches!(err, UplinkError::RangeNotSatisfiable { start: 5000, .. }),
+        "{err:?}"
+    );
     assert!(
         err.to_string().contains("range starts at byte 5000"),
         "{err}"
@@ -412,7 +415,7 @@ async fn an_opened_object_gives_its_entry_and_streams_its_bytes() {
         project
             .open_object("bkt", "video.mp4", Some(ByteRange::From(800_000)))
             .await,
-        Err(UplinkError::InvalidArgument(_))
+        Err(UplinkError::RangeNotSatisfiable { start: 800_000, .. })
     ));
     net.stop().await;
 }

@@ -41,6 +41,7 @@ async fn pending_objects_that_are_never_committed_expire() {
     metainfo
         .begin_object(
             &BeginObjectRequest {
+                encrypted_metadata: None,
                 bucket: "pending".into(),
                 encrypted_key: "abandoned".into(),
                 expires_at: None,
@@ -132,6 +133,7 @@ async fn malformed_inline_segments_are_refused() {
     let begun = metainfo
         .begin_object(
             &BeginObjectRequest {
+                encrypted_metadata: None,
                 bucket: "inline".into(),
                 encrypted_key: "k".into(),
                 expires_at: None,
@@ -171,6 +173,8 @@ async fn malformed_inline_segments_are_refused() {
     let info = metainfo
         .commit_object(
             &CommitObjectRequest {
+                parts: None,
+                if_absent: false,
                 stream_id: begun.stream_id.clone(),
                 encrypted_metadata: None,
             },

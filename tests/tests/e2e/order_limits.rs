@@ -62,6 +62,7 @@ async fn forged_expired_replayed_and_misdirected_limits_are_refused() {
     let begun = metainfo
         .begin_object(
             &BeginObjectRequest {
+                encrypted_metadata: None,
                 bucket: "limits".into(),
                 encrypted_key: "not-really-encrypted".into(),
                 expires_at: None,

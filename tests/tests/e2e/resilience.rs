@@ -643,6 +643,7 @@ async fn begin(metainfo: &MetainfoClient, key: &str) -> BeginObjectResponse {
     metainfo
         .begin_object(
             &BeginObjectRequest {
+                encrypted_metadata: None,
                 bucket: "bkt".into(),
                 encrypted_key: key.into(),
                 expires_at: None,
@@ -667,6 +668,7 @@ async fn an_abort_never_touches_committed_data() {
         metainfo
             .commit_segment(
                 &CommitSegmentRequest {
+                    encrypted_etag: None,
                     segment_id: segment_id.clone(),
                     plain_size: data.len() as u64,
                     encrypted_key: any_sealed(),
@@ -679,6 +681,8 @@ async fn an_abort_never_touches_committed_data() {
         metainfo
             .commit_object(
                 &CommitObjectRequest {
+                    parts: None,
+                    if_absent: false,
                     stream_id: begun.stream_id.clone(),
                     encrypted_metadata: None,
                 },
@@ -696,6 +700,7 @@ async fn an_abort_never_touches_committed_data() {
         let resp = metainfo
             .abort_object(
                 &AbortObjectRequest {
+                    segments_only: false,
                     stream_id: begun.stream_id.clone(),
                     segment_ids: vec![segment_id],
                 },
@@ -716,6 +721,7 @@ async fn an_abort_never_touches_committed_data() {
         let err = metainfo
             .abort_object(
                 &AbortObjectRequest {
+                    segments_only: false,
                     stream_id: begun.stream_id.clone(),
                     segment_ids: vec![foreign],
                 },
@@ -784,6 +790,7 @@ async fn an_expired_pending_object_takes_its_pieces_with_it() {
             metainfo
                 .commit_segment(
                     &CommitSegmentRequest {
+                        encrypted_etag: None,
                         segment_id,
                         plain_size: data.len() as u64,
                         encrypted_key: any_sealed(),
@@ -858,6 +865,7 @@ async fn replacement_assignments_are_checked_at_commit() {
         metainfo
             .commit_segment(
                 &CommitSegmentRequest {
+                    encrypted_etag: None,
                     segment_id: resp.segment_id,
                     plain_size: data.len() as u64,
                     encrypted_key: any_sealed(),

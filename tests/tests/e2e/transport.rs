@@ -75,6 +75,7 @@ async fn eavesdrop(plain_http: bool) -> Capture {
     let begun = metainfo
         .begin_object(
             &BeginObjectRequest {
+                encrypted_metadata: None,
                 bucket: "tapped".into(),
                 encrypted_key: "by-hand".into(),
                 expires_at: None,

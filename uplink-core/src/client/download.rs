@@ -53,9 +53,7 @@ impl ByteRange {
             ByteRange::Suffix(n) => (size.saturating_sub(n), size),
         };
         if start >= size && !(size == 0 && start == 0) {
-            return Err(UplinkError::InvalidArgument(format!(
-                "range starts at byte {start} but the object has {size} bytes"
-            )));
+            return Err(UplinkError::RangeNotSatisfiable { start, size });
         }
         Ok((start, end))
     }

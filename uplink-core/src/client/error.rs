@@ -46,6 +46,9 @@ pub enum UplinkError {
     DownloadFailed(String),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A byte range that starts at or past the end of the object (HTTP 416).
+    #[error("range starts at byte {start} but the object has {size} bytes")]
+    RangeNotSatisfiable { start: u64, size: u64 },
     #[error(transparent)]
     Access(#[from] AccessError),
     #[error(transparent)]

@@ -377,6 +377,41 @@ impl MetainfoClient {
         self.idempotent(OBJECT_DELETE_PATH, req, subject).await
     }
 
+    /// A fresh stream id for a pending upload (each part of a multipart upload).
+    pub async fn resume_upload(
+        &self,
+        req: &ResumeUploadRequest,
+        subject: &Subject,
+    ) -> Result<ResumeUploadResponse> {
+        self.idempotent(OBJECT_RESUME_PATH, req, subject).await
+    }
+
+    /// What a server-side copy needs of its source.
+    pub async fn copy_begin(
+        &self,
+        req: &ObjectRequest,
+        subject: &Subject,
+    ) -> Result<CopyBeginResponse> {
+        self.idempotent(OBJECT_COPY_BEGIN_PATH, req, subject).await
+    }
+
+    /// A server-side copy or move; like a commit, not idempotent.
+    pub async fn copy_object(
+        &self,
+        req: &CopyObjectRequest,
+        subject: &Subject,
+    ) -> Result<ObjectInfo> {
+        self.call(OBJECT_COPY_PATH, req, subject).await
+    }
+
+    pub async fn list_parts(
+        &self,
+        req: &ListPartsRequest,
+        subject: &Subject,
+    ) -> Result<ListPartsResponse> {
+        self.idempotent(OBJECT_LIST_PARTS_PATH, req, subject).await
+    }
+
     /// New nodes for pieces of a begun segment whose uploads failed.
     pub async fn retry_pieces(
         &self,

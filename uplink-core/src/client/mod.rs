@@ -5,13 +5,16 @@
 //! works), metadata, and content. Pieces move directly between this process and the
 //! nodes; the satellite only hands out metadata and signed order limits.
 
+mod digest;
 mod download;
 pub mod error;
 mod input;
 mod metainfo;
+mod multipart;
 mod objects;
 mod piece_set;
 pub mod pieces;
+mod server_copy;
 mod spool;
 mod upload;
 
@@ -22,7 +25,11 @@ use std::time::Duration;
 pub use download::{ByteRange, ObjectReader};
 pub use error::{PieceError, Result, Subject, UplinkError};
 pub use metainfo::{MetainfoClient, RetryPolicy, discover_satellite};
+pub use multipart::{
+    CompleteError, CompletePart, MAX_PART_NUMBER, MultipartUpload, Part, UploadPage, UploadedPart,
+};
 pub use objects::{ListOptions, ObjectEntry, ObjectPage};
+pub use server_copy::CopyOptions;
 pub use upload::UploadOptions;
 
 use crate::access::AccessGrant;

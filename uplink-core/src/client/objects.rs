@@ -21,24 +21,25 @@ pub struct ObjectEntry {
     pub expires_at: Option<i64>,
     pub content_type: Option<String>,
     pub metadata: BTreeMap<String, String>,
+    /// The S3 ETag (MD5 of the content, or `<md5 of part md5s>-N`), if recorded.
+    pub etag: Option<String>,
+    /// The content's SHA-256 in hex, if recorded (not for objects made of parts).
+    pub sha256: Option<String>,
 }
 
 impl ObjectEntry {
     /// The entry of a committed object with its opened metadata.
-    pub(crate) fn committed(
-        key: &str,
-        info: &ObjectInfo,
-        content_type: Option<String>,
-        metadata: BTreeMap<String, String>,
-    ) -> Self {
+    pub(crate) fn committed(key: &str, info: &ObjectInfo, metadata: ObjectMetadata) -> Self {
         Self {
             key: key.to_string(),
             is_prefix: false,
             size: info.plain_size,
             created_at: info.created_at,
             expires_at: info.expires_at,
-            content_type,
-            metadata,
+            content_type: metadata.content_type,
+            metadata: metadata.user,
+            etag: metadata.etag,
+            sha256: metadata.sha256,
         }
     }
 }
@@ -150,6 +151,8 @@ impl Project {
                 expires_at: item.expires_at,
                 content_type: meta.content_type,
                 metadata: meta.user,
+                etag: meta.etag,
+                sha256: meta.sha256,
             });
         }
         Ok(page)
@@ -219,10 +222,10 @@ impl Project {
             .as_ref()
             .map(|s| self.open_metadata(bucket, key, s))
             .unwrap_or_default();
-        ObjectEntry::committed(key, info, meta.content_type, meta.user)
+        ObjectEntry::committed(key, info, meta)
     }
 
-    fn open_metadata(&self, bucket: &str, key: &str, sealed: &Sealed) -> ObjectMetadata {
+    pub(crate) fn open_metadata(&self, bucket: &str, key: &str, sealed: &Sealed) -> ObjectMetadata {
         let store = &self.inner.access.encryption;
         store
             .object_key(bucket, key)

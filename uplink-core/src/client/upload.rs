@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncRead;
 
+use super::digest::Digests;
 use super::error::{Result, Subject, UplinkError};
 use super::input::{Input, read_full};
 use super::objects::ObjectEntry;
@@ -41,16 +42,12 @@ struct Target<'a> {
     subject: Subject,
 }
 
-/// The object's content type and user metadata, sealed; none when there are none.
-fn sealed_metadata(object_key: &Key, options: &UploadOptions) -> Option<Sealed> {
-    let metadata = ObjectMetadata {
-        content_type: options.content_type.clone(),
-        user: options.metadata.clone(),
-    };
-    (metadata != ObjectMetadata::default()).then(|| {
+/// An object's metadata, sealed; none when there is none.
+pub(crate) fn sealed_metadata(object_key: &Key, metadata: &ObjectMetadata) -> Option<Sealed> {
+    (*metadata != ObjectMetadata::default()).then(|| {
         seal(
             &metadata_key(object_key),
-            &serde_json::to_vec(&metadata).expect("metadata serializes"),
+            &serde_json::to_vec(metadata).expect("metadata serializes"),
         )
     })
 }
@@ -82,6 +79,21 @@ pub struct UploadOptions {
     pub content_type: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub progress: Option<Progress>,
+    /// Commit only if no object exists at the key (S3 `If-None-Match: *`); otherwise
+    /// the upload fails with a `precondition_failed` satellite error and stores nothing.
+    pub if_absent: bool,
+}
+
+impl UploadOptions {
+    /// What the object's sealed metadata holds, with the digests of its content.
+    fn metadata(&self, digests: &Digests) -> ObjectMetadata {
+        ObjectMetadata {
+            content_type: self.content_type.clone(),
+            user: self.metadata.clone(),
+            etag: Some(digests.md5_hex()),
+            sha256: digests.sha256_hex(),
+        }
+    }
 }
 
 /// What is sealed into an object's metadata.
@@ -91,14 +103,27 @@ pub(crate) struct ObjectMetadata {
     pub content_type: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub user: BTreeMap<String, String>,
+    /// The S3 ETag: the content's MD5 in hex, or for an object made of parts the MD5 of
+    /// their MD5s and `-N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The content's SHA-256 in hex (not for objects made of parts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// One upload in progress.
-struct Upload<'a> {
+pub(crate) struct Upload<'a> {
     project: &'a Project,
     subject: Subject,
     stream_id: String,
     content_key: Key,
+    /// 0 for a plain upload, else the multipart part being uploaded.
+    part: u32,
+    /// Of everything uploaded so far.
+    digests: Digests,
+    /// For a part: seals its ETag onto its last segment.
+    etag_key: Option<Key>,
     progress: Option<Progress>,
     /// Nodes that failed earlier segments of this upload.
     failed_nodes: HashSet<NodeId>,
@@ -116,12 +141,14 @@ impl Drop for ReleaseOnDrop {
 
 /// Aborts the pending object unless the upload completed: at once when it fails, and in
 /// the background when the upload is dropped unfinished (see [`Project::close`]).
-struct AbortGuard {
-    project: Project,
-    stream_id: String,
-    subject: Subject,
-    begun: Arc<Mutex<Option<String>>>,
-    armed: bool,
+pub(crate) struct AbortGuard {
+    pub project: Project,
+    pub stream_id: String,
+    pub subject: Subject,
+    pub begun: Arc<Mutex<Option<String>>>,
+    pub armed: bool,
+    /// Only the begun segment is cleaned up (a failed part leaves its upload pending).
+    pub segments_only: bool,
 }
 
 impl AbortGuard {
@@ -129,11 +156,12 @@ impl AbortGuard {
         AbortObjectRequest {
             stream_id: self.stream_id.clone(),
             segment_ids: self.begun.lock().iter().cloned().collect(),
+            segments_only: self.segments_only,
         }
     }
 
     /// Aborts now; the upload's own error is what the caller reports.
-    async fn abort(mut self) {
+    pub async fn abort(mut self) {
         self.armed = false;
         let req = self.request();
         if let Err(e) = self
@@ -232,6 +260,9 @@ impl Project {
         options: &UploadOptions,
     ) -> Result<ObjectEntry> {
         let content_key = content_key(&target.object_key);
+        let mut digests = Digests::new(true);
+        digests.update(data);
+        let metadata = options.metadata(&digests);
         let info = self
             .inner
             .metainfo
@@ -240,8 +271,9 @@ impl Project {
                     bucket: target.bucket.to_string(),
                     encrypted_key: target.encrypted_key.clone(),
                     expires_at: options.expires_at,
-                    encrypted_metadata: sealed_metadata(&target.object_key, options),
+                    encrypted_metadata: sealed_metadata(&target.object_key, &metadata),
                     segment: (!data.is_empty()).then(|| sealed_inline(&content_key, data)),
+                    if_absent: options.if_absent,
                 },
                 &target.subject,
             )
@@ -249,12 +281,7 @@ impl Project {
         if let Some(p) = &options.progress {
             p(data.len() as u64);
         }
-        Ok(ObjectEntry::committed(
-            target.key,
-            &info,
-            options.content_type.clone(),
-            options.metadata.clone(),
-        ))
+        Ok(ObjectEntry::committed(target.key, &info, metadata))
     }
 
     /// The general path: begin, segments, commit.
@@ -273,6 +300,7 @@ impl Project {
                     bucket: target.bucket.to_string(),
                     encrypted_key: target.encrypted_key.clone(),
                     expires_at: options.expires_at,
+                    encrypted_metadata: None,
                 },
                 subject,
             )
@@ -287,29 +315,24 @@ impl Project {
             subject: subject.clone(),
             begun: begun.clone(),
             armed: true,
+            segments_only: false,
         };
-        let mut upload = Upload {
-            project: self,
-            subject: subject.clone(),
-            stream_id: begin.stream_id.clone(),
-            content_key: content_key(&target.object_key),
-            progress: options.progress.clone(),
-            failed_nodes: HashSet::new(),
+        let mut upload = Upload::new(
+            self,
+            subject.clone(),
+            begin.stream_id.clone(),
+            content_key(&target.object_key),
+            options.progress.clone(),
             begun,
-        };
+        );
         let result = upload
             .run(reader, &begin, &target.object_key, &options)
             .await;
         match result {
-            Ok(info) => {
+            Ok((info, metadata)) => {
                 let mut guard = guard;
                 guard.armed = false;
-                Ok(ObjectEntry::committed(
-                    target.key,
-                    &info,
-                    options.content_type,
-                    options.metadata,
-                ))
+                Ok(ObjectEntry::committed(target.key, &info, metadata))
             }
             Err(e) => {
                 guard.abort().await;
@@ -319,7 +342,43 @@ impl Project {
     }
 }
 
-impl Upload<'_> {
+impl<'a> Upload<'a> {
+    pub(crate) fn new(
+        project: &'a Project,
+        subject: Subject,
+        stream_id: String,
+        content_key: Key,
+        progress: Option<Progress>,
+        begun: Arc<Mutex<Option<String>>>,
+    ) -> Self {
+        Self {
+            project,
+            subject,
+            stream_id,
+            content_key,
+            part: 0,
+            digests: Digests::new(true),
+            etag_key: None,
+            progress,
+            failed_nodes: HashSet::new(),
+            begun,
+        }
+    }
+
+    /// This upload is part `part` of a multipart upload: no inline segment, no
+    /// whole-object SHA-256, and the part's ETag sealed under `etag_key`.
+    pub(crate) fn for_part(mut self, part: u32, etag_key: Key) -> Self {
+        self.part = part;
+        self.digests = Digests::new(false);
+        self.etag_key = Some(etag_key);
+        self
+    }
+
+    /// The MD5 of what was uploaded, in hex.
+    pub(crate) fn md5_hex(&self) -> String {
+        self.digests.md5_hex()
+    }
+
     /// Everything after `begin_object`: the segments, then the commit.
     async fn run<R: AsyncRead + Unpin + Send>(
         &mut self,
@@ -327,24 +386,59 @@ impl Upload<'_> {
         begin: &crate::protocol::metainfo::BeginObjectResponse,
         object_key: &Key,
         options: &UploadOptions,
-    ) -> Result<crate::protocol::metainfo::ObjectInfo> {
+    ) -> Result<(crate::protocol::metainfo::ObjectInfo, ObjectMetadata)> {
+        self.segments(reader, begin).await?;
+        let metadata = options.metadata(&self.digests);
+        let info = self
+            .project
+            .inner
+            .metainfo
+            .commit_object(
+                &CommitObjectRequest {
+                    stream_id: self.stream_id.clone(),
+                    encrypted_metadata: sealed_metadata(object_key, &metadata),
+                    parts: None,
+                    if_absent: options.if_absent,
+                },
+                &self.subject,
+            )
+            .await?;
+        Ok((info, metadata))
+    }
+
+    /// Uploads everything `reader` yields as segments of this upload's part; returns
+    /// the bytes uploaded.
+    pub(crate) async fn segments<R: AsyncRead + Unpin + Send>(
+        &mut self,
+        reader: R,
+        begin: &crate::protocol::metainfo::BeginObjectResponse,
+    ) -> Result<u64> {
         let mut reader = reader;
-        let inline_limit = begin.max_inline_size as usize;
+        // Parts are never inline: the satellite keeps inline data for whole objects.
+        let inline_limit = if self.part == 0 {
+            begin.max_inline_size as usize
+        } else {
+            0
+        };
         let mut head = vec![0u8; inline_limit + 1];
         let n = read_full(&mut reader, &mut head).await?;
+        let mut total = 0u64;
         if n <= inline_limit {
             if n > 0 {
+                self.digests.update(&head[..n]);
                 self.inline_segment(&head[..n]).await?;
+                total = n as u64;
             }
         } else {
             let config = &self.project.inner.config;
             let segment_size = config.segment_size.min(begin.max_segment_size);
             let mut input = Input::new(tokio::io::AsyncReadExt::chain(&head[..n], reader));
-            let mut position = SegmentPosition::single(0);
+            let mut position = SegmentPosition::new(self.part, 0);
             loop {
-                let eof = self
+                let (size, eof) = self
                     .remote_segment(&mut input, position, segment_size)
                     .await?;
+                total += size;
                 if eof {
                     break;
                 }
@@ -353,18 +447,7 @@ impl Upload<'_> {
                 })?;
             }
         }
-        let encrypted_metadata = sealed_metadata(object_key, options);
-        self.project
-            .inner
-            .metainfo
-            .commit_object(
-                &CommitObjectRequest {
-                    stream_id: self.stream_id.clone(),
-                    encrypted_metadata,
-                },
-                &self.subject,
-            )
-            .await
+        Ok(total)
     }
 
     async fn inline_segment(&mut self, data: &[u8]) -> Result<()> {
@@ -451,13 +534,13 @@ impl Upload<'_> {
         )))
     }
 
-    /// Uploads the next segment; returns whether the input has ended.
+    /// Uploads the next segment; returns its size and whether the input has ended.
     async fn remote_segment<R: AsyncRead + Unpin + Send>(
         &mut self,
         input: &mut Input<R>,
         position: SegmentPosition,
         segment_size: u64,
-    ) -> Result<bool> {
+    ) -> Result<(u64, bool)> {
         let started = std::time::Instant::now();
         let piece_key = Identity::generate(0);
         let (segment_id, scheme, limits) = self
@@ -496,6 +579,7 @@ impl Upload<'_> {
         loop {
             let want = (batch as u64).min(segment_size - plain_size) as usize;
             let n = input.read_full(&mut buf[..want]).await?;
+            self.digests.update(&buf[..n]);
             plain_size += n as u64;
             let last = n < want || plain_size == segment_size;
             let shares = encoder.encode_batch(&buf[..n], last)?;
@@ -524,6 +608,12 @@ impl Upload<'_> {
                 &mut remember,
             )
             .await?;
+        let eof = plain_size < segment_size || input.at_eof().await?;
+        // A part's last segment carries the part's ETag.
+        let encrypted_etag = match (&self.etag_key, eof) {
+            (Some(key), true) => Some(seal(key, self.digests.md5_hex().as_bytes())),
+            _ => None,
+        };
         inner
             .metainfo
             .commit_segment(
@@ -535,12 +625,13 @@ impl Upload<'_> {
                         segment_key.as_bytes(),
                     ),
                     receipts,
+                    encrypted_etag,
                 },
                 &self.subject,
             )
             .await?;
         *self.begun.lock() = None;
         drop(pieces);
-        Ok(plain_size < segment_size || input.at_eof().await?)
+        Ok((plain_size, eof))
     }
 }

@@ -104,6 +104,7 @@ fn metainfo() -> Vec<Vec<u8>> {
                 bucket: "photos".into(),
                 encrypted_key: "X/a".into(),
                 expires_at: Some(NOW),
+                encrypted_metadata: Some(sealed()),
             }),
         ),
         (
@@ -123,6 +124,7 @@ fn metainfo() -> Vec<Vec<u8>> {
                 plain_size: 300,
                 encrypted_key: sealed(),
                 receipts: vec![receipt.clone()],
+                encrypted_etag: Some(sealed()),
             }),
         ),
         (
@@ -140,6 +142,8 @@ fn metainfo() -> Vec<Vec<u8>> {
             json(&CommitObjectRequest {
                 stream_id: "stream".into(),
                 encrypted_metadata: Some(sealed()),
+                parts: Some(vec![1, 3]),
+                if_absent: true,
             }),
         ),
         (
@@ -208,6 +212,7 @@ fn metainfo() -> Vec<Vec<u8>> {
             18,
             json(&BeginObjectResponse {
                 stream_id: "stream".into(),
+                object_id: "object".into(),
                 redundancy: RedundancyScheme::default(),
                 max_segment_size: 64 << 20,
                 max_inline_size: 4096,
@@ -249,6 +254,7 @@ fn metainfo() -> Vec<Vec<u8>> {
             json(&ListObjectsResponse {
                 items: vec![ListItem {
                     encrypted_key: "X/".into(),
+                    object_id: None,
                     is_prefix: true,
                     created_at: NOW,
                     expires_at: None,

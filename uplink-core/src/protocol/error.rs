@@ -32,6 +32,8 @@ pub enum ErrorCode {
     ObjectNotFound,
     /// A concurrent change won; retrying is safe.
     Conflict,
+    /// A conditional request's condition does not hold (an object exists already).
+    PreconditionFailed,
     TooFewNodes,
     SegmentUnavailable,
     LimitExceeded,
@@ -63,6 +65,7 @@ impl ErrorCode {
             | SerialReused => 403,
             NotFound | BucketNotFound | ObjectNotFound | PieceNotFound => 404,
             BucketExists | BucketNotEmpty | Conflict => 409,
+            PreconditionFailed => 412,
             LimitExceeded | TooManyRequests => 429,
             DiskFull => 507,
             TooFewNodes | SegmentUnavailable | Unavailable => 503,

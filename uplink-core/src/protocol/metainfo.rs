@@ -26,6 +26,10 @@ pub const OBJECT_DOWNLOAD_PATH: &str = "/v1/objects/download";
 pub const OBJECT_LIST_PATH: &str = "/v1/objects/list";
 pub const OBJECT_DELETE_PATH: &str = "/v1/objects/delete";
 pub const OBJECT_ABORT_PATH: &str = "/v1/objects/abort";
+pub const OBJECT_RESUME_PATH: &str = "/v1/objects/resume";
+pub const OBJECT_LIST_PARTS_PATH: &str = "/v1/objects/list-parts";
+pub const OBJECT_COPY_BEGIN_PATH: &str = "/v1/objects/copy-begin";
+pub const OBJECT_COPY_PATH: &str = "/v1/objects/copy";
 pub const SEGMENT_BEGIN_PATH: &str = "/v1/segments/begin";
 pub const SEGMENT_COMMIT_PATH: &str = "/v1/segments/commit";
 pub const SEGMENT_INLINE_PATH: &str = "/v1/segments/inline";
@@ -145,12 +149,19 @@ pub struct BeginObjectRequest {
     pub encrypted_key: String,
     /// Unix seconds at which the object disappears, if any.
     pub expires_at: Option<i64>,
+    /// Sealed metadata kept with the pending object (a multipart upload's content type
+    /// and user metadata, given at its start and sealed again at completion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_metadata: Option<Sealed>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BeginObjectResponse {
     /// Opaque, satellite-signed handle of the pending object.
     pub stream_id: String,
+    /// The pending object's id (a multipart upload's id).
+    #[serde(default)]
+    pub object_id: String,
     /// The scheme this object's remote segments will use.
     pub redundancy: RedundancyScheme,
     /// Largest plaintext segment the satellite accepts.
@@ -198,6 +209,10 @@ pub struct CommitSegmentRequest {
     /// The segment's content key, sealed under a key derived from the object's path.
     pub encrypted_key: Sealed,
     pub receipts: Vec<PieceReceipt>,
+    /// On the last segment of a multipart part: the part's ETag, sealed by the uplink,
+    /// returned by [`ListPartsResponse`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_etag: Option<Sealed>,
 }
 
 /// Asks for new nodes for pieces of a begun segment whose uploads failed. The satellite
@@ -229,6 +244,10 @@ pub struct AbortObjectRequest {
     /// are queued for deletion too.
     #[serde(default)]
     pub segment_ids: Vec<String>,
+    /// Only clean up after the named segments and leave the pending object and its
+    /// committed segments (a failed part of a multipart upload, which may be retried).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub segments_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +279,9 @@ pub struct UploadInlineRequest {
     pub encrypted_metadata: Option<Sealed>,
     /// The object's only segment (position 0:0); none for an empty object.
     pub segment: Option<InlineSegment>,
+    /// As in [`CommitObjectRequest::if_absent`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub if_absent: bool,
 }
 
 /// An inline segment's content, as in [`InlineSegmentRequest`].
@@ -276,6 +298,65 @@ pub struct CommitObjectRequest {
     pub stream_id: String,
     /// Content type and user metadata, sealed by the uplink.
     pub encrypted_metadata: Option<Sealed>,
+    /// A multipart completion: the parts that make the object, ascending. Segments of
+    /// other parts are deleted. Absent: every part uploaded, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<u32>>,
+    /// Commit only if no committed object holds the key (S3 `If-None-Match: *`);
+    /// otherwise the upload stays pending and the call fails with `precondition_failed`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub if_absent: bool,
+}
+
+/// Asks again for the handle of a pending upload (a multipart upload lives longer than
+/// one stream id): answered like `objects/begin`, with a fresh `stream_id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeUploadRequest {
+    pub bucket: String,
+    pub encrypted_key: String,
+    /// The pending object's id (an S3 upload id).
+    pub object_id: String,
+    /// Drop what was uploaded of this part before (a part uploaded again replaces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_part: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeUploadResponse {
+    #[serde(flatten)]
+    pub upload: BeginObjectResponse,
+    /// What `objects/begin` was given.
+    pub encrypted_metadata: Option<Sealed>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// The parts of a pending multipart upload, ascending, after `cursor`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPartsRequest {
+    pub bucket: String,
+    pub encrypted_key: String,
+    pub object_id: String,
+    /// List parts numbered above this one.
+    #[serde(default)]
+    pub cursor: u32,
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartInfo {
+    pub part: u32,
+    pub plain_size: u64,
+    pub segment_count: u32,
+    /// When its last segment was committed.
+    pub last_modified: i64,
+    pub encrypted_etag: Option<Sealed>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPartsResponse {
+    pub parts: Vec<PartInfo>,
+    pub more: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +378,40 @@ pub struct ObjectInfo {
     pub plain_size: u64,
     pub segment_count: u32,
     pub encrypted_metadata: Option<Sealed>,
+}
+
+/// A segment's key, sealed for its path and position.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentKeyInfo {
+    pub position: SegmentPosition,
+    pub encrypted_key: Sealed,
+}
+
+/// What a server-side copy needs of its source (`objects/copy-begin`, given an
+/// [`ObjectRequest`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyBeginResponse {
+    pub object: ObjectInfo,
+    pub segment_keys: Vec<SegmentKeyInfo>,
+}
+
+/// A server-side copy (or, with `delete_source`, a move): the source's pieces under
+/// the destination's name, with every segment key re-wrapped by the uplink.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyObjectRequest {
+    pub bucket: String,
+    pub encrypted_key: String,
+    /// The source version the keys were taken from (`copy-begin`'s object id).
+    pub object_id: String,
+    pub new_bucket: String,
+    pub new_encrypted_key: String,
+    pub encrypted_metadata: Option<Sealed>,
+    pub segment_keys: Vec<SegmentKeyInfo>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_source: bool,
+    /// As in [`CommitObjectRequest::if_absent`], for the destination.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub if_absent: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -381,6 +496,9 @@ pub struct ListObjectsRequest {
 pub struct ListItem {
     /// Full encrypted key, or for a prefix, the encrypted prefix ending in `/`.
     pub encrypted_key: String,
+    /// The object's id (a pending object's is its upload id); none for a prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
     pub is_prefix: bool,
     pub created_at: i64,
     pub expires_at: Option<i64>,

@@ -112,6 +112,7 @@ pub fn error_kind(e: &UplinkError) -> String {
         UplinkError::UploadFailed(_) => "upload_failed",
         UplinkError::DownloadFailed(_) => "download_failed",
         UplinkError::InvalidArgument(_) => "invalid_argument",
+        UplinkError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
         UplinkError::Access(_) => "access",
         UplinkError::Crypto(_) => "crypto",
         UplinkError::Erasure(_) => "erasure",

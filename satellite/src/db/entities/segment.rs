@@ -25,6 +25,9 @@ pub struct Model {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub repaired_at: Option<i64>,
+    /// A multipart part's ETag, sealed by the uplink; on the part's last segment only.
+    pub encrypted_etag: Option<Vec<u8>>,
+    pub encrypted_etag_nonce: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,5 @@
-//! `uplink cp`: local file or stdin to sj://, sj:// to local file or stdout, sj:// to sj://.
+//! `uplink cp`: local file or stdin to sj://, sj:// to local file or stdout, sj:// to sj://
+//! (on the satellite unless a range or a new expiry needs the bytes); and `uplink mv`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -125,6 +126,24 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
                 dk
             };
             let stat = project.stat_object(&sb, &sk).await?;
+            if opts.range.is_none() && opts.expires_at.is_none() {
+                // On the satellite: the keys are re-wrapped, no byte moves.
+                let options = uplink_core::client::CopyOptions {
+                    replace_metadata: opts
+                        .content_type
+                        .clone()
+                        .map(|ct| (Some(ct), stat.metadata.clone())),
+                    if_absent: false,
+                };
+                let object = project.copy_object(&sb, &sk, &db, &dk, &options).await?;
+                if !opts.quiet {
+                    eprintln!(
+                        "copied sj://{sb}/{sk} to sj://{db}/{dk} ({}, on the satellite)",
+                        human_bytes(object.size as f64)
+                    );
+                }
+                return Ok(());
+            }
             let transfer = Transfer::new("copy", Some(stat.size), opts.quiet);
             let (mut w, r) = tokio::io::duplex(1 << 20);
             let progress = transfer.callback();
@@ -173,6 +192,39 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
             peak_rss_bytes().unwrap_or(0)
         );
     }
+    Ok(())
+}
+
+/// `uplink mv`: renames an object on the satellite (no data moves).
+pub async fn move_object(project: &Project, src: &str, dst: &str) -> Result<()> {
+    let (
+        Location::Remote {
+            bucket: sb,
+            key: sk,
+        },
+        Location::Remote {
+            bucket: db,
+            key: dk,
+        },
+    ) = (Location::parse(src)?, Location::parse(dst)?)
+    else {
+        bail!("mv moves between sj:// URLs");
+    };
+    if sk.is_empty() || sk.ends_with('/') {
+        bail!("sj://{sb}/{sk} is not an object key");
+    }
+    let dk = if dk.is_empty() || dk.ends_with('/') {
+        format!(
+            "{dk}{}",
+            base_name(&sk).context("source has no object name")?
+        )
+    } else {
+        dk
+    };
+    project
+        .move_object(&sb, &sk, &db, &dk, &Default::default())
+        .await?;
+    eprintln!("moved sj://{sb}/{sk} to sj://{db}/{dk}");
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 mod access;
 mod config;
 mod copy;
+mod gateway;
 mod interrupt;
 mod objects;
 mod paths;
@@ -99,6 +100,10 @@ enum Command {
         #[arg(long)]
         segment_size: Option<String>,
     },
+    /// Move (rename) an object within or between buckets, on the satellite.
+    Mv { source: String, destination: String },
+    /// Serve S3 on this machine over your grant (encryption stays here).
+    Gateway(gateway::GatewayArgs),
     /// Remove an object (or, with --recursive, everything under a prefix).
     Rm {
         url: String,
@@ -182,6 +187,17 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Ls { url, recursive } => {
             let project = open_project(&config, access, base.clone())?;
             objects::list(&project, url.as_deref(), recursive).await
+        }
+        Command::Mv {
+            source,
+            destination,
+        } => {
+            let project = open_project(&config, access, base.clone())?;
+            copy::move_object(&project, &source, &destination).await
+        }
+        Command::Gateway(args) => {
+            let project = open_project(&config, access, base.clone())?;
+            gateway::run(project, args).await
         }
         Command::Rm { url, recursive } => {
             let project = open_project(&config, access, base.clone())?;

@@ -1,0 +1,383 @@
+"""S3 behaviour of a gateway, checked with boto3 the way applications use it.
+
+Usage: boto3_suite.py ENDPOINT ACCESS_KEY SECRET_KEY
+
+Every check asserts what S3 does; the first failure ends the run with a message and a
+non-zero status. Buckets are named with a random suffix so that runs do not collide.
+"""
+
+import hashlib
+import io
+import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import urllib3
+import botocore
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+ENDPOINT, ACCESS, SECRET = sys.argv[1:4]
+MIB = 1 << 20
+
+
+def client(access=ACCESS, secret=SECRET, **cfg):
+    return boto3.client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 1},
+            **cfg,
+        ),
+    )
+
+
+s3 = client()
+
+
+def error_of(fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError(f"{fn.__name__} succeeded but should have failed")
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def md5(data):
+    return hashlib.md5(data).hexdigest()
+
+
+suffix = secrets.token_hex(4)
+bucket = f"suite-{suffix}"
+other = f"suite-other-{suffix}"
+
+
+def buckets():
+    s3.create_bucket(Bucket=bucket)
+    s3.create_bucket(Bucket=other)
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    check(bucket in names and other in names, f"list_buckets: {names}")
+    s3.head_bucket(Bucket=bucket)
+    loc = s3.get_bucket_location(Bucket=bucket)
+    check(loc.get("LocationConstraint") in (None, ""), f"location {loc}")
+    check(error_of(s3.head_bucket, Bucket=f"missing-{suffix}")[1] == 404, "head missing bucket")
+    code, status = error_of(s3.list_objects_v2, Bucket=f"missing-{suffix}")
+    check((code, status) == ("NoSuchBucket", 404), f"list missing bucket: {code} {status}")
+    code, _ = error_of(s3.create_bucket, Bucket=bucket)
+    check(code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"), f"create twice: {code}")
+
+
+def objects():
+    data = os.urandom(300_000)
+    put = s3.put_object(
+        Bucket=bucket,
+        Key="docs/report.pdf",
+        Body=data,
+        ContentType="application/pdf",
+        Metadata={"author": "ada", "dept": "r&d"},
+    )
+    check(put["ETag"] == f'"{md5(data)}"', f"put etag {put['ETag']}")
+    got = s3.get_object(Bucket=bucket, Key="docs/report.pdf")
+    body = got["Body"].read()
+    check(body == data, "get returns the bytes put")
+    check(got["ETag"] == put["ETag"], "get etag")
+    check(got["ContentType"] == "application/pdf", f"content type {got['ContentType']}")
+    check(got["Metadata"] == {"author": "ada", "dept": "r&d"}, f"metadata {got['Metadata']}")
+    check(got["ContentLength"] == len(data), "content length")
+    head = s3.head_object(Bucket=bucket, Key="docs/report.pdf")
+    check(head["ContentLength"] == len(data) and head["ETag"] == put["ETag"], "head")
+    check(error_of(s3.head_object, Bucket=bucket, Key="docs/none")[1] == 404, "head missing")
+    code, status = error_of(s3.get_object, Bucket=bucket, Key="docs/none")
+    check((code, status) == ("NoSuchKey", 404), f"get missing: {code} {status}")
+
+    # Ranges: start-end, open-ended, suffix, past the end.
+    r = s3.get_object(Bucket=bucket, Key="docs/report.pdf", Range="bytes=1000-1999")
+    check(r["Body"].read() == data[1000:2000], "range 1000-1999")
+    check(r["ContentRange"] == f"bytes 1000-1999/{len(data)}", r["ContentRange"])
+    check(r["ResponseMetadata"]["HTTPStatusCode"] == 206, "206 for a range")
+    r = s3.get_object(Bucket=bucket, Key="docs/report.pdf", Range="bytes=299000-")
+    check(r["Body"].read() == data[299000:], "open-ended range")
+    r = s3.get_object(Bucket=bucket, Key="docs/report.pdf", Range="bytes=-500")
+    check(r["Body"].read() == data[-500:], "suffix range")
+    code, status = error_of(s3.get_object, Bucket=bucket, Key="docs/report.pdf", Range=f"bytes={len(data)}-")
+    check((code, status) == ("InvalidRange", 416), f"range past the end: {code} {status}")
+
+    # Conditional reads.
+    etag = put["ETag"]
+    code, status = error_of(s3.get_object, Bucket=bucket, Key="docs/report.pdf", IfNoneMatch=etag)
+    check(status == 304, f"If-None-Match matching: {status}")
+    code, status = error_of(s3.get_object, Bucket=bucket, Key="docs/report.pdf", IfMatch='"0000"')
+    check((code, status) == ("PreconditionFailed", 412), f"If-Match other: {code} {status}")
+    s3.get_object(Bucket=bucket, Key="docs/report.pdf", IfMatch=etag)["Body"].read()
+
+    # Conditional write: If-None-Match: * refuses an existing key, takes a new one.
+    code, status = error_of(s3.put_object, Bucket=bucket, Key="docs/report.pdf", Body=b"x", IfNoneMatch="*")
+    check((code, status) == ("PreconditionFailed", 412), f"put If-None-Match *: {code} {status}")
+    check(s3.get_object(Bucket=bucket, Key="docs/report.pdf")["Body"].read() == data, "unchanged")
+    s3.put_object(Bucket=bucket, Key="docs/new.txt", Body=b"fresh", IfNoneMatch="*")
+
+    # Empty objects, and a Content-MD5 that does not match is refused and stores nothing.
+    s3.put_object(Bucket=bucket, Key="empty", Body=b"")
+    check(s3.get_object(Bucket=bucket, Key="empty")["Body"].read() == b"", "empty object")
+    import base64
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    code, status = error_of(s3.put_object, Bucket=bucket, Key="docs/bad-md5", Body=b"content", ContentMD5=wrong)
+    check((code, status) == ("BadDigest", 400), f"wrong Content-MD5: {code} {status}")
+    check(error_of(s3.head_object, Bucket=bucket, Key="docs/bad-md5")[1] == 404, "bad md5 stored nothing")
+    # An explicit SHA-256 checksum is verified and echoed.
+    ok = s3.put_object(Bucket=bucket, Key="docs/sha", Body=b"abc", ChecksumAlgorithm="SHA256")
+    check(ok.get("ChecksumSHA256") == base64.b64encode(hashlib.sha256(b"abc").digest()).decode(), f"sha256 echo {ok}")
+
+    # Limits are 400s, not 500s.
+    code, status = error_of(s3.put_object, Bucket=bucket, Key="k" * 1100, Body=b"x")
+    check(status == 400, f"too-long key: {code} {status}")
+    code, status = error_of(s3.put_object, Bucket=bucket, Key="meta", Body=b"x", Metadata={"big": "v" * 3000})
+    check(status == 400, f"too-large metadata: {code} {status}")
+
+    # Delete, and delete of nothing.
+    s3.delete_object(Bucket=bucket, Key="docs/new.txt")
+    s3.delete_object(Bucket=bucket, Key="docs/new.txt")
+    check(error_of(s3.head_object, Bucket=bucket, Key="docs/new.txt")[1] == 404, "deleted")
+
+
+def listings():
+    keys = [f"photos/2024/{i:02}.jpg" for i in range(5)] + [
+        "photos/2025/a.jpg",
+        "photos/2025/b.jpg",
+        "photos/readme.txt",
+        "photos/2024-index.txt",
+        "top.txt",
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=other, Key=k, Body=k.encode()), keys))
+
+    # Delimiter '/', paged two at a time: every key and prefix exactly once.
+    seen_keys, seen_prefixes, token = [], [], None
+    while True:
+        kw = dict(Bucket=other, Prefix="photos/", Delimiter="/", MaxKeys=2)
+        if token:
+            kw["ContinuationToken"] = token
+        page = s3.list_objects_v2(**kw)
+        seen_keys += [o["Key"] for o in page.get("Contents", [])]
+        seen_prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        check(page["KeyCount"] <= 2, "page size")
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    check(sorted(seen_keys) == ["photos/2024-index.txt", "photos/readme.txt"], f"keys {seen_keys}")
+    check(sorted(seen_prefixes) == ["photos/2024/", "photos/2025/"], f"prefixes {seen_prefixes}")
+
+    # Recursive, all pages, with v1 markers.
+    seen, marker = [], ""
+    while True:
+        page = s3.list_objects(Bucket=other, Prefix="photos/", MaxKeys=3, Marker=marker)
+        contents = page.get("Contents", [])
+        seen += [o["Key"] for o in contents]
+        if not page["IsTruncated"]:
+            break
+        marker = page.get("NextMarker") or contents[-1]["Key"]
+    check(sorted(seen) == sorted(k for k in keys if k.startswith("photos/")), f"v1 recursive {seen}")
+    check(len(seen) == len(set(seen)), "no repeats")
+
+    # A prefix that ends mid-name, and a delimiter other than '/': S3's order exactly.
+    page = s3.list_objects_v2(Bucket=other, Prefix="photos/2024")
+    got = [o["Key"] for o in page.get("Contents", [])]
+    check(got == sorted(k for k in keys if k.startswith("photos/2024")), f"mid-name prefix {got}")
+    page = s3.list_objects_v2(Bucket=other, Prefix="photos/2024", Delimiter="/")
+    check([p["Prefix"] for p in page.get("CommonPrefixes", [])] == ["photos/2024/"], f"{page.get('CommonPrefixes')}")
+    check([o["Key"] for o in page.get("Contents", [])] == ["photos/2024-index.txt"], f"{page.get('Contents')}")
+    page = s3.list_objects_v2(Bucket=other, Prefix="photos/", Delimiter=".")
+    prefixes = [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+    check(prefixes == sorted(set(k[: k.index(".", 7) + 1] for k in keys if k.startswith("photos/"))), f"dot delimiter {prefixes}")
+    # ...paged, with continuation tokens.
+    seen, token = [], None
+    while True:
+        kw = dict(Bucket=other, Prefix="photos/2", MaxKeys=2)
+        if token:
+            kw["ContinuationToken"] = token
+        page = s3.list_objects_v2(**kw)
+        seen += [o["Key"] for o in page.get("Contents", [])]
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    check(seen == sorted(k for k in keys if k.startswith("photos/2")), f"paged mid-name {seen}")
+    page = s3.list_objects_v2(Bucket=other, Prefix="photos/2024/", StartAfter="photos/2024/02.jpg")
+    got = [o["Key"] for o in page.get("Contents", [])]
+    check(set(got) <= set(keys) and "photos/2024/02.jpg" not in got, f"start-after {got}")
+    check(s3.list_objects_v2(Bucket=other, MaxKeys=0)["KeyCount"] == 0, "max-keys 0")
+
+    # Delete many, then the bucket is empty and can go.
+    resp = s3.delete_objects(Bucket=other, Delete={"Objects": [{"Key": k} for k in keys] + [{"Key": "never-was"}]})
+    check(len(resp.get("Deleted", [])) == len(keys) + 1 and not resp.get("Errors"), f"delete_objects {resp}")
+    check(s3.list_objects_v2(Bucket=other)["KeyCount"] == 0, "emptied")
+
+
+def multipart():
+    key = "big/video.mp4"
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType="video/mp4", Metadata={"title": "film"})
+    uid = up["UploadId"]
+    parts = [os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(1234)]
+
+    def send(n):
+        r = s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=n, Body=parts[n - 1])
+        check(r["ETag"] == f'"{md5(parts[n - 1])}"', f"part {n} etag {r['ETag']}")
+        return n, r["ETag"]
+
+    with ThreadPoolExecutor(3) as pool:
+        etags = dict(pool.map(send, [3, 1, 2]))
+    listed = s3.list_parts(Bucket=bucket, Key=key, UploadId=uid)
+    check([p["PartNumber"] for p in listed["Parts"]] == [1, 2, 3], f"list parts {listed['Parts']}")
+    check([p["Size"] for p in listed["Parts"]] == [len(p) for p in parts], "part sizes")
+    page = s3.list_parts(Bucket=bucket, Key=key, UploadId=uid, MaxParts=2)
+    check(page["IsTruncated"] and page["NextPartNumberMarker"] == 2, f"parts paging {page}")
+    uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    check(any(u["UploadId"] == uid and u["Key"] == key for u in uploads), f"list uploads {uploads}")
+
+    # Refusals leave the upload as it was.
+    code, _ = error_of(s3.complete_multipart_upload, Bucket=bucket, Key=key, UploadId=uid,
+                       MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etags[2]}]})
+    check(code == "InvalidPart", f"wrong etag: {code}")
+    code, _ = error_of(s3.complete_multipart_upload, Bucket=bucket, Key=key, UploadId=uid,
+                       MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": etags[2]}, {"PartNumber": 1, "ETag": etags[1]}]})
+    check(code == "InvalidPartOrder", f"order: {code}")
+    small = s3.create_multipart_upload(Bucket=bucket, Key="small-parts")["UploadId"]
+    e1 = s3.upload_part(Bucket=bucket, Key="small-parts", UploadId=small, PartNumber=1, Body=b"a" * 1000)["ETag"]
+    e2 = s3.upload_part(Bucket=bucket, Key="small-parts", UploadId=small, PartNumber=2, Body=b"b")["ETag"]
+    code, status = error_of(s3.complete_multipart_upload, Bucket=bucket, Key="small-parts", UploadId=small,
+                            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    check((code, status) == ("EntityTooSmall", 400), f"small part: {code} {status}")
+    s3.abort_multipart_upload(Bucket=bucket, Key="small-parts", UploadId=small)
+    code, status = error_of(s3.list_parts, Bucket=bucket, Key="small-parts", UploadId=small)
+    check((code, status) == ("NoSuchUpload", 404), f"aborted upload: {code} {status}")
+
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=uid,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etags[n]} for n in (1, 2, 3)]},
+    )
+    whole = b"".join(parts)
+    expected = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + "-3"
+    check(done["ETag"] == f'"{expected}"', f"complete etag {done['ETag']}")
+    got = s3.get_object(Bucket=bucket, Key=key)
+    check(got["Body"].read() == whole, "multipart content")
+    check(got["ContentType"] == "video/mp4" and got["Metadata"] == {"title": "film"}, "multipart metadata")
+    start = 5 * MIB - 100
+    r = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{start + 199}")
+    check(r["Body"].read() == whole[start:start + 200], "range across parts")
+    check(error_of(s3.list_parts, Bucket=bucket, Key=key, UploadId=uid)[0] == "NoSuchUpload", "completed upload gone")
+
+    # Completion with If-None-Match: * over an existing key.
+    again = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    e = s3.upload_part(Bucket=bucket, Key=key, UploadId=again, PartNumber=1, Body=b"new")["ETag"]
+    code, status = error_of(s3.complete_multipart_upload, Bucket=bucket, Key=key, UploadId=again, IfNoneMatch="*",
+                            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+    check((code, status) == ("PreconditionFailed", 412), f"complete If-None-Match: {code} {status}")
+    s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=again)
+    check(s3.get_object(Bucket=bucket, Key=key)["Body"].read() == whole, "unchanged after refused completion")
+
+    # The managed transfer (what aws cli and most tools do): chunked, parallel parts.
+    blob = os.urandom(12 * MIB + 77)
+    cfg = boto3.s3.transfer.TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=4)
+    s3.upload_fileobj(io.BytesIO(blob), bucket, "big/managed.bin", Config=cfg)
+    out = io.BytesIO()
+    s3.download_fileobj(bucket, "big/managed.bin", out, Config=cfg)
+    check(out.getvalue() == blob, "managed transfer round trip")
+
+
+def copies():
+    data = os.urandom(700_000)
+    put = s3.put_object(Bucket=bucket, Key="copy/src.bin", Body=data, ContentType="application/x-src", Metadata={"a": "1"})
+    r = s3.copy_object(Bucket=other, Key="copied/dst.bin", CopySource={"Bucket": bucket, "Key": "copy/src.bin"})
+    check(r["CopyObjectResult"]["ETag"] == put["ETag"], f"copy etag {r}")
+    got = s3.get_object(Bucket=other, Key="copied/dst.bin")
+    check(got["Body"].read() == data, "copied content")
+    check(got["ContentType"] == "application/x-src" and got["Metadata"] == {"a": "1"}, "copied metadata")
+    s3.copy_object(Bucket=bucket, Key="copy/src.bin", CopySource={"Bucket": bucket, "Key": "copy/src.bin"},
+                   MetadataDirective="REPLACE", ContentType="text/plain", Metadata={"b": "2"})
+    head = s3.head_object(Bucket=bucket, Key="copy/src.bin")
+    check(head["ContentType"] == "text/plain" and head["Metadata"] == {"b": "2"}, f"replace in place {head}")
+    code, _ = error_of(s3.copy_object, Bucket=bucket, Key="copy/src.bin", CopySource={"Bucket": bucket, "Key": "copy/src.bin"})
+    check(code == "InvalidRequest", f"copy onto itself: {code}")
+    code, status = error_of(s3.copy_object, Bucket=bucket, Key="copy/x", CopySource={"Bucket": bucket, "Key": "copy/src.bin"},
+                            CopySourceIfMatch='"00"')
+    check((code, status) == ("PreconditionFailed", 412), f"copy-source-if-match: {code} {status}")
+    code, _ = error_of(s3.copy_object, Bucket=bucket, Key="copy/x", CopySource={"Bucket": bucket, "Key": "copy/none"})
+    check(code == "NoSuchKey", f"copy of nothing: {code}")
+    # A multipart upload from ranges of an existing object.
+    src = os.urandom(6 * MIB)
+    s3.put_object(Bucket=bucket, Key="copy/big", Body=src)
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="copy/assembled")["UploadId"]
+    p1 = s3.upload_part_copy(Bucket=bucket, Key="copy/assembled", UploadId=uid, PartNumber=1,
+                             CopySource={"Bucket": bucket, "Key": "copy/big"}, CopySourceRange=f"bytes=0-{5 * MIB - 1}")
+    p2 = s3.upload_part(Bucket=bucket, Key="copy/assembled", UploadId=uid, PartNumber=2, Body=b"tail")
+    s3.complete_multipart_upload(Bucket=bucket, Key="copy/assembled", UploadId=uid, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": p1["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]})
+    check(s3.get_object(Bucket=bucket, Key="copy/assembled")["Body"].read() == src[: 5 * MIB] + b"tail", "part copy")
+    s3.delete_objects(Bucket=other, Delete={"Objects": [{"Key": "copied/dst.bin"}]})
+
+
+def presigned_and_auth():
+    s3.put_object(Bucket=bucket, Key="shared/file.txt", Body=b"presigned content")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared/file.txt"}, ExpiresIn=300)
+    check(urllib.request.urlopen(url).read() == b"presigned content", "presigned GET")
+    # SigV4 query signatures (what current SDKs and the aws cli produce), GET and PUT.
+    v4 = client(signature_version="s3v4")
+    url4 = v4.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared/file.txt"}, ExpiresIn=300)
+    check("X-Amz-Signature=" in url4, url4)
+    check(urllib.request.urlopen(url4).read() == b"presigned content", "presigned v4 GET")
+    put_url = v4.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "shared/upload.txt"}, ExpiresIn=300)
+    r = urllib3.request("PUT", put_url, body=b"uploaded by url")
+    check(r.status == 200, f"presigned PUT: {r.status} {r.data!r}")
+    check(s3.get_object(Bucket=bucket, Key="shared/upload.txt")["Body"].read() == b"uploaded by url", "presigned PUT")
+    # A tampered presigned URL, an expired one, and no signature at all are refused.
+    tampered = url.replace("shared/file.txt", "shared/upload.txt")
+    try:
+        urllib.request.urlopen(tampered)
+        raise AssertionError("tampered presigned URL accepted")
+    except urllib.error.HTTPError as e:
+        check(e.code == 403 and b"SignatureDoesNotMatch" in e.read(), f"tampered: {e.code}")
+    expired = [
+        c.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared/file.txt"}, ExpiresIn=1)
+        for c in (s3, v4)
+    ]
+    time.sleep(2)
+    for url_ in expired:
+        try:
+            urllib.request.urlopen(url_)
+            raise AssertionError(f"expired presigned URL accepted: {url_}")
+        except urllib.error.HTTPError as e:
+            check(e.code == 403, f"expired: {e.code}")
+    try:
+        urllib.request.urlopen(f"{ENDPOINT}/{bucket}/shared/file.txt")
+        raise AssertionError("anonymous request accepted")
+    except urllib.error.HTTPError as e:
+        check(e.code == 403, f"anonymous: {e.code}")
+    code, status = error_of(client(secret=SECRET + "x").list_buckets)
+    check((code, status) == ("SignatureDoesNotMatch", 403), f"wrong secret: {code} {status}")
+    code, status = error_of(client(access="AKNOTAKEY0000000000").list_buckets)
+    check((code, status) == ("InvalidAccessKeyId", 403), f"unknown key: {code} {status}")
+
+
+def teardown():
+    code, _ = error_of(s3.delete_bucket, Bucket=bucket)
+    check(code == "BucketNotEmpty", f"delete non-empty bucket: {code}")
+    s3.delete_bucket(Bucket=other)
+
+
+for step in (buckets, objects, listings, multipart, copies, presigned_and_auth, teardown):
+    step()
+    print(f"ok {step.__name__}", flush=True)
+print(f"boto3 {boto3.__version__} botocore {botocore.__version__}: all checks passed")
