@@ -88,7 +88,10 @@ impl Transport {
             .local_address(local)
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(60))
+            // Below the servers' default keep-alive (5 s): a connection the server is
+            // about to close is never reused for a request it would then cut off
+            // ("connection closed before message completed" on a commit).
+            .pool_idle_timeout(Duration::from_secs(4))
             // Peers never redirect, and a hostile one must not send us elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
