@@ -17,6 +17,7 @@ mod m20261202_000007_admins;
 mod m20261203_000008_segment_parts;
 mod m20261204_000009_part_etags;
 mod m20261204_000010_segment_roots;
+mod m20261204_000011_edge_credentials;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_segment_parts::Migration),
             Box::new(m20261204_000009_part_etags::Migration),
             Box::new(m20261204_000010_segment_roots::Migration),
+            Box::new(m20261204_000011_edge_credentials::Migration),
         ]
     }
 }

@@ -101,6 +101,8 @@ pub struct SatelliteConfig {
     pub gc: crate::gc::GcConfig,
     /// Audits, node reputation and vetting.
     pub audit: crate::audit::AuditConfig,
+    /// The hosted edge services (`[edge]`).
+    pub edge: crate::edge::EdgeConfig,
 }
 
 /// How long the HTTP server waits for clients, and how much it reads from them.
@@ -313,6 +315,7 @@ impl Default for SatelliteConfig {
             repair: crate::repair::RepairConfig::default(),
             gc: crate::gc::GcConfig::default(),
             audit: crate::audit::AuditConfig::default(),
+            edge: crate::edge::EdgeConfig::default(),
         }
     }
 }

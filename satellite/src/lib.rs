@@ -17,6 +17,7 @@
 //! - [`audit`]: sampling, piece audits, reputation, disqualification.
 //! - [`exit`]: graceful exit of nodes.
 //! - [`workers`]: background jobs on the shared runtime, leases between processes.
+//! - [`edge`]: the hosted edge services (auth service, S3 gateway).
 //! - [`api`]: the HTTP edge.
 
 pub mod accounting;
@@ -28,6 +29,7 @@ pub mod cache;
 pub mod config;
 pub mod console;
 pub mod db;
+pub mod edge;
 pub mod error;
 pub mod exit;
 pub mod gc;
@@ -73,6 +75,7 @@ pub struct RunningSatellite {
     pub overlay: Arc<Overlay>,
     mode: uplink_core::transport::Mode,
     workers: WorkerGroup,
+    edge: edge::Edge,
     server: actix_web::dev::ServerHandle,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -104,10 +107,16 @@ impl RunningSatellite {
         &self.workers
     }
 
+    /// The hosted S3 gateway's URL, if this process serves one.
+    pub fn edge_s3_url(&self) -> Option<&str> {
+        self.edge.s3_url.as_deref()
+    }
+
     /// Stops serving and lets the background workers finish their current run.
     pub async fn stop(self) {
         self.server.stop(true).await;
         let _ = self.server_task.await;
+        self.edge.stop().await;
         self.workers.shutdown().await;
     }
 
@@ -288,7 +297,17 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         id: identity.node_id(),
         address,
     };
+    let edge = edge::Edge::start(
+        &config.edge,
+        db.clone(),
+        uplink_core::client::ClientConfig {
+            transport: config.transport_mode(),
+            ..Default::default()
+        },
+    )
+    .await?;
     let state = web::Data::new(AppState {
+        edge_s3_url: edge.s3_url.clone(),
         db: db.clone(),
         metainfo,
         auth: Authenticator::new(
@@ -344,6 +363,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         overlay,
         mode: config.transport_mode(),
         workers,
+        edge,
         server: handle,
         server_task,
     })

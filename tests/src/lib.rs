@@ -300,6 +300,14 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The Python interpreter with boto3 and the aws cli for the S3 tests
+/// (`scripts/test-all.sh` installs them and sets `S3_TEST_PYTHON`).
+pub fn s3_test_python() -> PathBuf {
+    std::env::var_os("S3_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "python3".into())
+}
+
 /// `len` random bytes.
 pub fn random_bytes(len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];

@@ -84,6 +84,10 @@ impl NetworkConfig {
         let satellite = SatelliteConfig {
             node_online_window: Duration::from_secs(60),
             piece_deletion_interval: Duration::from_secs(5),
+            edge: satellite::edge::EdgeConfig {
+                s3_listen: Some("127.0.0.1:0".into()),
+                ..Default::default()
+            },
             ..SatelliteConfig::default()
         };
         Self {

@@ -8,6 +8,7 @@ mod admin;
 mod assets;
 mod console;
 pub mod deadlines;
+mod edge;
 mod error;
 mod metainfo;
 mod nodes;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub console: Option<ConsoleState>,
     /// Body size and rate limits.
     pub http: HttpConfig,
+    /// The hosted S3 gateway's URL, told to users who register a grant.
+    pub edge_s3_url: Option<String>,
 }
 
 /// What the console API needs beyond the rest of the API.
@@ -97,6 +100,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                 web::PathConfig::default().error_handler(|err, _| error::bad_request("path", err)),
             )
             .configure(metainfo::routes)
+            .configure(edge::routes)
             .configure(nodes::routes)
             .configure(status::routes);
         if console_enabled {

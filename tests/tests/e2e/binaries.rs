@@ -286,6 +286,31 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
         "{err}"
     );
 
+    // Copies and moves between sj:// URLs happen on the satellite.
+    let copied = run(uplink(&config).args(["cp", "sj://files/dir/in.bin", "sj://files/copy.bin"]));
+    assert!(
+        String::from_utf8_lossy(&copied.stderr).contains("on the satellite"),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    run(uplink(&config).args(["mv", "sj://files/copy.bin", "sj://files/moved/"]));
+    let back = dir.path().join("moved.bin");
+    run(uplink(&config).arg("cp").arg("sj://files/moved/copy.bin").arg(&back));
+    assert!(std::fs::read(&back).unwrap() == data);
+    let listing = String::from_utf8_lossy(
+        &run(uplink(&config).args(["ls", "--recursive", "sj://files"])).stdout,
+    )
+    .into_owned();
+    assert!(
+        listing.contains("moved/copy.bin") && !listing.contains(" copy.bin"),
+        "{listing}"
+    );
+    // Registering with the edge's auth service gives S3 credentials.
+    let registered = run(uplink(&config).args(["access", "register", "--json"]));
+    let creds: serde_json::Value = serde_json::from_slice(&registered.stdout).unwrap();
+    assert_eq!(creds["access_key_id"].as_str().unwrap().len(), 28, "{creds}");
+    assert_eq!(creds["secret_key"].as_str().unwrap().len(), 40, "{creds}");
+
     run(uplink(&config).args(["rm", "sj://files/piped.bin"]));
     run(uplink(&config).args(["rb", "--force", "sj://files"]));
 }

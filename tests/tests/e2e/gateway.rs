@@ -5,17 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tests::TestNetwork;
 use tests::uplink_core::gateway::{Gateway, GatewayConfig, SingleTenant};
+use tests::{TestNetwork, s3_test_python};
 
 const ACCESS_KEY: &str = "UPTESTACCESSKEY00001";
 const SECRET_KEY: &str = "test-secret-key-with-enough-length";
-
-fn python() -> PathBuf {
-    std::env::var_os("S3_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "python3".into())
-}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,9 +53,11 @@ async fn boto3_suite_passes_against_the_self_hosted_gateway() {
     let script = repo().join("tests/s3/boto3_suite.py");
     let out = tokio::task::spawn_blocking(move || {
         run(
-            Command::new(python())
-                .arg(script)
-                .args([endpoint.as_str(), ACCESS_KEY, SECRET_KEY]),
+            Command::new(s3_test_python()).arg(script).args([
+                endpoint.as_str(),
+                ACCESS_KEY,
+                SECRET_KEY,
+            ]),
             "the boto3 suite",
         )
     })
@@ -88,7 +84,7 @@ async fn aws_cli_copies_syncs_and_lists_through_the_gateway() {
     let home = dir.path().to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
         let aws = |args: &[&str]| {
-            let mut cmd = Command::new(python());
+            let mut cmd = Command::new(s3_test_python());
             cmd.args(["-m", "awscli"])
                 .args(args)
                 .args(["--endpoint-url", &endpoint, "--region", "us-east-1"])

@@ -11,6 +11,7 @@ mod concurrency;
 mod console_api;
 mod console_client;
 mod data_path;
+mod edge;
 mod faults;
 mod gateway;
 mod gc;

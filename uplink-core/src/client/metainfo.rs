@@ -386,6 +386,20 @@ impl MetainfoClient {
         self.idempotent(OBJECT_RESUME_PATH, req, subject).await
     }
 
+    /// Registers this client's grant with the satellite's edge services (the grant is
+    /// sent, so the satellite can read what it can); returns S3 credentials.
+    pub async fn register_edge(
+        &self,
+        req: &crate::protocol::edge::RegisterRequest,
+    ) -> Result<crate::protocol::edge::RegisterResponse> {
+        self.call(
+            crate::protocol::edge::EDGE_REGISTER_PATH,
+            req,
+            &Subject::default(),
+        )
+        .await
+    }
+
     /// What a server-side copy needs of its source.
     pub async fn copy_begin(
         &self,

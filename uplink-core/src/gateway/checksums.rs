@@ -22,6 +22,27 @@ use s3s::crypto::Checksum as _;
 use s3s::dto::{Checksum, StreamingBlob};
 use s3s::{S3Error, S3Result, TrailingHeaders, s3_error};
 
+/// The digests announced by an S3 input with a body (`PutObjectInput`,
+/// `UploadPartInput`: the same field names) and its headers.
+macro_rules! expected_of {
+    ($input:expr, $headers:expr) => {
+        $crate::gateway::checksums::Expected {
+            content_md5: $input.content_md5.clone(),
+            checksum: s3s::dto::Checksum {
+                checksum_crc32: $input.checksum_crc32.clone(),
+                checksum_crc32c: $input.checksum_crc32c.clone(),
+                checksum_crc64nvme: $input.checksum_crc64nvme.clone(),
+                checksum_sha1: $input.checksum_sha1.clone(),
+                checksum_sha256: $input.checksum_sha256.clone(),
+                ..Default::default()
+            },
+            trailer: Vec::new(),
+        }
+        .with_trailer($headers)
+    };
+}
+pub(crate) use expected_of;
+
 /// The digests a request announced, as base64 strings.
 #[derive(Default, Clone)]
 pub(crate) struct Expected {

@@ -132,10 +132,7 @@ pub(crate) async fn upload_part_copy(
     let project = s3.project(&req).await?;
     let input = req.input;
     let (src_bucket, src_key) = source(&input.copy_source)?;
-    let part = u32::try_from(input.part_number)
-        .ok()
-        .filter(|n| (1..=crate::client::MAX_PART_NUMBER).contains(n))
-        .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be between 1 and 10000"))?;
+    let part = super::multipart::part_number(input.part_number)?;
     let entry = check_source(
         &project,
         src_bucket,

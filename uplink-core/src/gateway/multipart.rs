@@ -4,13 +4,13 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::checksums::Expected;
+use super::checksums::expected_of;
 use super::conditions::timestamp;
 use super::errors;
 use super::service::{UplinkS3, user_metadata, verified_body};
 use crate::client::{CompleteError, CompletePart, MAX_PART_NUMBER, UploadOptions};
 
-fn part_number(n: i32) -> S3Result<u32> {
+pub(crate) fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
         .ok()
         .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
@@ -52,19 +52,7 @@ pub(crate) async fn upload_part(
     let project = s3.project(&req).await?;
     let input = req.input;
     let part = part_number(input.part_number)?;
-    let expected = Expected {
-        content_md5: input.content_md5.clone(),
-        checksum: Checksum {
-            checksum_crc32: input.checksum_crc32.clone(),
-            checksum_crc32c: input.checksum_crc32c.clone(),
-            checksum_crc64nvme: input.checksum_crc64nvme.clone(),
-            checksum_sha1: input.checksum_sha1.clone(),
-            checksum_sha256: input.checksum_sha256.clone(),
-            ..Default::default()
-        },
-        trailer: Vec::new(),
-    }
-    .with_trailer(&req.headers);
+    let expected = expected_of!(input, &req.headers);
     let (reader, verdict) = verified_body(input.body, expected, req.trailing_headers)?;
     let uploaded = project
         .upload_part(

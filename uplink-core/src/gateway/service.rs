@@ -11,7 +11,7 @@ use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
 use tokio_util::io::StreamReader;
 
 use super::auth::Tenants;
-use super::checksums::{Expected, Verdict, Verified};
+use super::checksums::{Expected, Verdict, Verified, expected_of};
 use super::conditions::{Conditions, timestamp};
 use super::errors;
 use super::listing::{self, ListRequest};
@@ -209,19 +209,7 @@ impl S3 for UplinkS3 {
             }
             .check(current.as_ref())?;
         }
-        let expected = Expected {
-            content_md5: input.content_md5.clone(),
-            checksum: Checksum {
-                checksum_crc32: input.checksum_crc32.clone(),
-                checksum_crc32c: input.checksum_crc32c.clone(),
-                checksum_crc64nvme: input.checksum_crc64nvme.clone(),
-                checksum_sha1: input.checksum_sha1.clone(),
-                checksum_sha256: input.checksum_sha256.clone(),
-                ..Default::default()
-            },
-            trailer: Vec::new(),
-        }
-        .with_trailer(&req.headers);
+        let expected = expected_of!(input, &req.headers);
         let (reader, verdict) = verified_body(input.body, expected, req.trailing_headers)?;
         let options = UploadOptions {
             content_type: input.content_type,

@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod bucket;
 pub mod containment;
+pub mod edge_credential;
 pub mod graceful_exit;
 pub mod lease;
 pub mod login_failure;

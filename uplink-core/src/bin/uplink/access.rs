@@ -81,6 +81,19 @@ pub enum AccessCommand {
         /// The grant to revoke: a saved name, a grant, or a file holding one.
         grant: String,
     },
+    /// Register a grant with the satellite's hosted edge services and print S3
+    /// credentials for its gateway. The satellite can then read what the grant can;
+    /// for keys that never leave your machine, run `uplink gateway` instead.
+    Register {
+        /// A saved name or a grant; the default access if omitted.
+        access: Option<String>,
+        /// Also let share links use it without the secret (read-only grants only).
+        #[arg(long)]
+        public: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(
@@ -194,6 +207,42 @@ pub async fn run(
             }
         }
         AccessCommand::Revoke { grant } => revoke(config, access_flag, &grant, client).await?,
+        AccessCommand::Register {
+            access,
+            public,
+            json,
+        } => {
+            let grant = config.resolve(access.as_deref().or(access_flag))?;
+            let project = uplink_core::client::Project::open(grant.clone(), client.clone())?;
+            let issued = project
+                .metainfo()
+                .register_edge(&uplink_core::protocol::edge::RegisterRequest {
+                    access_grant: grant.serialize(),
+                    public,
+                })
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "access_key_id": issued.access_key_id,
+                        "secret_key": issued.secret_key,
+                        "endpoint": issued.endpoint,
+                        "not_after": issued.not_after,
+                    })
+                );
+            } else {
+                println!("Access key: {}", issued.access_key_id);
+                println!("Secret key: {}", issued.secret_key);
+                match &issued.endpoint {
+                    Some(e) => println!("Endpoint:   {e}"),
+                    None => println!("Endpoint:   (this satellite serves no hosted S3 gateway)"),
+                }
+                if let Some(t) = issued.not_after {
+                    println!("Valid until {}", crate::times::show_time(t));
+                }
+            }
+        }
         AccessCommand::List => {
             let file = config.load()?;
             if file.accesses.is_empty() {
