@@ -295,7 +295,10 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
     );
     run(uplink(&config).args(["mv", "sj://files/copy.bin", "sj://files/moved/"]));
     let back = dir.path().join("moved.bin");
-    run(uplink(&config).arg("cp").arg("sj://files/moved/copy.bin").arg(&back));
+    run(uplink(&config)
+        .arg("cp")
+        .arg("sj://files/moved/copy.bin")
+        .arg(&back));
     assert!(std::fs::read(&back).unwrap() == data);
     let listing = String::from_utf8_lossy(
         &run(uplink(&config).args(["ls", "--recursive", "sj://files"])).stdout,
@@ -308,7 +311,11 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
     // Registering with the edge's auth service gives S3 credentials.
     let registered = run(uplink(&config).args(["access", "register", "--json"]));
     let creds: serde_json::Value = serde_json::from_slice(&registered.stdout).unwrap();
-    assert_eq!(creds["access_key_id"].as_str().unwrap().len(), 28, "{creds}");
+    assert_eq!(
+        creds["access_key_id"].as_str().unwrap().len(),
+        28,
+        "{creds}"
+    );
     assert_eq!(creds["secret_key"].as_str().unwrap().len(), 40, "{creds}");
 
     run(uplink(&config).args(["rm", "sj://files/piped.bin"]));
