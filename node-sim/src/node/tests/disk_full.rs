@@ -123,10 +123,12 @@ async fn a_disk_that_looks_full_is_reported_at_check_in_and_refuses_uploads_up_f
     let mut open = RawConnection::post(r.net.node.listen_addr(), UPLOAD_PATH, 700_000).await;
     open.send(&frame).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while r.net.node.space().report().await.unwrap().free != 300_000 {
+    // The room is reserved before the piece's temporary file is made: wait for both.
+    while r.net.node.space().report().await.unwrap().free != 300_000 || tmp_files(&r.net.node) != 1
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the first upload never reserved its room"
+            "the first upload never reserved its room and began writing"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
