@@ -19,6 +19,23 @@ async fn network() -> TestNetwork {
     .await
 }
 
+/// The pieces the nodes hold once every queued deletion (the long tail of the uploads
+/// so far) has been carried out.
+async fn settled_pieces(net: &TestNetwork) -> usize {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    for _ in 0..100 {
+        let queued = satellite::db::entities::piece_deletion::Entity::find()
+            .count(&net.network.satellite.db)
+            .await
+            .unwrap();
+        if queued == 0 {
+            return net.stored_pieces().await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("piece deletions were never carried out");
+}
+
 /// Waits until the nodes hold `n` pieces (deletions are sent in the background).
 async fn pieces_become(net: &TestNetwork, n: usize) {
     for _ in 0..100 {
@@ -50,7 +67,7 @@ async fn a_copy_shares_pieces_and_outlives_its_source() {
         .upload("src", "art/piece.png", &data[..], options)
         .await
         .unwrap();
-    let pieces = net.stored_pieces().await;
+    let pieces = settled_pieces(&net).await;
     assert!(pieces > 0);
 
     let copy = project
@@ -128,7 +145,7 @@ async fn a_move_renames_without_moving_data_and_refusals_change_nothing() {
         .upload("bkt", "inline.txt", &small[..], Default::default())
         .await
         .unwrap();
-    let pieces = net.stored_pieces().await;
+    let pieces = settled_pieces(&net).await;
 
     let moved = project
         .move_object(
