@@ -20,7 +20,8 @@ use uplink_core::protocol::metainfo::{
 use uplink_core::protocol::{SegmentPosition, now_unix};
 
 use super::{
-    Metainfo, object_info, queue_piece_deletions, validate_encrypted_key, validate_sealed,
+    Metainfo, committed_at, object_info, queue_piece_deletions, validate_encrypted_key,
+    validate_sealed,
 };
 use crate::accounting;
 use crate::auth::Caller;
@@ -154,13 +155,13 @@ impl Metainfo {
             }
             // Whatever holds the destination key now is replaced (not the source itself,
             // which a copy onto itself keeps until the new version is in).
-            let previous = object::Entity::find()
-                .filter(object::Column::ProjectId.eq(caller.project_id.clone()))
-                .filter(object::Column::BucketName.eq(req.new_bucket.clone()))
-                .filter(object::Column::ObjectKey.eq(req.new_encrypted_key.as_bytes().to_vec()))
-                .filter(object::Column::Status.eq(object::STATUS_COMMITTED))
-                .all(&txn)
-                .await?;
+            let previous = committed_at(
+                &txn,
+                &caller.project_id,
+                &req.new_bucket,
+                req.new_encrypted_key.as_bytes(),
+            )
+            .await?;
             if !previous.is_empty() {
                 if req.if_absent {
                     return Err(SatelliteError::PreconditionFailed(

@@ -131,6 +131,23 @@ impl Metainfo {
     }
 }
 
+/// Every committed object at a key (on `conn`, inside the caller's transaction): what a
+/// commit or a copy to that key replaces.
+async fn committed_at<C: ConnectionTrait>(
+    conn: &C,
+    project_id: &str,
+    bucket: &str,
+    encrypted_key: &[u8],
+) -> Result<Vec<object::Model>> {
+    Ok(object::Entity::find()
+        .filter(object::Column::ProjectId.eq(project_id))
+        .filter(object::Column::BucketName.eq(bucket))
+        .filter(object::Column::ObjectKey.eq(encrypted_key.to_vec()))
+        .filter(object::Column::Status.eq(object::STATUS_COMMITTED))
+        .all(conn)
+        .await?)
+}
+
 /// Checks an S3-style bucket name, so that names also work in gateways and URLs.
 pub fn validate_bucket_name(name: &str) -> Result<()> {
     let bad =

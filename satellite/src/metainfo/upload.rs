@@ -15,7 +15,8 @@ use uplink_core::protocol::{NodeId, PieceAction, PieceId, SegmentPosition, Signa
 use super::abort::queue_assigned_pieces;
 use super::multipart::MAX_PART_NUMBER;
 use super::{
-    Metainfo, object_info, queue_piece_deletions, validate_encrypted_key, validate_sealed,
+    Metainfo, committed_at, object_info, queue_piece_deletions, validate_encrypted_key,
+    validate_sealed,
 };
 use crate::accounting;
 use crate::auth::Caller;
@@ -484,13 +485,8 @@ impl Metainfo {
                 offset += seg.plain_size as i64;
             }
             // Replace whatever committed object held this key before.
-            let previous = object::Entity::find()
-                .filter(object::Column::ProjectId.eq(obj.project_id.clone()))
-                .filter(object::Column::BucketName.eq(obj.bucket_name.clone()))
-                .filter(object::Column::ObjectKey.eq(obj.object_key.clone()))
-                .filter(object::Column::Status.eq(object::STATUS_COMMITTED))
-                .all(&txn)
-                .await?;
+            let previous =
+                committed_at(&txn, &obj.project_id, &obj.bucket_name, &obj.object_key).await?;
             if !previous.is_empty() {
                 if req.if_absent {
                     return Err(precondition_failed());

@@ -57,6 +57,19 @@ impl Conditions<'_> {
     }
 }
 
+/// A write's `If-None-Match`: `*` makes it conditional on the key being free; an ETag
+/// there is not supported on writes.
+pub(crate) fn write_if_absent(if_none_match: Option<&ETagCondition>) -> S3Result<bool> {
+    match if_none_match {
+        Some(ETagCondition::Any) => Ok(true),
+        Some(_) => Err(s3_error!(
+            NotImplemented,
+            "If-None-Match on a write supports only '*'"
+        )),
+        None => Ok(false),
+    }
+}
+
 fn precondition() -> S3Error {
     s3_error!(
         PreconditionFailed,

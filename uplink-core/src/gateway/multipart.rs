@@ -5,7 +5,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::checksums::expected_of;
-use super::conditions::timestamp;
+use super::conditions::{timestamp, write_if_absent};
 use super::errors;
 use super::service::{UplinkS3, user_metadata, verified_body};
 use crate::client::{CompleteError, CompletePart, MAX_PART_NUMBER, UploadOptions};
@@ -133,16 +133,7 @@ pub(crate) async fn complete(
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let project = s3.project(&req).await?;
     let input = req.input;
-    let if_absent = match &input.if_none_match {
-        Some(ETagCondition::Any) => true,
-        Some(_) => {
-            return Err(s3_error!(
-                NotImplemented,
-                "If-None-Match on a write supports only '*'"
-            ));
-        }
-        None => false,
-    };
+    let if_absent = write_if_absent(input.if_none_match.as_ref())?;
     let requested = input
         .multipart_upload
         .and_then(|m| m.parts)

@@ -12,7 +12,7 @@ use tokio_util::io::StreamReader;
 
 use super::auth::Tenants;
 use super::checksums::{Expected, Verdict, Verified, expected_of};
-use super::conditions::{Conditions, timestamp};
+use super::conditions::{Conditions, timestamp, write_if_absent};
 use super::errors;
 use super::listing::{self, ListRequest};
 use crate::client::{ByteRange, ObjectEntry, Project, UplinkError, UploadOptions};
@@ -191,16 +191,7 @@ impl S3 for UplinkS3 {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let project = self.project(&req).await?;
         let input = req.input;
-        let if_absent = match &input.if_none_match {
-            Some(ETagCondition::Any) => true,
-            Some(_) => {
-                return Err(s3_error!(
-                    NotImplemented,
-                    "If-None-Match on a write supports only '*'"
-                ));
-            }
-            None => false,
-        };
+        let if_absent = write_if_absent(input.if_none_match.as_ref())?;
         if let Some(if_match) = &input.if_match {
             let current = stat_or_none(&project, &input.bucket, &input.key).await?;
             Conditions {
