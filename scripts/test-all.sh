@@ -3,8 +3,9 @@
 #
 #   1. installs what the tests need when it is missing (Debian/Ubuntu, through apt-get;
 #      with sudo unless run as root): Chromium and chromedriver for the console test,
-#      Node.js for the console's crypto check, PostgreSQL and Redis; and boto3 and the
-#      aws cli (PyPI, into target/s3-clients) for the S3 gateway tests;
+#      Node.js for the console's crypto check, PostgreSQL and Redis, ffmpeg (seeking
+#      through a share link), rclone and restic (backups through the S3 gateway); and
+#      boto3 and the aws cli (PyPI, into target/s3-clients) for the S3 gateway tests;
 #   2. runs `cargo test --workspace` (SQLite, in-process caches);
 #   3. starts its own PostgreSQL cluster and Redis server on free loopback ports in a
 #      temporary directory, runs the end-to-end, console, OpenAPI and migration tests
@@ -60,6 +61,9 @@ need=()
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -n "$(pg_bin)" ] || need+=(postgresql)
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v rclone >/dev/null 2>&1 || need+=(rclone)
+command -v restic >/dev/null 2>&1 || need+=(restic)
 if [ ${#need[@]} -gt 0 ]; then
   command -v apt-get >/dev/null 2>&1 ||
     die "missing ${need[*]} and no apt-get: install them with your package manager"

@@ -18,6 +18,8 @@ mod m20261203_000008_segment_parts;
 mod m20261204_000009_part_etags;
 mod m20261204_000010_segment_roots;
 mod m20261204_000011_edge_credentials;
+mod m20261205_000012_bucket_cors;
+mod m20261206_000013_bucket_plain_names;
 
 pub struct Migrator;
 
@@ -36,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000009_part_etags::Migration),
             Box::new(m20261204_000010_segment_roots::Migration),
             Box::new(m20261204_000011_edge_credentials::Migration),
+            Box::new(m20261205_000012_bucket_cors::Migration),
+            Box::new(m20261206_000013_bucket_plain_names::Migration),
         ]
     }
 }

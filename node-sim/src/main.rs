@@ -377,6 +377,12 @@ async fn network_up(layout: Layout, stores: Stores, faults: FaultArgs, mode: Mod
         "  metrics    http://{}/metrics",
         network.satellite_url().address
     );
+    if let Some(s3) = network.satellite.edge_s3_url() {
+        println!("  S3         {s3} (hosted gateway; `uplink access register` for keys)");
+    }
+    if let Some(links) = network.satellite.edge_links_url() {
+        println!("  links      {links} (`uplink share --url sj://bucket/key`)");
+    }
     let control = match faults.control {
         Some(listen) => Some(start_control(&network, listen, &dir)?),
         None => None,

@@ -68,6 +68,12 @@ pub struct SatelliteConfig {
     /// How often queued piece deletions are sent to nodes.
     #[serde(with = "humantime_serde")]
     pub piece_deletion_interval: Duration,
+    /// How long pieces of a deleted or replaced object stay on their nodes before the
+    /// deletion is sent: downloads already under way (a video being watched, an S3 GET
+    /// racing an overwrite) finish with the bytes they started. Garbage collection
+    /// removes what is left either way.
+    #[serde(with = "humantime_serde")]
+    pub piece_deletion_grace: Duration,
     /// Give up deleting a piece after this many failed attempts (garbage collection
     /// removes it later).
     pub piece_deletion_max_attempts: u32,
@@ -302,6 +308,7 @@ impl Default for SatelliteConfig {
             pending_object_expiration: Duration::from_secs(24 * 3600),
             expiry_interval: Duration::from_secs(60),
             piece_deletion_interval: Duration::from_secs(10),
+            piece_deletion_grace: Duration::from_secs(300),
             piece_deletion_max_attempts: 5,
             http_workers: 2,
             redis_url: None,
@@ -396,6 +403,36 @@ impl SatelliteConfig {
         server_config(identity, operator)
             .map(Some)
             .map_err(|e| SatelliteError::Config(e.to_string()))
+    }
+
+    /// The HTTPS configuration of the edge listeners: the edge's own certificate, else
+    /// the satellite's operator certificate when the satellite serves TLS; `None` for
+    /// plain HTTP.
+    pub fn edge_tls(
+        &self,
+    ) -> Result<Option<std::sync::Arc<uplink_core::transport::server::ServerConfig>>, SatelliteError>
+    {
+        use uplink_core::transport::server::{OperatorCertificate, public_config};
+        let (chain, key) = match (&self.edge.tls_certificate_file, &self.edge.tls_key_file) {
+            (Some(c), Some(k)) => (c, k),
+            (None, None) if !self.plain_http => {
+                match (&self.tls_certificate_file, &self.tls_key_file) {
+                    (Some(c), Some(k)) => (c, k),
+                    _ => return Ok(None),
+                }
+            }
+            (None, None) => return Ok(None),
+            _ => {
+                return Err(SatelliteError::Config(
+                    "edge.tls_certificate_file and edge.tls_key_file go together".into(),
+                ));
+            }
+        };
+        let certificate = OperatorCertificate::from_pem_files(chain, key)
+            .map_err(|e| SatelliteError::Config(format!("edge TLS: {e}")))?;
+        public_config(&certificate)
+            .map(|c| Some(std::sync::Arc::new(c)))
+            .map_err(|e| SatelliteError::Config(format!("edge TLS: {e}")))
     }
 
     pub fn redundancy_scheme(&self) -> Result<RedundancyScheme, SatelliteError> {

@@ -27,6 +27,9 @@ pub enum SatelliteError {
     NotFound(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The request writes object names one way, its bucket keeps them the other.
+    #[error("{0}")]
+    NameModeMismatch(String),
     #[error("{0}")]
     TooFewNodes(String),
     #[error("{0}")]
@@ -58,6 +61,7 @@ impl SatelliteError {
             BucketNotEmpty(_) => ErrorCode::BucketNotEmpty,
             ObjectNotFound => ErrorCode::ObjectNotFound,
             Conflict(_) => ErrorCode::Conflict,
+            NameModeMismatch(_) => ErrorCode::NameModeMismatch,
             NotFound(_) => ErrorCode::NotFound,
             PreconditionFailed(_) => ErrorCode::PreconditionFailed,
             TooFewNodes(_) => ErrorCode::TooFewNodes,

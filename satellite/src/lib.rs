@@ -17,7 +17,7 @@
 //! - [`audit`]: sampling, piece audits, reputation, disqualification.
 //! - [`exit`]: graceful exit of nodes.
 //! - [`workers`]: background jobs on the shared runtime, leases between processes.
-//! - [`edge`]: the hosted edge services (auth service, S3 gateway).
+//! - [`edge`]: the hosted edge services (auth service, S3 gateway, share links).
 //! - [`api`]: the HTTP edge.
 
 pub mod accounting;
@@ -112,6 +112,11 @@ impl RunningSatellite {
         self.edge.s3_url.as_deref()
     }
 
+    /// The base URL of this satellite's share links, if it serves them.
+    pub fn edge_links_url(&self) -> Option<String> {
+        self.edge.links_url()
+    }
+
     /// Stops serving and lets the background workers finish their current run.
     pub async fn stop(self) {
         self.server.stop(true).await;
@@ -199,6 +204,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
             orders: orders.clone(),
             transport: Transport::shared(config.transport_mode()),
             interval: config.piece_deletion_interval,
+            grace: config.piece_deletion_grace,
             max_attempts: config.piece_deletion_max_attempts,
             batch: 1000,
             metrics: metrics.clone(),
@@ -299,15 +305,20 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
     };
     let edge = edge::Edge::start(
         &config.edge,
-        db.clone(),
-        uplink_core::client::ClientConfig {
-            transport: config.transport_mode(),
-            ..Default::default()
+        edge::EdgeContext {
+            db: db.clone(),
+            client: uplink_core::client::ClientConfig {
+                transport: config.transport_mode(),
+                ..Default::default()
+            },
+            metrics: metrics.clone(),
+            tls: config.edge_tls()?,
         },
     )
     .await?;
     let state = web::Data::new(AppState {
         edge_s3_url: edge.s3_url.clone(),
+        edge_links_url: edge.links_url(),
         db: db.clone(),
         metainfo,
         auth: Authenticator::new(

@@ -498,8 +498,8 @@ fn restrict_vectors(f: &Fixture) -> Value {
         refusal(&f.shared, &[("photos", "")]),
         refusal(&f.shared, &[("photos", "2023/")]),
         refusal(&f.shared, &[("photos", "2024/june/"), ("unshared", "")]),
-        refusal(&f.shared, &[("photos", "2024")]),
-        refusal(&f.full, &[("photos", "2024")]),
+        // (A path without a trailing `/` is a single-object share in uplink-core; the
+        // console shares prefixes only and checks that itself, so it is no vector.)
         refusal(&f.full, &[("", "")]),
         refusal(&f.full, &[("photos", "ok/"), ("", "x/")]),
     ];
@@ -660,7 +660,7 @@ fn check_js_restriction(f: &Fixture, parent: &AccessGrant, r: &Restriction, js: 
         assert!(g.encryption.default_key.is_none());
         assert_eq!(
             g.encryption,
-            parent.encryption.restrict_many(&r.paths).unwrap()
+            parent.encryption.restrict_many(&r.paths, &[]).unwrap()
         );
     }
     check_behaviour(f, &g, r);

@@ -4,6 +4,8 @@ Usage: boto3_suite.py ENDPOINT ACCESS_KEY SECRET_KEY
 
 Every check asserts what S3 does; the first failure ends the run with a message and a
 non-zero status. Buckets are named with a random suffix so that runs do not collide.
+With S3_PLAIN_BUCKET set (an existing bucket that keeps its object names in clear),
+only the listing checks run, in that bucket.
 """
 
 import hashlib
@@ -154,7 +156,7 @@ def objects():
     check(error_of(s3.head_object, Bucket=bucket, Key="docs/new.txt")[1] == 404, "deleted")
 
 
-def listings():
+def listings(other):
     keys = [f"photos/2024/{i:02}.jpg" for i in range(5)] + [
         "photos/2025/a.jpg",
         "photos/2025/b.jpg",
@@ -246,6 +248,20 @@ def multipart():
     check(page["IsTruncated"] and page["NextPartNumberMarker"] == 2, f"parts paging {page}")
     uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     check(any(u["UploadId"] == uid and u["Key"] == key for u in uploads), f"list uploads {uploads}")
+    # Several uploads of one key, paged one at a time by key and upload-id markers.
+    same = [s3.create_multipart_upload(Bucket=bucket, Key="big/same.bin")["UploadId"] for _ in range(3)]
+    seen, kw = [], {}
+    while True:
+        page = s3.list_multipart_uploads(Bucket=bucket, Prefix="big/", MaxUploads=1, **kw)
+        seen += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
+        if not page["IsTruncated"]:
+            break
+        kw = dict(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
+    want = sorted([("big/same.bin", u) for u in same] + [(key, uid)])
+    check(sorted(seen) == want and len(seen) == len(want), f"uploads paged by markers {seen}")
+    check([k for k, _ in seen] == sorted(k for k, _ in seen), f"uploads in key order {seen}")
+    for u in same:
+        s3.abort_multipart_upload(Bucket=bucket, Key="big/same.bin", UploadId=u)
 
     # Refusals leave the upload as it was.
     code, _ = error_of(s3.complete_multipart_upload, Bucket=bucket, Key=key, UploadId=uid,
@@ -371,13 +387,137 @@ def presigned_and_auth():
     check((code, status) == ("InvalidAccessKeyId", 403), f"unknown key: {code} {status}")
 
 
+def http(method, url, headers, body=None):
+    """One plain HTTP request, as a browser would send it: (status, headers, body)."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def cors():
+    """Per-bucket CORS: the rules round-trip, preflights and answers follow them."""
+    hosted = os.environ.get("S3_GATEWAY_KIND") == "hosted"
+    web = f"cors-{secrets.token_hex(4)}"
+    s3.create_bucket(Bucket=web)
+    code, status = error_of(s3.get_bucket_cors, Bucket=web)
+    check((code, status) == ("NoSuchCORSConfiguration", 404), f"no rules yet: {code} {status}")
+    app = "https://app.example"
+    rules = [
+        {
+            "AllowedOrigins": [app],
+            "AllowedMethods": ["GET", "PUT"],
+            "AllowedHeaders": ["content-type", "x-amz-*"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 600,
+        },
+        {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]},
+    ]
+    s3.put_bucket_cors(Bucket=web, CORSConfiguration={"CORSRules": rules})
+    got = s3.get_bucket_cors(Bucket=web)["CORSRules"]
+    check(
+        len(got) == 2
+        and got[0]["AllowedOrigins"] == [app]
+        and got[0]["AllowedMethods"] == ["GET", "PUT"]
+        and got[0]["ExposeHeaders"] == ["ETag"]
+        and got[0]["MaxAgeSeconds"] == 600
+        and got[1]["AllowedOrigins"] == ["*"],
+        f"rules round-trip: {got}",
+    )
+    # A bad configuration is refused and the old one stays.
+    bad = {"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}]}
+    code, status = error_of(s3.put_bucket_cors, Bucket=web, CORSConfiguration=bad)
+    check(status == 400, f"bad rules: {code} {status}")
+    check(len(s3.get_bucket_cors(Bucket=web)["CORSRules"]) == 2, "bad rules changed nothing")
+    code, status = error_of(s3.put_bucket_cors, Bucket="no-such-" + web, CORSConfiguration={"CORSRules": rules})
+    check((code, status) == ("NoSuchBucket", 404), f"rules for a missing bucket: {code} {status}")
+
+    # The browser upload flow: a presigned PUT (SigV4, as current SDKs make them), its
+    # preflight, the PUT, a GET back.
+    v4 = client(signature_version="s3v4")
+    put_url = v4.generate_presigned_url("put_object", Params={"Bucket": web, "Key": "page.txt"}, ExpiresIn=300)
+    status, h, _ = http("OPTIONS", put_url, {
+        "Origin": app, "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "Content-Type"})
+    check(status == 200, f"preflight for the app: {status}")
+    check(h.get("access-control-allow-origin") == app, f"allow-origin: {h}")
+    check("PUT" in h.get("access-control-allow-methods", ""), f"allow-methods: {h}")
+    check(h.get("access-control-allow-headers") == "content-type", f"allow-headers: {h}")
+    check(h.get("access-control-max-age") == "600", f"max-age: {h}")
+    check("Origin" in h.get("vary", ""), f"vary: {h}")
+    for origin, method, asked in [
+        ("https://evil.example", "PUT", None),  # PUT is only for the app
+        (app, "DELETE", None),  # no rule allows DELETE
+        (app, "PUT", "x-other"),  # a header no rule allows
+        ("https://app.example.evil", "PUT", None),
+    ]:
+        headers = {"Origin": origin, "Access-Control-Request-Method": method}
+        if asked:
+            headers["Access-Control-Request-Headers"] = asked
+        status, h, body = http("OPTIONS", put_url, headers)
+        check(status == 403 and b"AccessForbidden" in body, f"preflight {origin} {method} {asked}: {status} {body[:200]}")
+        check("access-control-allow-origin" not in h, f"refused preflight allows nothing: {h}")
+    status, h, _ = http("PUT", put_url, {"Origin": app, "Content-Type": "text/plain"}, b"from a page")
+    check(status == 200, f"browser PUT: {status}")
+    check(h.get("access-control-allow-origin") == app, f"PUT answer readable by the app: {h}")
+    check(h.get("access-control-expose-headers") == "ETag", f"ETag exposed: {h}")
+    get_url = v4.generate_presigned_url("get_object", Params={"Bucket": web, "Key": "page.txt"}, ExpiresIn=300)
+    status, h, body = http("GET", get_url, {"Origin": "https://anyone.example"})
+    check(status == 200 and body == b"from a page", f"GET back: {status} {body[:100]}")
+    check(h.get("access-control-allow-origin") == "*", f"the GET rule allows any origin: {h}")
+    # Error answers carry the headers too, so that a page can read why.
+    missing = v4.generate_presigned_url("get_object", Params={"Bucket": web, "Key": "none"}, ExpiresIn=300)
+    status, h, _ = http("GET", missing, {"Origin": app})
+    check(status == 404 and h.get("access-control-allow-origin") == app, f"404 readable: {status} {h}")
+    # No Origin, no CORS headers; an origin no rule allows for the method gets none.
+    status, h, _ = http("GET", get_url, {})
+    check(status == 200 and "access-control-allow-origin" not in h, f"no origin: {h}")
+    status, h, _ = http("PUT", put_url, {"Origin": "https://evil.example"}, b"x")
+    check("access-control-allow-origin" not in h, f"evil PUT answer not readable: {status} {h}")
+
+    # A preflight with no credential: the self-hosted gateway knows whose bucket it is
+    # and applies the rules; the hosted one cannot tell, lets the S3 method through,
+    # and leaves the decision to the rules on the signed request.
+    plain = f"{ENDPOINT}/{web}/page.txt"
+    status, h, _ = http("OPTIONS", plain, {"Origin": "https://evil.example", "Access-Control-Request-Method": "PUT"})
+    if hosted:
+        check(status == 200 and h.get("access-control-allow-origin") == "https://evil.example", f"hosted unsigned preflight: {status} {h}")
+    else:
+        check(status == 403, f"self-hosted unsigned preflight follows the rules: {status} {h}")
+
+    s3.delete_bucket_cors(Bucket=web)
+    code, status = error_of(s3.get_bucket_cors, Bucket=web)
+    check((code, status) == ("NoSuchCORSConfiguration", 404), f"rules deleted: {code} {status}")
+    status, h, body = http("OPTIONS", put_url, {"Origin": app, "Access-Control-Request-Method": "PUT"})
+    check(status == 403 and b"not enabled" in body, f"preflight after delete: {status} {body[:200]}")
+    # A SigV2 presigned URL names its key differently; its preflight is decided alike.
+    v2_url = s3.generate_presigned_url("get_object", Params={"Bucket": web, "Key": "page.txt"}, ExpiresIn=300)
+    check("AWSAccessKeyId=" in v2_url, v2_url)
+    status, h, body = http("OPTIONS", v2_url, {"Origin": app, "Access-Control-Request-Method": "GET"})
+    check(status == 403 and b"not enabled" in body, f"v2 preflight after delete: {status} {body[:200]}")
+    status, h, _ = http("GET", get_url, {"Origin": app})
+    check(status == 200 and "access-control-allow-origin" not in h, f"no rules, no headers: {h}")
+    s3.delete_object(Bucket=web, Key="page.txt")
+    s3.delete_bucket(Bucket=web)
+
+
 def teardown():
     code, _ = error_of(s3.delete_bucket, Bucket=bucket)
     check(code == "BucketNotEmpty", f"delete non-empty bucket: {code}")
     s3.delete_bucket(Bucket=other)
 
 
-for step in (buckets, objects, listings, multipart, copies, presigned_and_auth, teardown):
-    step()
-    print(f"ok {step.__name__}", flush=True)
+plain = os.environ.get("S3_PLAIN_BUCKET")
+if plain:
+    listings(plain)
+    print("ok listings in a bucket with names in clear", flush=True)
+else:
+    def listings_in_other():
+        listings(other)
+
+    for step in (buckets, objects, listings_in_other, multipart, copies, presigned_and_auth, cors, teardown):
+        step()
+        print(f"ok {step.__name__}", flush=True)
 print(f"boto3 {boto3.__version__} botocore {botocore.__version__}: all checks passed")

@@ -109,6 +109,8 @@ impl TestNetwork {
         }
         // Tests start and stop nodes at will; keep background work quick.
         config.satellite.piece_deletion_interval = Duration::from_millis(200);
+        // Deletions go out at once (tests count pieces); the crowd test restores a grace.
+        config.satellite.piece_deletion_grace = Duration::ZERO;
         config.satellite.expiry_interval = Duration::from_millis(500);
         (options.tweak)(&mut config);
         let network = Network::start(config).await.expect("network starts");

@@ -3,7 +3,9 @@
 //! uplink library and the `uplink` CLI, then see the usage and the decrypted names in
 //! the console, and finally revoke that grant in the console while a second grant from
 //! the same API key keeps working. Operators' pages: an administrator watches nodes go
-//! offline and repair restore their segments.
+//! offline and repair restore their segments. A web application's page uploads to the
+//! hosted S3 gateway with presigned URLs as its bucket's CORS rules allow, and is kept
+//! out of a bucket without rules by the browser itself.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install
 //! chromium chromium-driver`); without them the test fails rather than skips, so a
@@ -265,11 +267,17 @@ async fn operators_watch_nodes_and_repair_in_the_console() {
     in_browser(Scenario::Operators).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_page_uploads_through_the_hosted_gateway_as_bucket_cors_allows() {
+    in_browser(Scenario::CorsUpload).await;
+}
+
 /// What a test does in the page.
 #[derive(Clone, Copy, Debug)]
 enum Scenario {
     Grants,
     Operators,
+    CorsUpload,
 }
 
 /// Starts a network whose console is served over HTTPS, a browser that trusts it, and
@@ -324,6 +332,7 @@ async fn in_browser(which: Scenario) {
     let outcome = match which {
         Scenario::Grants => scenario(&net, &mut page).await,
         Scenario::Operators => operator_pages(&mut net, &mut page).await,
+        Scenario::CorsUpload => cors_upload(&net, &mut page).await,
     };
     if let Err(e) = &outcome {
         let path = std::env::temp_dir().join(format!(
@@ -349,6 +358,166 @@ async fn in_browser(which: Scenario) {
     net.stop().await;
     outcome.expect("browser scenario");
     eprintln!("browser scenario {which:?} took {:?}", started.elapsed());
+}
+
+/// Presigned SigV4 URLs (as a web application's server hands them to its pages), made
+/// with boto3: `(method, bucket, key)` each.
+fn presign(
+    endpoint: &str,
+    access: &str,
+    secret: &str,
+    urls: &[(&str, &str, &str)],
+) -> Result<Vec<String>> {
+    let script = r#"
+import sys, boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2],
+    aws_secret_access_key=sys.argv[3], region_name="us-east-1",
+    config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+args = sys.argv[4:]
+for i in range(0, len(args), 3):
+    op = {"PUT": "put_object", "GET": "get_object"}[args[i]]
+    print(s3.generate_presigned_url(op, Params={"Bucket": args[i + 1], "Key": args[i + 2]}, ExpiresIn=600))
+"#;
+    let mut cmd = Command::new(tests::s3_test_python());
+    cmd.args(["-c", script, endpoint, access, secret]);
+    for (method, bucket, key) in urls {
+        cmd.args([method, bucket, key]);
+    }
+    let out = cmd
+        .output()
+        .context("running python with boto3 (scripts/test-all.sh installs it)")?;
+    ensure!(
+        out.status.success(),
+        "presigning failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
+/// Serves one empty HTML page over plain HTTP on a loopback port, in a thread, for as
+/// long as the test runs: the web application's origin, other than the gateway's (the
+/// console's own pages forbid connections elsewhere in their CSP). Its origin and URL.
+fn serve_page() -> Result<(String, String)> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let origin = format!("http://{}", listener.local_addr()?);
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let page = "<!doctype html><title>app</title><p>app</p>";
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    Ok((origin.clone(), format!("{origin}/")))
+}
+
+/// A page of a web application (another origin) uploads with `fetch` to a presigned URL of the
+/// hosted S3 gateway (another origin) and reads the object back, because the bucket's
+/// CORS rules allow that origin; the same calls to a bucket without rules are blocked
+/// by the browser itself. The bytes are then checked through the library.
+async fn cors_upload(net: &TestNetwork, page: &mut Page) -> Result<()> {
+    use tests::uplink_core::protocol::cors::CorsRule;
+    use tests::uplink_core::protocol::edge::RegisterRequest;
+    let (app_origin, app_page) = serve_page()?;
+    let project = net.project().await;
+    project.create_bucket("web").await?;
+    project.create_bucket("closed").await?;
+    project
+        .set_bucket_cors(
+            "web",
+            Some(vec![CorsRule {
+                allowed_origins: vec![app_origin.clone()],
+                allowed_methods: vec!["GET".into(), "PUT".into()],
+                allowed_headers: vec!["content-type".into()],
+                expose_headers: vec!["ETag".into()],
+                max_age_seconds: Some(60),
+                ..CorsRule::default()
+            }]),
+        )
+        .await?;
+    let creds = project
+        .metainfo()
+        .register_edge(&RegisterRequest {
+            access_grant: project.access().serialize(),
+            public: false,
+        })
+        .await?;
+    let endpoint = creds.endpoint.clone().context("the satellite serves S3")?;
+    ensure!(
+        endpoint.starts_with("https://"),
+        "S3 over HTTPS: {endpoint}"
+    );
+    let urls = presign(
+        &endpoint,
+        &creds.access_key_id,
+        &creds.secret_key,
+        &[
+            ("PUT", "web", "from-page.txt"),
+            ("GET", "web", "from-page.txt"),
+            ("PUT", "closed", "from-page.txt"),
+        ],
+    )?;
+    page.c.goto(&app_page).await?;
+    let upload = page
+        .js(
+            r#"return (async () => {
+                let put;
+                try {
+                    put = await fetch(arguments[0], {method: "PUT",
+                        headers: {"Content-Type": "text/plain"}, body: "written by a web page"});
+                } catch (e) {
+                    return {put: "failed: " + e.message};
+                }
+                const etag = put.headers.get("ETag");
+                const got = await fetch(arguments[1]);
+                return {put: put.status, etag, get: got.status, body: await got.text()};
+            })()"#,
+            vec![json!(urls[0]), json!(urls[1])],
+        )
+        .await?;
+    ensure!(upload["put"] == 200, "PUT from the page: {upload}");
+    ensure!(
+        upload["etag"].as_str().is_some_and(|e| e.len() > 10),
+        "the exposed ETag is readable: {upload}"
+    );
+    ensure!(
+        upload["get"] == 200 && upload["body"] == "written by a web page",
+        "GET from the page: {upload}"
+    );
+    let blocked = page
+        .js(
+            r#"return (async () => {
+                try {
+                    const r = await fetch(arguments[0], {method: "PUT",
+                        headers: {"Content-Type": "text/plain"}, body: "should not land"});
+                    return "answered " + r.status;
+                } catch (e) { return "blocked: " + e.name; }
+            })()"#,
+            vec![json!(urls[2])],
+        )
+        .await?;
+    ensure!(
+        blocked.as_str().is_some_and(|b| b.starts_with("blocked")),
+        "a bucket without rules must be out of the page's reach: {blocked}"
+    );
+    let stored = download(&project, "web", "from-page.txt").await;
+    ensure!(stored == b"written by a web page", "stored bytes");
+    let err = project.stat_object("closed", "from-page.txt").await;
+    ensure!(
+        err.is_err(),
+        "the preflight was refused, so the PUT was never sent"
+    );
+    page.shot("cors-upload").await?;
+    Ok(())
 }
 
 async fn scenario(net: &TestNetwork, page: &mut Page) -> Result<()> {
@@ -643,6 +812,24 @@ async fn scenario(net: &TestNetwork, page: &mut Page) -> Result<()> {
         "a plaintext name ended up in the URL"
     );
     page.shot("folder").await?;
+
+    // ---- A bucket that keeps its names in clear shows them as they are.
+    project.create_bucket_with_plain_names("public").await?;
+    project
+        .upload("public", "nft/7.json", &b"{}"[..], Default::default())
+        .await?;
+    page.click("#nav-buckets").await?;
+    page.click("[data-testid=bucket-row][data-bucket=public] a")
+        .await?;
+    page.find("#names-clear-notice").await?;
+    page.find("[data-testid=object-row][data-name=nft][data-prefix=true]")
+        .await?;
+    page.click("[data-testid=object-row][data-name=nft] a")
+        .await?;
+    page.find("[data-testid=object-row][data-name='7.json']")
+        .await?;
+    page.wait_text("#object-path", "nft").await?;
+    page.shot("objects-in-clear").await?;
 
     revoke_in_console(page, &grant_text, &unrestricted_text, &cli_grant_text).await?;
 

@@ -313,7 +313,7 @@ fn only_whole_prefixes_are_shared_and_never_widened() {
         out.stderr.contains("write sj://b/a/b/")
             && out
                 .stderr
-                .contains("sharing single objects is not supported yet"),
+                .contains("a single object can be shared as a link"),
         "{}",
         out.stderr
     );

@@ -86,6 +86,7 @@ impl NetworkConfig {
             piece_deletion_interval: Duration::from_secs(5),
             edge: satellite::edge::EdgeConfig {
                 s3_listen: Some("127.0.0.1:0".into()),
+                links_listen: Some("127.0.0.1:0".into()),
                 ..Default::default()
             },
             ..SatelliteConfig::default()
@@ -657,12 +658,58 @@ async fn resolve(address: &str) -> Result<SocketAddr, SimError> {
         .ok_or_else(|| SimError::Setup(format!("cannot resolve the satellite at {address}")))
 }
 
+/// Removes a node's data directory. A stopped node's piece writes that were already
+/// running on the blocking pool finish on their own and may add a file while the tree
+/// is being removed (`ENOTEMPTY`): removal is tried again until they are done.
 async fn remove_dir(dir: PathBuf) -> Result<(), SimError> {
-    tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(SimError::Setup(format!("removing {}: {e}", dir.display()))),
-    })
-    .await
-    .map_err(|e| SimError::Setup(format!("removing a node's data: {e}")))?
+    const ATTEMPTS: u32 = 50;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let path = dir.clone();
+        let outcome = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&path))
+            .await
+            .map_err(|e| SimError::Setup(format!("removing a node's data: {e}")))?;
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && attempt < ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => {
+                return Err(SimError::Setup(format!("removing {}: {e}", dir.display())));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write still finishing when its node stopped keeps adding files while the
+    /// node's directory is removed; the removal waits it out instead of failing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn removing_a_directory_outlasts_writes_still_finishing() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("node-1");
+        let blobs = dir.join("blobs").join("aa");
+        std::fs::create_dir_all(&blobs).unwrap();
+        for i in 0..2000 {
+            std::fs::write(blobs.join(format!("old-{i}")), b"piece").unwrap();
+        }
+        let writer = std::thread::spawn(move || {
+            let until = Instant::now() + Duration::from_millis(400);
+            let mut i = 0;
+            while Instant::now() < until {
+                let _ = std::fs::write(blobs.join(format!("new-{i}")), b"piece");
+                i += 1;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        remove_dir(dir.clone()).await.unwrap();
+        writer.join().unwrap();
+        remove_dir(dir.clone()).await.unwrap();
+        assert!(!dir.exists());
+    }
 }

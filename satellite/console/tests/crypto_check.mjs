@@ -263,7 +263,7 @@ async function callerMistakes(v) {
 /** A grant in the encoding `grant.js` writes, from explicit parts (which may be inconsistent). */
 function encodeGrant({ satellite, apiKey, defaultKey = null, entries = [] }) {
   const w = new PostcardWriter().string(satellite).bytes(apiKey).option(defaultKey, (x, k) => x.bytes(k)).varint(entries.length);
-  for (const e of entries) w.string(e.bucket).string(e.prefix).string(e.encryptedPrefix).bytes(e.key);
+  for (const e of entries) w.string(e.bucket).string(e.prefix).string(e.encryptedPrefix).bytes(e.key).bool(e.plainNames);
   return base58CheckEncode(1, w.finish());
 }
 
@@ -310,6 +310,7 @@ function malformedGrants(v, out) {
   add('API key version 1', w().string(satellite).bytes(Uint8Array.from([1, ...apiKey.subarray(1)])).option(null).varint(0).finish());
   add('API key without identifier', w().string(satellite).bytes(Uint8Array.of(2, 2, 0, 0, 0, 6, 32, ...new Uint8Array(32))).option(null).varint(0).finish());
   add('invalid UTF-8 bucket', Uint8Array.from([...w().string(satellite).bytes(apiKey).option(null).varint(1).finish(), 1, 0xff]));
+  add('names-in-clear flag 2', Uint8Array.from([...w().string(satellite).bytes(apiKey).option(null).varint(1).string('b').string('').string('').bytes(new Uint8Array(32)).finish(), 2]));
   add('entry key missing', w().string(satellite).bytes(apiKey).option(null).varint(1).string('b').string('').string('').bytes(new Uint8Array(0)).finish());
   out.malformed_grants = made;
   for (const m of made) {

@@ -567,6 +567,11 @@ async fn list_objects(
     let session = session(&state, &req).await?;
     membership(&state, &session, &project_id).await?;
     let query = query.into_inner();
+    let plain_names = state
+        .metainfo
+        .bucket_names_of(&project_id, &bucket_name)
+        .await?
+        .is_plain();
     let listing = state
         .metainfo
         .list_project_objects(
@@ -574,6 +579,7 @@ async fn list_objects(
             &ListObjectsRequest {
                 bucket: bucket_name,
                 prefix: query.prefix,
+                delimiter: None,
                 cursor: query.cursor,
                 recursive: false,
                 limit: Some(query.limit.unwrap_or(50).clamp(1, 200)),
@@ -600,5 +606,7 @@ async fn list_objects(
             })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(json!({
+        "items": items, "next_cursor": next_cursor, "plain_names": plain_names,
+    })))
 }

@@ -52,6 +52,7 @@ async fn register(
         access_key_id: issued.access_key_id,
         secret_key: issued.secret.to_string(),
         endpoint: state.edge_s3_url.clone(),
+        links_url: state.edge_links_url.clone().filter(|_| body.public),
         not_after,
     }))
 }

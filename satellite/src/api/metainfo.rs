@@ -17,6 +17,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(BUCKET_GET_PATH, web::post().to(get_bucket))
         .route(BUCKET_LIST_PATH, web::post().to(list_buckets))
         .route(BUCKET_DELETE_PATH, web::post().to(delete_bucket))
+        .route(BUCKET_CORS_GET_PATH, web::post().to(bucket_cors))
+        .route(BUCKET_CORS_SET_PATH, web::post().to(set_bucket_cors))
         .route(OBJECT_BEGIN_PATH, web::post().to(begin_object))
         .route(OBJECT_COMMIT_PATH, web::post().to(commit_object))
         .route(OBJECT_UPLOAD_INLINE_PATH, web::post().to(upload_inline))
@@ -70,9 +72,11 @@ macro_rules! endpoints {
 }
 
 endpoints! {
-    create_bucket(BucketRequest) -> BucketInfo = |m, c, b| m.create_bucket(&c, &b.name);
+    create_bucket(BucketRequest) -> BucketInfo = |m, c, b| m.create_bucket(&c, &b.name, b.plain_names_tag.as_deref());
     get_bucket(BucketRequest) -> BucketInfo = |m, c, b| m.get_bucket(&c, &b.name);
     list_buckets(ListBucketsRequest) -> ListBucketsResponse = |m, c, b| m.list_buckets(&c, &b);
+    bucket_cors(BucketRequest) -> BucketCors = |m, c, b| m.bucket_cors(&c, &b.name);
+    set_bucket_cors(SetBucketCorsRequest) -> BucketCors = |m, c, b| m.set_bucket_cors(&c, &b);
     delete_bucket(DeleteBucketRequest) -> DeleteBucketResponse = |m, c, b| m.delete_bucket(&c, &b);
     begin_object(BeginObjectRequest) -> BeginObjectResponse = |m, c, b| m.begin_object(&c, &b);
     commit_object(CommitObjectRequest) -> ObjectInfo = |m, c, b| m.commit_object(&c, &b);

@@ -23,6 +23,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpRequest, web};
 use tracing::Instrument;
 use uplink_core::protocol::NodeUrl;
+use uplink_core::protocol::metainfo::{NAMES_HEADER, NAMES_PLAIN, NameMode};
 
 use crate::auth::{Authenticator, Caller};
 use crate::config::{HttpConfig, ProjectLimits};
@@ -49,6 +50,8 @@ pub struct AppState {
     pub http: HttpConfig,
     /// The hosted S3 gateway's URL, told to users who register a grant.
     pub edge_s3_url: Option<String>,
+    /// The base URL of share links, if this process serves them.
+    pub edge_links_url: Option<String>,
 }
 
 /// What the console API needs beyond the rest of the API.
@@ -77,7 +80,18 @@ impl AppState {
         let key = header.strip_prefix("Bearer ").ok_or_else(|| {
             SatelliteError::Unauthenticated("Authorization must be 'Bearer <API key>'".into())
         })?;
-        self.auth.authenticate(key).await
+        let mut caller = self.auth.authenticate(key).await?;
+        caller.names = match req.headers().get(NAMES_HEADER) {
+            None => NameMode::Encrypted,
+            Some(v) if v.as_bytes() == NAMES_PLAIN.as_bytes() => NameMode::Plain,
+            Some(_) => {
+                return Err(SatelliteError::BadRequest(format!(
+                    "header {NAMES_HEADER} must be {NAMES_PLAIN:?} (names in clear) or absent \
+                     (names encrypted)"
+                )));
+            }
+        };
+        Ok(caller)
     }
 }
 

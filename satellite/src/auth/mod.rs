@@ -17,6 +17,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uplink_core::access::AccessError;
 use uplink_core::access::apikey::ApiKey;
 use uplink_core::access::caveat::{Action, Caveat, Operation};
+use uplink_core::protocol::metainfo::NameMode;
 use uplink_core::protocol::now_unix;
 
 pub use rate::RateLimiter;
@@ -36,6 +37,8 @@ pub struct Caller {
     pub api_key_id: String,
     /// The project's limits as they apply now.
     pub limits: ProjectLimits,
+    /// How the request writes object names (its `x-object-names` header).
+    pub names: NameMode,
     key: ApiKey,
     secret: [u8; 32],
 }
@@ -213,6 +216,7 @@ impl Authenticator {
             project_id: row.project_id,
             api_key_id: row.id,
             limits,
+            names: NameMode::Encrypted,
             key,
             secret,
         })

@@ -55,7 +55,7 @@ impl EdgeTenants {
     }
 
     /// The registration behind an access key id, opened; `None` if there is none.
-    pub(crate) async fn open(&self, access_key_id: &str) -> S3Result<Option<Arc<Opened>>> {
+    pub(crate) async fn open(&self, access_key_id: &str) -> Result<Option<Arc<Opened>>, OpenError> {
         if let Some((at, opened)) = self.cache.lock().get(access_key_id)
             && at.elapsed() < self.ttl
             && opened.registered.not_after.is_none_or(|t| t > now_unix())
@@ -66,10 +66,7 @@ impl EdgeTenants {
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "edge credential lookup failed");
-                s3_error!(
-                    ServiceUnavailable,
-                    "The credential store is unavailable; retry"
-                )
+                OpenError::Unavailable
             })?;
         let Some(registered) = registered else {
             self.cache.lock().remove(access_key_id);
@@ -77,14 +74,11 @@ impl EdgeTenants {
         };
         let grant = AccessGrant::parse(&registered.grant).map_err(|e| {
             tracing::warn!(error = %e, "a registered grant does not parse");
-            s3_error!(InternalError, "The registered access grant is unreadable")
+            OpenError::Unreadable
         })?;
         let project = Project::open(grant, self.client.clone()).map_err(|e| {
             tracing::warn!(error = %e, "a registered grant does not open");
-            s3_error!(
-                InternalError,
-                "The registered access grant cannot be opened"
-            )
+            OpenError::Unreadable
         })?;
         let opened = Arc::new(Opened {
             registered,
@@ -100,6 +94,30 @@ impl EdgeTenants {
         }
         cache.insert(access_key_id.to_string(), (Instant::now(), opened.clone()));
         Ok(Some(opened))
+    }
+}
+
+/// Why a registration could not be opened (it exists, or might).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OpenError {
+    #[error("the credential store is unavailable; retry")]
+    Unavailable,
+    #[error("the registered access grant cannot be opened")]
+    Unreadable,
+}
+
+impl From<OpenError> for s3s::S3Error {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Unavailable => s3_error!(
+                ServiceUnavailable,
+                "The credential store is unavailable; retry"
+            ),
+            OpenError::Unreadable => s3_error!(
+                InternalError,
+                "The registered access grant cannot be opened"
+            ),
+        }
     }
 }
 
@@ -130,5 +148,10 @@ impl Tenants for EdgeTenants {
             Some(o) => Ok(o.project.clone()),
             None => Err(unknown()),
         }
+    }
+
+    async fn project_for_cors(&self, access_key: Option<&str>) -> Option<Project> {
+        let opened = self.open(access_key?).await.ok()??;
+        Some(opened.project.clone())
     }
 }

@@ -4,8 +4,11 @@ use sea_orm::{
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uplink_core::access::caveat::Operation;
+use uplink_core::crypto::names;
+use uplink_core::protocol::cors;
 use uplink_core::protocol::metainfo::{
-    BucketInfo, DeleteBucketRequest, DeleteBucketResponse, ListBucketsRequest, ListBucketsResponse,
+    BucketCors, BucketInfo, DeleteBucketRequest, DeleteBucketResponse, ListBucketsRequest,
+    ListBucketsResponse, SetBucketCorsRequest,
 };
 use uplink_core::protocol::now_unix;
 
@@ -21,12 +24,32 @@ fn info(b: &bucket::Model) -> BucketInfo {
     BucketInfo {
         name: b.name.clone(),
         created_at: b.created_at,
+        plain_names_tag: b.plain_names_tag.as_deref().map(hex::encode),
+    }
+}
+
+/// A clear-names tag as a creator sends it: hex of [`names::TAG_LEN`] bytes. Only its
+/// shape can be checked here; clients check the rest with the bucket's key.
+fn parse_tag(tag: &str) -> Result<Vec<u8>> {
+    match hex::decode(tag) {
+        Ok(bytes) if bytes.len() == names::TAG_LEN => Ok(bytes),
+        _ => Err(SatelliteError::BadRequest(format!(
+            "plain_names_tag must be {} hex digits",
+            2 * names::TAG_LEN
+        ))),
     }
 }
 
 impl Metainfo {
-    pub async fn create_bucket(&self, caller: &Caller, name: &str) -> Result<BucketInfo> {
+    /// Creates a bucket; with `plain_names_tag`, one that keeps object names in clear.
+    pub async fn create_bucket(
+        &self,
+        caller: &Caller,
+        name: &str,
+        plain_names_tag: Option<&str>,
+    ) -> Result<BucketInfo> {
         validate_bucket_name(name)?;
+        let tag = plain_names_tag.map(parse_tag).transpose()?;
         caller.authorize(Operation::Write, Some(name), None, None)?;
         let row = crate::db::write_txn!(self.db, |txn| {
             // Count and insert under the project's row lock (PostgreSQL; SQLite
@@ -48,6 +71,8 @@ impl Metainfo {
                 project_id: Set(caller.project_id.clone()),
                 name: Set(name.to_string()),
                 created_at: Set(now_unix()),
+                cors: Set(None),
+                plain_names_tag: Set(tag.clone()),
             };
             bucket::Entity::insert(model)
                 .exec_with_returning(&txn)
@@ -64,9 +89,73 @@ impl Metainfo {
         Ok(info(&row))
     }
 
+    /// A bucket's name, age and how it keeps object names: for any key that may do
+    /// something in the bucket (a write-only key must learn how to write names too).
     pub async fn get_bucket(&self, caller: &Caller, name: &str) -> Result<BucketInfo> {
-        caller.authorize(Operation::Read, Some(name), None, None)?;
+        let mut allowed = Ok(());
+        for op in [
+            Operation::Read,
+            Operation::Write,
+            Operation::List,
+            Operation::Delete,
+        ] {
+            allowed = caller.authorize(op, Some(name), None, None);
+            if allowed.is_ok() {
+                break;
+            }
+        }
+        allowed?;
         Ok(info(&self.require_bucket(&caller.project_id, name).await?))
+    }
+
+    /// The bucket's cross-origin rules (read permission on the bucket).
+    pub async fn bucket_cors(&self, caller: &Caller, name: &str) -> Result<BucketCors> {
+        caller.authorize(Operation::Read, Some(name), None, None)?;
+        let row = self.require_bucket(&caller.project_id, name).await?;
+        let rules = match row.cors {
+            None => None,
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| {
+                SatelliteError::Internal(format!("stored CORS rules of {name:?} unreadable: {e}"))
+            })?),
+        };
+        Ok(BucketCors { rules })
+    }
+
+    /// Replaces (or with `None` removes) the bucket's cross-origin rules: write
+    /// permission on the bucket, and a configuration that [`cors::validate`] accepts.
+    pub async fn set_bucket_cors(
+        &self,
+        caller: &Caller,
+        req: &SetBucketCorsRequest,
+    ) -> Result<BucketCors> {
+        caller.authorize(Operation::Write, Some(&req.name), None, None)?;
+        let json = match &req.rules {
+            None => None,
+            Some(rules) => {
+                cors::validate(rules).map_err(|e| SatelliteError::BadRequest(e.0))?;
+                Some(serde_json::to_string(rules).map_err(|e| {
+                    SatelliteError::Internal(format!("CORS rules not serialisable: {e}"))
+                })?)
+            }
+        };
+        let updated = crate::db::write_txn!(self.db, |txn| {
+            let done = bucket::Entity::update_many()
+                .col_expr(
+                    bucket::Column::Cors,
+                    sea_orm::sea_query::Expr::value(json.clone()),
+                )
+                .filter(bucket::Column::ProjectId.eq(caller.project_id.clone()))
+                .filter(bucket::Column::Name.eq(req.name.clone()))
+                .exec(&txn)
+                .await?;
+            Ok(done.rows_affected)
+        })?;
+        if updated == 0 {
+            return Err(SatelliteError::BucketNotFound(req.name.clone()));
+        }
+        Ok(BucketCors {
+            rules: req.rules.clone(),
+        })
     }
 
     pub async fn list_buckets(

@@ -20,8 +20,8 @@ use uplink_core::protocol::metainfo::{
 use uplink_core::protocol::{SegmentPosition, now_unix};
 
 use super::{
-    Metainfo, committed_at, object_info, queue_piece_deletions, validate_encrypted_key,
-    validate_sealed,
+    Metainfo, check_names, committed_at, object_info, queue_piece_deletions,
+    validate_encrypted_key, validate_sealed,
 };
 use crate::accounting;
 use crate::auth::Caller;
@@ -45,6 +45,7 @@ impl Metainfo {
             Some(&req.encrypted_key),
             None,
         )?;
+        self.require_names(caller, &req.bucket).await?;
         let obj = self
             .committed_object(&caller.project_id, &req.bucket, &req.encrypted_key)
             .await?;
@@ -84,6 +85,7 @@ impl Metainfo {
                 "an object cannot be moved onto itself".into(),
             ));
         }
+        self.require_names(caller, &req.bucket).await?;
         caller.authorize(
             Operation::Read,
             Some(&req.bucket),
@@ -134,13 +136,12 @@ impl Metainfo {
                             .into(),
                     )
                 })?;
-            if bucket::Entity::find_by_id((caller.project_id.clone(), req.new_bucket.clone()))
-                .one(&txn)
-                .await?
-                .is_none()
-            {
-                return Err(SatelliteError::BucketNotFound(req.new_bucket.clone()));
-            }
+            let destination =
+                bucket::Entity::find_by_id((caller.project_id.clone(), req.new_bucket.clone()))
+                    .one(&txn)
+                    .await?
+                    .ok_or_else(|| SatelliteError::BucketNotFound(req.new_bucket.clone()))?;
+            check_names(caller.names, &destination)?;
             let source_segments =
                 segments::of_objects(&txn, std::slice::from_ref(&current.id)).await?;
             if source_segments.len() != new_keys.len()

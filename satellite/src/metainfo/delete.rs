@@ -40,7 +40,7 @@ impl Metainfo {
         encrypted_key: &str,
     ) -> Result<DeleteObjectResponse> {
         caller.authorize(Operation::Delete, Some(bucket), Some(encrypted_key), None)?;
-        self.require_bucket(&caller.project_id, bucket).await?;
+        self.require_names(caller, bucket).await?;
         let obj = match self
             .committed_object(&caller.project_id, bucket, encrypted_key)
             .await

@@ -20,6 +20,20 @@ use crate::tokens::DownloadToken;
 
 const MAX_SEGMENT_LIST: u32 = 1000;
 
+/// Lookups of an object that raced its replacement before the download gives up.
+const LOOKUP_ATTEMPTS: u32 = 3;
+
+/// Whether `segments`, the last page of `obj`'s segments from `cursor`, ends where the
+/// object ends. Segments are only deleted together with their object, so a last page
+/// that stops short was read after the object was deleted or replaced.
+fn page_reaches_end(obj: &object::Model, cursor: SegmentPosition, segments: &[Segment]) -> bool {
+    match segments.last() {
+        Some(s) => s.plain_offset + s.plain_size == obj.plain_size as u64,
+        // Past the last segment (an empty page further on) is no sign of a change.
+        None => obj.segment_count == 0 || cursor != SegmentPosition::default(),
+    }
+}
+
 fn segment_info(s: &Segment) -> SegmentInfo {
     SegmentInfo {
         position: s.key.position,
@@ -37,7 +51,7 @@ impl Metainfo {
         encrypted_key: &str,
     ) -> Result<ObjectInfo> {
         caller.authorize(Operation::Read, Some(bucket), Some(encrypted_key), None)?;
-        self.require_bucket(&caller.project_id, bucket).await?;
+        self.require_names(caller, bucket).await?;
         let obj = self
             .committed_object(&caller.project_id, bucket, encrypted_key)
             .await?;
@@ -55,23 +69,47 @@ impl Metainfo {
             Some(&req.encrypted_key),
             None,
         )?;
-        self.require_bucket(&caller.project_id, &req.bucket).await?;
-        let obj = self
-            .committed_object(&caller.project_id, &req.bucket, &req.encrypted_key)
-            .await?;
+        self.require_names(caller, &req.bucket).await?;
         let limit = req
             .segment_limit
             .unwrap_or(MAX_SEGMENT_LIST)
             .clamp(1, MAX_SEGMENT_LIST);
-        let mut segments = segments::of_object(
-            &self.db,
-            &obj.id,
-            valid(req.segment_cursor)?,
-            limit as u64 + 1,
-        )
-        .await?;
-        let more = segments.len() > limit as usize;
-        segments.truncate(limit as usize);
+        let cursor = valid(req.segment_cursor)?;
+        // The object and its segments are two reads: an overwrite committed between
+        // them deletes the segments that were read for. Such a page does not reach the
+        // object's end; the key is then looked up again (finding the new version).
+        let mut attempt = 1;
+        let (obj, segments, more) = loop {
+            let obj = self
+                .committed_object(&caller.project_id, &req.bucket, &req.encrypted_key)
+                .await?;
+            let mut segments =
+                segments::of_object(&self.db, &obj.id, cursor, limit as u64 + 1).await?;
+            let more = segments.len() > limit as usize;
+            segments.truncate(limit as usize);
+            if more || page_reaches_end(&obj, cursor, &segments) {
+                break (obj, segments, more);
+            }
+            if attempt == LOOKUP_ATTEMPTS {
+                return Err(SatelliteError::Unavailable(
+                    "the object kept changing while its segments were read; read it again".into(),
+                ));
+            }
+            attempt += 1;
+        };
+        // The segment the read starts in comes with the answer: one round trip to the
+        // first byte, and a read that began is not refused because the object was
+        // replaced between this request and the next.
+        let first_segment = match req.first_at {
+            Some(offset) => match segments
+                .iter()
+                .find(|s| offset >= s.plain_offset && offset < s.plain_offset + s.plain_size)
+            {
+                Some(seg) => Some(self.segment_download(caller, seg, &[]).await?),
+                None => None,
+            },
+            None => None,
+        };
         let token = DownloadToken {
             object_id: obj.id.clone(),
             project_id: caller.project_id.clone(),
@@ -84,6 +122,7 @@ impl Metainfo {
             stream_id: self.tokens.seal_download(&token),
             segments: segments.iter().map(segment_info).collect(),
             more,
+            first_segment,
         })
     }
 
@@ -118,10 +157,22 @@ impl Metainfo {
         let seg = segments::get(&self.db, &key).await?.ok_or_else(|| {
             SatelliteError::NotFound(format!("segment {} does not exist", req.position))
         })?;
+        self.segment_download(caller, &seg, &req.exclude).await
+    }
+
+    /// The download of one segment: its key and, for a remote one, GET limits for
+    /// enough pieces (all but `exclude`), charged to the caller's egress.
+    async fn segment_download(
+        &self,
+        caller: &Caller,
+        seg: &Segment,
+        exclude: &[u16],
+    ) -> Result<DownloadSegmentResponse> {
+        let position = seg.key.position;
         // The first request for a segment is charged the segment's size; a follow-up
         // (with exclusions, replacing pieces that failed) is charged below for every
         // limit it gets, so that follow-ups cannot download for free.
-        if req.exclude.is_empty() {
+        if exclude.is_empty() {
             accounting::charge_egress(&self.db, &caller.project_id, &caller.limits, seg.plain_size)
                 .await?;
         }
@@ -130,7 +181,7 @@ impl Metainfo {
             SegmentData::Remote(remote) => remote,
             SegmentData::Inline(data) => {
                 return Ok(DownloadSegmentResponse {
-                    info: segment_info(&seg),
+                    info: segment_info(seg),
                     encrypted_key,
                     redundancy: uplink_core::protocol::RedundancyScheme {
                         k: 0,
@@ -149,13 +200,13 @@ impl Metainfo {
         let scheme = remote.scheme;
         let root = remote.root_piece_id;
         let pieces = &remote.pieces;
-        validate_exclude(&req.exclude, pieces, req.position)?;
+        validate_exclude(exclude, pieces, position)?;
         let nodes = self.overlay.snapshot();
         let now = now_unix();
         let mut online = Vec::new();
         let mut doubtful = Vec::new();
         for piece in pieces {
-            if req.exclude.contains(&piece.num) {
+            if exclude.contains(&piece.num) {
                 continue;
             }
             let Some(node) = nodes.get(&piece.node) else {
@@ -178,11 +229,11 @@ impl Metainfo {
         let available = online.len() + doubtful.len();
         // A first request must be able to decode; a follow-up (with exclusions) only
         // tops up pieces that failed, so any remaining piece helps.
-        if available == 0 || (req.exclude.is_empty() && available < scheme.k as usize) {
+        if available == 0 || (exclude.is_empty() && available < scheme.k as usize) {
             return Err(SatelliteError::SegmentUnavailable(format!(
                 "segment {} cannot be downloaded: {} of its pieces remain on usable nodes and {} \
                  are needed",
-                req.position, available, scheme.k
+                position, available, scheme.k
             )));
         }
         let mut rng = rand::thread_rng();
@@ -190,7 +241,7 @@ impl Metainfo {
         doubtful.shuffle(&mut rng);
         online.extend(doubtful);
         online.truncate(scheme.k as usize + self.config.download_extra(scheme.k) as usize);
-        if !req.exclude.is_empty() {
+        if !exclude.is_empty() {
             let amount = remote.piece_size.saturating_mul(online.len() as u64);
             accounting::charge_egress(&self.db, &caller.project_id, &caller.limits, amount).await?;
         }
@@ -203,7 +254,7 @@ impl Metainfo {
             None,
         );
         Ok(DownloadSegmentResponse {
-            info: segment_info(&seg),
+            info: segment_info(seg),
             encrypted_key,
             redundancy: scheme,
             piece_size: remote.piece_size,

@@ -2,20 +2,61 @@
 //!
 //! Encrypted keys keep the plaintext's `/` structure, so prefixes and "directories" are
 //! found on ciphertext. Keys compare bytewise, and the cursor is the last key (or
-//! collapsed prefix) returned: a prefix cursor skips everything beneath it.
+//! collapsed prefix) returned: a prefix cursor skips everything beneath it. A bucket
+//! that keeps its names in clear is listed as S3 lists: any prefix, any delimiter.
 
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uplink_core::access::caveat::Operation;
-use uplink_core::protocol::metainfo::{ListItem, ListObjectsRequest, ListObjectsResponse};
+use uplink_core::protocol::metainfo::{
+    ListItem, ListObjectsRequest, ListObjectsResponse, NameMode,
+};
 use uplink_core::protocol::now_unix;
 
-use super::{Metainfo, sealed_metadata};
+use super::{Metainfo, bucket_names, sealed_metadata};
 use crate::auth::Caller;
 use crate::db::entities::object;
 use crate::error::{Result, SatelliteError};
 
 const MAX_LIST: u32 = 1000;
-const DELIMITER: u8 = b'/';
+const DELIMITER: &str = "/";
+/// Longest delimiter accepted (S3 sets no bound; a name is at most 1 KiB anyway).
+const MAX_DELIMITER: usize = 64;
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The listing's delimiter, refusing what `names` cannot be listed by: encrypted
+/// names only by an empty or `/`-ended prefix, at `/`.
+fn delimiter(req: &ListObjectsRequest, names: NameMode) -> Result<&str> {
+    let delimiter = req.delimiter.as_deref().unwrap_or(DELIMITER);
+    match names {
+        NameMode::Encrypted => {
+            if !req.prefix.is_empty() && !req.prefix.ends_with('/') {
+                return Err(SatelliteError::BadRequest(
+                    "a listing prefix must be empty or end with '/' (this bucket's names are \
+                     encrypted)"
+                        .into(),
+                ));
+            }
+            if delimiter != DELIMITER {
+                return Err(SatelliteError::BadRequest(
+                    "encrypted names can only be listed with the '/' delimiter".into(),
+                ));
+            }
+        }
+        NameMode::Plain => {
+            if delimiter.is_empty() || delimiter.len() > MAX_DELIMITER {
+                return Err(SatelliteError::BadRequest(format!(
+                    "a delimiter must be 1 to {MAX_DELIMITER} bytes long (list recursively \
+                     for none)"
+                )));
+            }
+        }
+    }
+    Ok(delimiter)
+}
 
 /// The smallest byte string greater than every string starting with `prefix`.
 fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
@@ -41,18 +82,15 @@ impl Metainfo {
         caller: &Caller,
         req: &ListObjectsRequest,
     ) -> Result<ListObjectsResponse> {
-        if !req.prefix.is_empty() && !req.prefix.ends_with('/') {
-            return Err(SatelliteError::BadRequest(
-                "a listing prefix must be empty or end with '/'".into(),
-            ));
-        }
+        let bucket = self.require_names(caller, &req.bucket).await?;
+        let delimiter = delimiter(req, caller.names)?;
         caller.authorize(
             Operation::List,
             Some(&req.bucket),
             (!req.prefix.is_empty()).then_some(req.prefix.as_str()),
             None,
         )?;
-        self.list_project_objects(&caller.project_id, req).await
+        self.list_rows(&bucket.project_id, req, delimiter).await
     }
 
     /// Lists a project's objects without an API key (for the console, whose session
@@ -62,12 +100,18 @@ impl Metainfo {
         project_id: &str,
         req: &ListObjectsRequest,
     ) -> Result<ListObjectsResponse> {
-        if !req.prefix.is_empty() && !req.prefix.ends_with('/') {
-            return Err(SatelliteError::BadRequest(
-                "a listing prefix must be empty or end with '/'".into(),
-            ));
-        }
-        self.require_bucket(project_id, &req.bucket).await?;
+        let bucket = self.require_bucket(project_id, &req.bucket).await?;
+        let delimiter = delimiter(req, bucket_names(&bucket))?;
+        self.list_rows(project_id, req, delimiter).await
+    }
+
+    async fn list_rows(
+        &self,
+        project_id: &str,
+        req: &ListObjectsRequest,
+        delimiter: &str,
+    ) -> Result<ListObjectsResponse> {
+        let delimiter = delimiter.as_bytes();
         let limit = req.limit.unwrap_or(MAX_LIST).clamp(1, MAX_LIST) as usize;
         let prefix = req.prefix.as_bytes();
         let upper = prefix_upper_bound(prefix);
@@ -81,7 +125,12 @@ impl Metainfo {
         let mut start = match &req.cursor {
             Some(c) if !c.is_empty() => {
                 let c = c.as_bytes().to_vec();
-                if !req.recursive && c.last() == Some(&DELIMITER) {
+                // A collapsed prefix is the listing's prefix, then up to and including
+                // the first delimiter after it, and nothing more.
+                let collapsed = c.strip_prefix(prefix).is_some_and(|rest| {
+                    find(rest, delimiter).is_some_and(|i| i + delimiter.len() == rest.len())
+                });
+                if !req.recursive && collapsed {
                     // A collapsed prefix: skip everything under it.
                     match prefix_upper_bound(&c) {
                         Some(u) => Start::AtOrAfter(u),
@@ -137,16 +186,14 @@ impl Metainfo {
                     continue;
                 }
                 let rest = &row.object_key[prefix.len()..];
-                let collapsed = (!req.recursive)
-                    .then(|| rest.iter().position(|b| *b == DELIMITER))
-                    .flatten();
+                let collapsed = (!req.recursive).then(|| find(rest, delimiter)).flatten();
                 if items.len() == limit {
                     more = true;
                     break 'outer;
                 }
                 match collapsed {
                     Some(i) => {
-                        let dir = row.object_key[..prefix.len() + i + 1].to_vec();
+                        let dir = row.object_key[..prefix.len() + i + delimiter.len()].to_vec();
                         items.push(ListItem {
                             encrypted_key: String::from_utf8_lossy(&dir).into_owned(),
                             object_id: None,

@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use uplink_core::protocol::metainfo::{ObjectInfo, ObjectStatus, Sealed};
+use uplink_core::protocol::metainfo::{NameMode, ObjectInfo, ObjectStatus, Sealed};
 use uplink_core::protocol::{RedundancyScheme, now_unix};
 
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::db::entities::{bucket, object, piece_deletion};
 use crate::error::{Result, SatelliteError};
@@ -107,6 +108,20 @@ impl Metainfo {
             .one(&self.db)
             .await?
             .ok_or_else(|| SatelliteError::BucketNotFound(name.to_string()))
+    }
+
+    /// How a project's bucket keeps its object names (for the console, whose session
+    /// was checked against the project's members).
+    pub async fn bucket_names_of(&self, project_id: &str, name: &str) -> Result<NameMode> {
+        Ok(bucket_names(&self.require_bucket(project_id, name).await?))
+    }
+
+    /// The bucket of a request that names objects in it: the request must write names
+    /// the way the bucket keeps them.
+    async fn require_names(&self, caller: &Caller, name: &str) -> Result<bucket::Model> {
+        let row = self.require_bucket(&caller.project_id, name).await?;
+        check_names(caller.names, &row)?;
+        Ok(row)
     }
 
     /// The committed, unexpired object at a key.
@@ -268,6 +283,30 @@ async fn queue_piece_deletions<C: ConnectionTrait>(
             .await?;
     }
     Ok(count)
+}
+
+/// How a bucket keeps its object names.
+pub(crate) fn bucket_names(row: &bucket::Model) -> NameMode {
+    if row.plain_names_tag.is_some() {
+        NameMode::Plain
+    } else {
+        NameMode::Encrypted
+    }
+}
+
+/// Refuses a request whose names are written `names` in a bucket that keeps them the
+/// other way: stored, such a name would be unreadable (or, in clear, disclosed).
+pub(crate) fn check_names(names: NameMode, row: &bucket::Model) -> Result<()> {
+    let kept = bucket_names(row);
+    if kept == names {
+        return Ok(());
+    }
+    Err(SatelliteError::NameModeMismatch(format!(
+        "the bucket keeps its object names {}, but this request's names are {}; nothing was \
+         done (was the bucket made again since this client last looked?)",
+        kept.describe(),
+        names.describe()
+    )))
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ impl Metainfo {
             Some(&req.encrypted_key),
             req.expires_at,
         )?;
-        self.require_bucket(&caller.project_id, &req.bucket).await?;
+        self.require_names(caller, &req.bucket).await?;
         accounting::check_upload(&self.db, &caller.project_id, &caller.limits).await?;
         // Replacing an object deletes the old one: a key without delete permission
         // (say, a ransomware-proof backup key) may only create new keys.

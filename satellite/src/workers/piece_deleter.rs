@@ -1,5 +1,7 @@
 //! Sends queued piece deletions to nodes, each under a satellite-signed DELETE limit.
 //! Failures are retried a few times; what is still left is garbage collection's job.
+//! A deletion waits out a grace period first, so that a download that began before
+//! the object was deleted or replaced still finds its pieces.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +27,8 @@ pub struct PieceDeleter {
     pub orders: OrderSigner,
     pub transport: Transport,
     pub interval: Duration,
+    /// Deletions younger than this wait (reads under way finish first).
+    pub grace: Duration,
     pub max_attempts: u32,
     pub batch: u64,
     pub metrics: Metrics,
@@ -39,7 +43,9 @@ impl PeriodicJob for PieceDeleter {
         self.interval
     }
     async fn run_once(&self) -> Result<String, SatelliteError> {
+        let due = uplink_core::protocol::now_unix() - self.grace.as_secs() as i64;
         let rows = piece_deletion::Entity::find()
+            .filter(piece_deletion::Column::CreatedAt.lte(due))
             .order_by_asc(piece_deletion::Column::Id)
             .limit(self.batch)
             .all(&self.db)

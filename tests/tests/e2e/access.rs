@@ -332,3 +332,94 @@ async fn a_key_without_delete_cannot_destroy_by_overwriting() {
     assert!(tests::download(&owner, "backups", "db.dump").await == original);
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_cors_rules_need_write_on_the_whole_bucket_and_valid_rules() {
+    use tests::uplink_core::protocol::cors::CorsRule;
+    let net = TestNetwork::start(4).await;
+    let grant = net.access().await;
+    let owner = Project::open(grant.clone(), ClientConfig::default()).unwrap();
+    owner.create_bucket("site").await.unwrap();
+    owner.create_bucket("other").await.unwrap();
+    assert_eq!(owner.bucket_cors("site").await.unwrap(), None);
+    let rules = vec![CorsRule {
+        allowed_origins: vec!["https://app.example".into()],
+        allowed_methods: vec!["GET".into(), "PUT".into()],
+        max_age_seconds: Some(300),
+        ..CorsRule::default()
+    }];
+    owner
+        .set_bucket_cors("site", Some(rules.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        owner.bucket_cors("site").await.unwrap(),
+        Some(rules.clone())
+    );
+    assert_eq!(
+        owner.bucket_cors("other").await.unwrap(),
+        None,
+        "per bucket"
+    );
+
+    // The satellite validates for every client, not only for the gateways.
+    let bad = vec![CorsRule {
+        allowed_origins: vec!["*".into()],
+        allowed_methods: vec!["PATCH".into()],
+        ..CorsRule::default()
+    }];
+    let err = owner.set_bucket_cors("site", Some(bad)).await.unwrap_err();
+    assert!(
+        matches!(&err, UplinkError::Satellite { message, .. } if message.contains("PATCH")),
+        "{err}"
+    );
+    let err = owner
+        .set_bucket_cors("missing", Some(rules.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UplinkError::BucketNotFound(_)), "{err}");
+
+    // Read-only, other-bucket and prefix-only grants may not change them; a grant
+    // that can read the bucket may read them.
+    let readonly = grant
+        .restrict(
+            Caveat {
+                disallow_writes: true,
+                disallow_deletes: true,
+                ..Caveat::default()
+            },
+            &[],
+        )
+        .unwrap();
+    let other_bucket = grant
+        .restrict(Caveat::default(), &[("other".into(), String::new())])
+        .unwrap();
+    let prefix_only = grant
+        .restrict(Caveat::default(), &[("site".into(), "photos/".into())])
+        .unwrap();
+    for (what, g) in [
+        ("read-only", &readonly),
+        ("other bucket", &other_bucket),
+        ("prefix only", &prefix_only),
+    ] {
+        let p = Project::open(g.clone(), ClientConfig::default()).unwrap();
+        let err = p.set_bucket_cors("site", None).await.unwrap_err();
+        assert!(
+            matches!(err, UplinkError::PermissionDenied(_)),
+            "{what}: {err}"
+        );
+    }
+    let reader = Project::open(readonly, ClientConfig::default()).unwrap();
+    assert_eq!(
+        reader.bucket_cors("site").await.unwrap(),
+        Some(rules.clone())
+    );
+    assert_eq!(
+        owner.bucket_cors("site").await.unwrap(),
+        Some(rules),
+        "refusals changed nothing"
+    );
+    owner.set_bucket_cors("site", None).await.unwrap();
+    assert_eq!(owner.bucket_cors("site").await.unwrap(), None);
+    net.stop().await;
+}

@@ -155,6 +155,7 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
     let dir = tempfile::tempdir().unwrap();
     let sat_dir = dir.path().join("satellite");
     let sat_addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
+    let links_addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
 
     run(Command::new(bin("satellite"))
         .args(["setup", "--data-dir"])
@@ -165,6 +166,7 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
             .args(["run", "--data-dir"])
             .arg(&sat_dir)
             .env("SATELLITE_NODE_ONLINE_WINDOW", "1m")
+            .env("SATELLITE_EDGE__LINKS_LISTEN", &links_addr)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -233,6 +235,25 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
         .arg("cp")
         .arg(&src)
         .arg("sj://files/dir/in.bin"));
+
+    // A bucket with names in clear: listed and read back like any other.
+    let made = run(uplink(&config).args(["mb", "--plain-names", "sj://public"]));
+    assert!(String::from_utf8_lossy(&made.stdout).contains("names are kept in clear"));
+    run(uplink(&config)
+        .arg("cp")
+        .arg(&src)
+        .arg("sj://public/nft/in.bin"));
+    let listed = run(uplink(&config).args(["ls", "sj://public/nft/"]));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("in.bin"));
+    let back = dir.path().join("public.bin");
+    run(uplink(&config)
+        .arg("cp")
+        .arg("sj://public/nft/in.bin")
+        .arg(&back));
+    assert!(
+        std::fs::read(&back).unwrap() == data,
+        "read back from a bucket in clear"
+    );
 
     // Streamed from stdin.
     let mut child = uplink(&config)
@@ -317,6 +338,91 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
         "{creds}"
     );
     assert_eq!(creds["secret_key"].as_str().unwrap().len(), 40, "{creds}");
+
+    // A pinned public link to one object, and one to a prefix.
+    let shared = run(uplink(&config).args(["share", "--url", "--pin", "sj://files/dir/in.bin"]));
+    let link = String::from_utf8(shared.stdout).unwrap().trim().to_string();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&data))
+    };
+    assert!(
+        link.starts_with(&format!("http://{links_addr}/s/"))
+            && link.ends_with(&format!("/files/dir/in.bin?sha256={sha}")),
+        "{link}"
+    );
+    let fetch = |url: String| {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let res = reqwest::get(url).await.unwrap();
+                (res.status(), res.bytes().await.unwrap().to_vec())
+            })
+    };
+    let (status, body) = fetch(link.replacen("/s/", "/raw/", 1));
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(body == data, "the link serves the object's bytes");
+    let folder =
+        run(uplink(&config).args(["share", "--url", "--not-after", "+1h", "sj://files/dir/"]));
+    let folder = String::from_utf8(folder.stdout).unwrap().trim().to_string();
+    let (status, page) = fetch(folder);
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(String::from_utf8_lossy(&page).contains(">in.bin</a>"));
+    let refused = output(uplink(&config).args(["share", "--url", "--pin", "sj://files/dir/"]));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("name an object, not a prefix"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // Directories both ways with several objects in flight, and prefix to prefix.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("a/b")).unwrap();
+    std::fs::write(tree.join("top.bin"), &data[..300_000]).unwrap();
+    std::fs::write(tree.join("a/one.txt"), b"one").unwrap();
+    std::fs::write(tree.join("a/b/two.txt"), b"two").unwrap();
+    std::fs::write(tree.join("a/b/empty"), b"").unwrap();
+    let up = run(uplink(&config)
+        .args(["cp", "--recursive", "--parallelism", "3"])
+        .arg(&tree)
+        .arg("sj://files/tree/"));
+    assert!(
+        String::from_utf8_lossy(&up.stderr).contains("copied 4 of 4 objects"),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    run(uplink(&config).args(["cp", "-r", "sj://files/tree", "sj://files/tree-copy/"]));
+    // A name that would climb out of the target directory is never written there.
+    run(uplink(&config)
+        .arg("cp")
+        .arg(tree.join("a/one.txt"))
+        .arg("sj://files/tree-copy/../escaped.txt"));
+    let back = dir.path().join("tree-back");
+    let down = output(
+        uplink(&config)
+            .args(["cp", "-r", "sj://files/tree-copy/"])
+            .arg(&back),
+    );
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(String::from_utf8_lossy(&down.stderr).contains("not a safe local path"));
+    assert!(!dir.path().join("escaped.txt").exists());
+    assert!(std::fs::read(back.join("top.bin")).unwrap() == data[..300_000]);
+    assert_eq!(std::fs::read(back.join("a/b/two.txt")).unwrap(), b"two");
+    assert_eq!(std::fs::read(back.join("a/one.txt")).unwrap(), b"one");
+    assert!(std::fs::read(back.join("a/b/empty")).unwrap().is_empty());
+    let refused = output(
+        uplink(&config)
+            .args(["cp", "-r"])
+            .arg(tree.join("top.bin"))
+            .arg("sj://files/x/"),
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not a directory"));
 
     run(uplink(&config).args(["rm", "sj://files/piped.bin"]));
     run(uplink(&config).args(["rb", "--force", "sj://files"]));

@@ -184,6 +184,7 @@ async fn only_object(metainfo: &MetainfoClient, bucket: &str) -> (String, u32) {
         .list_objects(
             &ListObjectsRequest {
                 bucket: bucket.into(),
+                delimiter: None,
                 prefix: String::new(),
                 cursor: None,
                 recursive: true,
@@ -203,6 +204,7 @@ async fn only_object(metainfo: &MetainfoClient, bucket: &str) -> (String, u32) {
                 encrypted_key: listed.items[0].encrypted_key.clone(),
                 segment_cursor: Default::default(),
                 segment_limit: None,
+                first_at: None,
             },
             &subject,
         )
@@ -344,5 +346,145 @@ async fn racing_downloads_respect_the_egress_limit() {
     }
     assert_eq!(granted, 3);
     assert_eq!(egress_this_month(db, &id).await.unwrap(), before + 3 * size);
+    net.stop().await;
+}
+
+/// Reads racing overwrites of their key: a read of a one-segment object that has
+/// opened always finishes with the version it opened (its segment comes with the open,
+/// and replaced pieces wait out a grace period); a longer read either finishes with
+/// exactly one version or ends with an error that says the object changed. Never a
+/// mix of versions, never bytes of no version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_racing_overwrites_return_one_version_or_say_it_changed() {
+    let net = TestNetwork::start_with(tests::Options {
+        tweak: Box::new(|c| {
+            c.satellite.piece_deletion_grace = std::time::Duration::from_secs(60);
+        }),
+        ..Default::default()
+    })
+    .await;
+    let project = net.project().await;
+    project.create_bucket("race").await.unwrap();
+    // Test projects cut 256 KiB segments: one segment, and six.
+    for (key, size, must_finish) in [("small", 200_000, true), ("large", 1_500_000, false)] {
+        let versions: Vec<Vec<u8>> = (0..6).map(|_| tests::random_bytes(size)).collect();
+        project
+            .upload("race", key, &versions[0][..], Default::default())
+            .await
+            .unwrap();
+        let writer = {
+            let project = project.clone();
+            let versions = versions.clone();
+            tokio::spawn(async move {
+                for v in &versions[1..] {
+                    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+                    project
+                        .upload("race", key, &v[..], Default::default())
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        let (mut finished, mut changed) = (0, 0);
+        while !writer.is_finished() {
+            use futures::StreamExt;
+            let mut reader = project.open_object("race", key, None).await.unwrap();
+            let mut got = Vec::new();
+            let mut failed = None;
+            while let Some(chunk) = reader.next().await {
+                match chunk {
+                    Ok(chunk) => got.extend_from_slice(&chunk),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                // A slow reader: the overwrite lands while it is mid-body.
+                tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+            }
+            match failed {
+                None => {
+                    assert!(versions.contains(&got), "{key}: bytes of no version");
+                    finished += 1;
+                }
+                Some(e) => {
+                    assert!(!must_finish, "{key}: an opened read broke off: {e}");
+                    assert!(
+                        e.to_string().contains("deleted or replaced while"),
+                        "{key}: {e}"
+                    );
+                    changed += 1;
+                }
+            }
+        }
+        writer.await.unwrap();
+        println!("{key}: {finished} reads finished, {changed} ended because the object changed");
+        assert!(finished > 0, "{key}: no read finished");
+    }
+    net.stop().await;
+}
+
+/// What a read sees when an overwrite commits between the satellite's lookup of the
+/// object and of its segments: the object, without (all of) its segments. Such a read
+/// must fail and say so, never end quietly short. Here the segments are removed
+/// directly, to stand in for that moment deterministically.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_whose_segments_stop_short_fails_instead_of_ending_early() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use tests::satellite::db::entities::{object, segment};
+    let net = TestNetwork::start(10).await;
+    let project = net.project().await;
+    project.create_bucket("short").await.unwrap();
+    let db = &net.network.satellite.db;
+    let mut seen = std::collections::HashSet::new();
+    // One segment (all of it goes), and six (the last one goes).
+    for (key, size, keep) in [("one", 200_000, 0), ("six", 1_500_000, 5)] {
+        let data = tests::random_bytes(size);
+        project
+            .upload("short", key, &data[..], Default::default())
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        project
+            .download("short", key, None, &mut got, None)
+            .await
+            .unwrap();
+        assert!(got == data, "{key}: the intact object reads back");
+
+        // This upload's object is the one not seen before.
+        let id = object::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .find(|id| seen.insert(id.clone()))
+            .unwrap();
+        let mut positions: Vec<i64> = segment::Entity::find()
+            .filter(segment::Column::ObjectId.eq(id.clone()))
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.position)
+            .collect();
+        positions.sort_unstable();
+        assert!(positions.len() > keep, "{key}: {positions:?}");
+        for position in &positions[keep..] {
+            segment::Entity::delete_by_id((id.clone(), *position))
+                .exec(db)
+                .await
+                .unwrap();
+        }
+
+        let mut got = Vec::new();
+        let outcome = project.download("short", key, None, &mut got, None).await;
+        assert!(
+            outcome.is_err(),
+            "{key}: a read without its last segments ended quietly after {} of {size} bytes",
+            got.len()
+        );
+        assert!(got.len() < size, "{key}");
+    }
     net.stop().await;
 }

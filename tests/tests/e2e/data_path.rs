@@ -442,6 +442,7 @@ async fn positions_past_the_largest_part_are_refused_not_clamped() {
             .unwrap(),
         segment_cursor: cursor,
         segment_limit: None,
+        first_at: None,
     };
     let refused = |e: UplinkError| matches!(e, UplinkError::Satellite { status: 400, .. });
     let err = metainfo

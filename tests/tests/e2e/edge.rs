@@ -83,6 +83,7 @@ async fn boto3_suite_passes_against_the_hosted_gateway() {
         Command::new(s3_test_python())
             .arg(script)
             .args([endpoint.as_str(), &creds.access_key_id, &creds.secret_key])
+            .env("S3_GATEWAY_KIND", "hosted")
             .output()
             .unwrap()
     })

@@ -125,6 +125,7 @@ async fn fetch_directly(project: &Project, node: NodeId) -> Result<u64, PieceErr
                 encrypted_key,
                 segment_cursor: Default::default(),
                 segment_limit: None,
+                first_at: None,
             },
             &subject,
         )

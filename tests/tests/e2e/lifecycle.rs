@@ -52,6 +52,7 @@ async fn pending_objects_that_are_never_committed_expire() {
         .unwrap();
     let list = |pending| ListObjectsRequest {
         bucket: "pending".into(),
+        delimiter: None,
         prefix: String::new(),
         cursor: None,
         recursive: true,

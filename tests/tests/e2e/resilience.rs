@@ -507,6 +507,7 @@ fn project_via(net_grant: tests::uplink_core::access::AccessGrant, proxy: &Fault
 fn pending_listing(bucket: &str) -> ListObjectsRequest {
     ListObjectsRequest {
         bucket: bucket.into(),
+        delimiter: None,
         prefix: String::new(),
         cursor: None,
         recursive: true,

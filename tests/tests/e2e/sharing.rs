@@ -199,6 +199,7 @@ async fn readonly_share_reaches_only_its_prefix_and_cannot_be_widened() {
         .list_objects(
             &ListObjectsRequest {
                 bucket: "team".into(),
+                delimiter: None,
                 prefix: String::new(),
                 cursor: None,
                 recursive: true,

@@ -22,7 +22,9 @@ pub const PREDICATE_PREFIX: &[u8] = b"sj-caveat-v1:";
 #[serde(deny_unknown_fields)]
 pub struct CaveatPath {
     pub bucket: String,
-    /// Encrypted key prefix: `""` (the whole bucket) or ending in `/`.
+    /// Encrypted key prefix: `""` (the whole bucket) or ending in `/`; anything else
+    /// is one object's encrypted key, allowing exactly that object (a single-object
+    /// share, such as a share link to one file).
     #[serde(default)]
     pub encrypted_prefix: String,
 }
@@ -114,10 +116,14 @@ fn show_time(unix: i64) -> String {
         .unwrap_or_else(|| format!("unix time {unix}"))
 }
 
-/// Whether an encrypted `prefix` covers `key` on component boundaries. A prefix that
-/// does not end in `/` covers nothing (parsing refuses it; this is defence in depth).
+/// Whether an encrypted `prefix` covers `key` on component boundaries; a "prefix" that
+/// does not end in `/` is one object's key and covers only that key.
 fn prefix_covers(prefix: &str, key: &str) -> bool {
-    prefix.is_empty() || (prefix.ends_with('/') && key.starts_with(prefix))
+    if prefix.is_empty() || prefix.ends_with('/') {
+        key.starts_with(prefix)
+    } else {
+        key == prefix
+    }
 }
 
 impl Caveat {
@@ -155,12 +161,6 @@ impl Caveat {
                 return Err(AccessError::Malformed(
                     "invalid API key caveat: an allowed path has an empty bucket".into(),
                 ));
-            }
-            if !(path.encrypted_prefix.is_empty() || path.encrypted_prefix.ends_with('/')) {
-                return Err(AccessError::Malformed(format!(
-                    "invalid API key caveat: prefix {:?} must be empty or end with '/'",
-                    path.encrypted_prefix
-                )));
             }
         }
         Ok(caveat)
@@ -334,7 +334,6 @@ mod tests {
             &b"time < 2030"[..],
             b"sj-caveat-v1:not json",
             b"sj-caveat-v1:{\"disallow_puts\":true}",
-            b"sj-caveat-v1:{\"allowed_paths\":[{\"bucket\":\"b\",\"encrypted_prefix\":\"X\"}]}",
             b"sj-caveat-v1:{\"allowed_paths\":[{\"bucket\":\"\"}]}",
         ] {
             assert!(
@@ -437,6 +436,29 @@ mod tests {
         for a in &refused {
             assert!(caveat.allows(a).is_err(), "{a:?}");
         }
+    }
+
+    #[test]
+    fn an_exact_key_allows_that_object_only() {
+        let caveat = paths(&[("b", "X/Y")]);
+        assert!(
+            caveat
+                .allows(&act(Operation::Read, Some("b"), Some("X/Y")))
+                .is_ok()
+        );
+        for refused in [
+            act(Operation::Read, Some("b"), Some("X/Yz")),
+            act(Operation::Read, Some("b"), Some("X/Y/")),
+            act(Operation::Read, Some("b"), Some("X/Y/k")),
+            act(Operation::Read, Some("b"), Some("X/")),
+            act(Operation::List, Some("b"), Some("X/")),
+            act(Operation::List, Some("b"), None),
+            act(Operation::Read, Some("c"), Some("X/Y")),
+        ] {
+            assert!(caveat.allows(&refused).is_err(), "{refused:?}");
+        }
+        let parsed = Caveat::from_predicate(&caveat.to_predicate()).unwrap();
+        assert_eq!(parsed, caveat);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::AccessError;
 use super::apikey::ApiKey;
 use super::caveat::{Caveat, CaveatPath};
 use crate::crypto::EncryptionStore;
+use crate::crypto::names::NameMode;
 use crate::protocol::NodeUrl;
 
 /// The version byte of grants this code writes.
@@ -87,14 +88,27 @@ impl AccessGrant {
     }
 
     /// A narrower grant, made offline: `caveat` (operations, time window, TTL) applies,
-    /// and if `paths` (bucket, plaintext prefix `""` or ending in `/`) is not empty, the
-    /// new grant may touch and decrypt only under those paths. The caveat's
+    /// and if `paths` (bucket, plaintext prefix `""` or ending in `/`, or one object's
+    /// key) is not empty, the new grant may touch and decrypt only under those paths
+    /// (only that object, for a key). The caveat's
     /// `allowed_paths` must be empty: they are filled in, encrypted, from `paths`.
     /// Refused if this grant cannot itself reach one of the paths.
     pub fn restrict(
         &self,
+        caveat: Caveat,
+        paths: &[(String, String)],
+    ) -> Result<AccessGrant, AccessError> {
+        self.restrict_in(caveat, paths, &[])
+    }
+
+    /// Like [`AccessGrant::restrict`], where `plain_buckets` are buckets whose names are
+    /// in clear (their tags checked by the caller): the new grant's entries and caveat
+    /// paths for them hold plaintext prefixes, and say so.
+    pub fn restrict_in(
+        &self,
         mut caveat: Caveat,
         paths: &[(String, String)],
+        plain_buckets: &[String],
     ) -> Result<AccessGrant, AccessError> {
         if !caveat.allowed_paths.is_empty() {
             return Err(AccessError::Malformed(
@@ -107,9 +121,22 @@ impl AccessGrant {
                     "a shared path needs a bucket name".into(),
                 ));
             }
+            let mode =
+                self.encryption
+                    .entry_mode(bucket)
+                    .unwrap_or(if plain_buckets.contains(bucket) {
+                        NameMode::Plain
+                    } else {
+                        NameMode::Encrypted
+                    });
+            let names = self.encryption.names(bucket, mode);
             let path = CaveatPath {
                 bucket: bucket.clone(),
-                encrypted_prefix: self.encryption.encrypt_prefix(bucket, prefix)?,
+                encrypted_prefix: if prefix.is_empty() || prefix.ends_with('/') {
+                    names.encrypt_prefix(prefix)?
+                } else {
+                    names.encrypt_key(prefix)?
+                },
             };
             if !caveat.allowed_paths.contains(&path) {
                 caveat.allowed_paths.push(path);
@@ -118,7 +145,7 @@ impl AccessGrant {
         let encryption = if paths.is_empty() {
             self.encryption.clone()
         } else {
-            self.encryption.restrict_many(paths)?
+            self.encryption.restrict_many(paths, plain_buckets)?
         };
         Ok(AccessGrant {
             satellite: self.satellite.clone(),
@@ -291,9 +318,14 @@ mod tests {
             .restrict(Caveat::new(), &paths(&[("photos", "2024/june/")]))
             .unwrap();
         assert_eq!(deeper.api_key.caveats().unwrap().len(), 2);
+        // A name without '/' is one object: a single-object share where it is in reach.
+        let one = grant()
+            .restrict(Caveat::new(), &paths(&[("photos", "2024")]))
+            .unwrap();
+        assert_eq!(one.encryption.entries[0].prefix, "2024");
         assert!(matches!(
-            grant().restrict(Caveat::new(), &paths(&[("photos", "2024")])),
-            Err(AccessError::Crypto(CryptoError::InvalidPrefix(_)))
+            shared.restrict(Caveat::new(), &paths(&[("photos", "2024")])),
+            Err(AccessError::Crypto(CryptoError::NoKeyForPath { .. }))
         ));
         let preset = Caveat {
             allowed_paths: vec![CaveatPath {

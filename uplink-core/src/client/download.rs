@@ -149,15 +149,20 @@ impl Project {
         key: &str,
         range: Option<ByteRange>,
     ) -> Result<ObjectReader> {
-        let store = &self.inner.access.encryption;
-        let encrypted_key = store.encrypt_key(bucket, key)?;
-        let content_key = content_key(&store.object_key(bucket, key)?);
-        let subject = Subject::object(bucket, key);
+        let (encrypted_key, subject) = self.object_name(bucket, key).await?;
+        let content_key = content_key(&self.inner.access.encryption.object_key(bucket, key)?);
+        // Where the read starts, so that its segment's download comes with the object.
+        let first_at = match range {
+            None => Some(0),
+            Some(ByteRange::Inclusive { start, .. } | ByteRange::From(start)) => Some(start),
+            Some(ByteRange::Suffix(_)) => None,
+        };
         let req = DownloadObjectRequest {
             bucket: bucket.to_string(),
             encrypted_key,
             segment_cursor: SegmentPosition::default(),
             segment_limit: None,
+            first_at,
         };
         let first = self.inner.metainfo.download_object(&req, &subject).await?;
         let entry = self.object_entry(bucket, key, &first.object);
@@ -222,17 +227,29 @@ impl Project {
             return Ok(());
         }
         let stream_id = first.stream_id.clone();
+        let version = first.object.object_id.clone();
         let mut page = first;
+        let mut prefetched = page.first_segment.take();
+        req.first_at = None;
+        // Bytes `[start, reached)` are on their way out. The segments must cover the
+        // range without a gap: a read never ends quietly short.
+        let mut reached = start;
         loop {
             for seg in &page.segments {
                 let seg_end = seg.plain_offset + seg.plain_size;
                 if seg_end <= start || seg.plain_offset >= end {
                     continue;
                 }
-                let a = start.max(seg.plain_offset) - seg.plain_offset;
+                if seg.plain_offset > reached {
+                    return Err(short_read(&subject, reached));
+                }
+                let a = reached - seg.plain_offset;
                 let b = end.min(seg_end) - seg.plain_offset;
-                self.download_segment(&stream_id, seg, a, b, &ckey, &subject, &out)
-                    .await?;
+                let ready = prefetched.take_if(|p| p.info.position == seg.position);
+                self.download_segment(&stream_id, seg, ready, a, b, &ckey, &subject, &out)
+                    .await
+                    .map_err(changed_while_read)?;
+                reached = seg.plain_offset + b;
             }
             let past_range = page
                 .segments
@@ -246,7 +263,21 @@ impl Project {
                 .last()
                 .map(|s| s.position.successor())
                 .unwrap_or_default();
-            page = self.inner.metainfo.download_object(&req, &subject).await?;
+            page = self
+                .inner
+                .metainfo
+                .download_object(&req, &subject)
+                .await
+                .map_err(changed_while_read)?;
+            // Later pages are looked up by key again: they must be of the same version.
+            if page.object.object_id != version {
+                return Err(changed_while_read(UplinkError::ObjectNotFound(
+                    subject.key.clone().unwrap_or_default(),
+                )));
+            }
+        }
+        if reached < end {
+            return Err(short_read(&subject, reached));
         }
         Ok(())
     }
@@ -256,24 +287,29 @@ impl Project {
         &self,
         stream_id: &str,
         seg: &SegmentInfo,
+        ready: Option<DownloadSegmentResponse>,
         a: u64,
         b: u64,
         ckey: &Key,
         subject: &Subject,
         out: &mpsc::Sender<Bytes>,
     ) -> Result<()> {
-        let info = self
-            .inner
-            .metainfo
-            .download_segment(
-                &DownloadSegmentRequest {
-                    stream_id: stream_id.to_string(),
-                    position: seg.position,
-                    exclude: Vec::new(),
-                },
-                subject,
-            )
-            .await?;
+        let info = match ready {
+            Some(info) => info,
+            None => {
+                self.inner
+                    .metainfo
+                    .download_segment(
+                        &DownloadSegmentRequest {
+                            stream_id: stream_id.to_string(),
+                            position: seg.position,
+                            exclude: Vec::new(),
+                        },
+                        subject,
+                    )
+                    .await?
+            }
+        };
         if info.satellite_public_key.node_id() != self.inner.access.satellite.id {
             return Err(UplinkError::DownloadFailed(
                 "the satellite's key does not match the satellite id in the access grant".into(),
@@ -284,6 +320,12 @@ impl Project {
             .try_into()
             .map_err(|_| UplinkError::DownloadFailed("segment key has the wrong length".into()))?;
         let segment_key = Key::from_bytes(key_bytes);
+        if b > info.info.plain_size {
+            return Err(UplinkError::DownloadFailed(format!(
+                "segment {} holds {} bytes, the object's listing needs {b}",
+                seg.position, info.info.plain_size
+            )));
+        }
         if let Some(data) = &info.inline_data {
             let mut data = data.clone();
             if data.len() as u64 != info.info.plain_size + 16 {
@@ -295,7 +337,7 @@ impl Project {
             }
             BlockCipher::new(&segment_key).open_block(0, &mut data)?;
             data.truncate(data.len() - 16);
-            if a < b && b as usize <= data.len() {
+            if a < b {
                 let _ = out
                     .send(Bytes::from(data).slice(a as usize..b as usize))
                     .await;
@@ -306,6 +348,26 @@ impl Project {
             .run(a, b, out)
             .await
     }
+}
+
+/// An object that disappears after its read began was deleted or replaced meanwhile:
+/// the read ends (a new read gets the new version), and says so.
+fn changed_while_read(e: UplinkError) -> UplinkError {
+    match e {
+        UplinkError::ObjectNotFound(key) => UplinkError::DownloadFailed(format!(
+            "object {key:?} was deleted or replaced while it was being read; read it again"
+        )),
+        other => other,
+    }
+}
+
+/// The satellite's segments stop before the end of the range being read.
+fn short_read(subject: &Subject, at: u64) -> UplinkError {
+    let key = subject.key.as_deref().unwrap_or_default();
+    UplinkError::DownloadFailed(format!(
+        "object {key:?}: its segments end at byte {at}, before the end of the read; it may \
+         have been replaced meanwhile: read it again"
+    ))
 }
 
 /// Aborts the task when dropped, so that a cancelled download stops fetching.

@@ -3,6 +3,7 @@
 use crate::access::AccessError;
 use crate::crypto::CryptoError;
 use crate::erasure::ErasureError;
+use crate::protocol::metainfo::NameMode;
 use crate::protocol::{ErrorBody, ErrorCode, ProtocolError};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,17 @@ pub enum UplinkError {
          attempt{}", if *attempts == 1 { "" } else { "s" }
     )]
     Unavailable { message: String, attempts: u32 },
+    /// This client wrote the bucket's names one way and the bucket keeps them the
+    /// other (it was recreated meanwhile, say); nothing was done.
+    #[error("bucket {bucket:?}: {message}")]
+    NameModeMismatch { bucket: String, message: String },
+    /// The satellite says a bucket keeps its names in clear, but its tag does not
+    /// prove it: no name is sent in clear.
+    #[error(
+        "bucket {0:?} is marked as keeping object names in clear, but the mark was not made \
+         with this project's keys; refusing to send names in clear"
+    )]
+    UnprovenPlainNames(String),
     #[error("upload failed: {0}")]
     UploadFailed(String),
     #[error("download failed: {0}")]
@@ -85,6 +97,10 @@ impl UplinkError {
             ErrorCode::LimitExceeded | ErrorCode::TooManyRequests => {
                 UplinkError::LimitExceeded(error.message)
             }
+            ErrorCode::NameModeMismatch => UplinkError::NameModeMismatch {
+                bucket: subject.bucket.clone().unwrap_or_default(),
+                message: error.message,
+            },
             ErrorCode::Unavailable => UplinkError::Unavailable {
                 message: error.message,
                 attempts: 1,
@@ -121,20 +137,29 @@ impl UplinkError {
 pub struct Subject {
     pub bucket: Option<String>,
     pub key: Option<String>,
+    /// How the request writes the bucket's object names (sent to the satellite with
+    /// the request, which refuses a mismatch).
+    pub names: NameMode,
 }
 
 impl Subject {
     pub fn bucket(bucket: &str) -> Self {
         Self {
             bucket: Some(bucket.to_string()),
-            key: None,
+            ..Default::default()
         }
     }
     pub fn object(bucket: &str, key: &str) -> Self {
         Self {
             bucket: Some(bucket.to_string()),
             key: Some(key.to_string()),
+            ..Default::default()
         }
+    }
+    /// The same subject, its names written as `names` says.
+    pub fn with_names(mut self, names: NameMode) -> Self {
+        self.names = names;
+        self
     }
 }
 

@@ -1,5 +1,7 @@
 //! The satellite's metainfo API, as typed calls.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -66,6 +68,10 @@ pub struct MetainfoClient {
     satellite: NodeUrl,
     api_key: String,
     retry: RetryPolicy,
+    /// How each bucket used so far writes its names (checked once, see
+    /// `Project::bucket_names`); an entry is forgotten when the satellite says the
+    /// bucket keeps them the other way.
+    names: Arc<parking_lot::Mutex<HashMap<String, NameMode>>>,
 }
 
 impl std::fmt::Debug for MetainfoClient {
@@ -100,7 +106,22 @@ impl MetainfoClient {
             satellite,
             api_key,
             retry: RetryPolicy::default(),
+            names: Arc::default(),
         }
+    }
+
+    /// What is known of how `bucket` writes its names.
+    pub(crate) fn known_names(&self, bucket: &str) -> Option<NameMode> {
+        self.names.lock().get(bucket).copied()
+    }
+
+    pub(crate) fn remember_names(&self, bucket: &str, mode: NameMode) {
+        let mut names = self.names.lock();
+        // Bounded: a gateway serving many buckets forgets them all now and then.
+        if names.len() >= 10_000 {
+            names.clear();
+        }
+        names.insert(bucket.to_string(), mode);
     }
 
     /// The same client with another retry policy.
@@ -195,7 +216,13 @@ impl MetainfoClient {
             .http()
             .post(url)
             .bearer_auth(&self.api_key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        let resp = if subject.names.is_plain() {
+            resp.header(NAMES_HEADER, NAMES_PLAIN)
+        } else {
+            resp
+        };
+        let resp = resp
             .body(body.to_vec())
             .send()
             .await
@@ -225,6 +252,11 @@ impl MetainfoClient {
                 } else {
                     Retry::Never
                 };
+                if body.error.code == ErrorCode::NameModeMismatch
+                    && let Some(bucket) = &subject.bucket
+                {
+                    self.names.lock().remove(bucket);
+                }
                 Err(Failure {
                     error: UplinkError::from_satellite(status.as_u16(), body, subject),
                     retry,
@@ -261,8 +293,18 @@ impl MetainfoClient {
     }
 
     pub async fn create_bucket(&self, name: &str) -> Result<BucketInfo> {
+        self.create_bucket_with(name, None).await
+    }
+
+    /// Creates a bucket; with `plain_names_tag` (hex), one that keeps names in clear.
+    pub async fn create_bucket_with(
+        &self,
+        name: &str,
+        plain_names_tag: Option<String>,
+    ) -> Result<BucketInfo> {
         let req = BucketRequest {
             name: name.to_string(),
+            plain_names_tag,
         };
         self.call(BUCKET_CREATE_PATH, &req, &Subject::bucket(name))
             .await
@@ -271,8 +313,24 @@ impl MetainfoClient {
     pub async fn get_bucket(&self, name: &str) -> Result<BucketInfo> {
         let req = BucketRequest {
             name: name.to_string(),
+            plain_names_tag: None,
         };
         self.idempotent(BUCKET_GET_PATH, &req, &Subject::bucket(name))
+            .await
+    }
+
+    pub async fn bucket_cors(&self, name: &str) -> Result<BucketCors> {
+        let req = BucketRequest {
+            name: name.to_string(),
+            plain_names_tag: None,
+        };
+        self.idempotent(BUCKET_CORS_GET_PATH, &req, &Subject::bucket(name))
+            .await
+    }
+
+    /// Setting the same rules twice leaves the same state, so a retry is safe.
+    pub async fn set_bucket_cors(&self, req: &SetBucketCorsRequest) -> Result<BucketCors> {
+        self.idempotent(BUCKET_CORS_SET_PATH, req, &Subject::bucket(&req.name))
             .await
     }
 

@@ -11,6 +11,7 @@ pub mod error;
 mod input;
 mod metainfo;
 mod multipart;
+mod names;
 mod objects;
 mod piece_set;
 pub mod pieces;
@@ -59,6 +60,9 @@ pub struct ClientConfig {
     /// falls behind or moves to a replacement node can be produced again; beyond this
     /// the segment spills to an unlinked temporary file in `spool_dir`.
     pub spool_memory: usize,
+    /// Most spool memory all uploads of this client hold together (many parts at once
+    /// through a gateway); a spool that finds none left spills from the start.
+    pub spool_memory_total: usize,
     /// Where the spool spills (the system's temporary directory if unset).
     pub spool_dir: Option<PathBuf>,
     /// Rounds of replacement nodes per segment before an upload gives up.
@@ -81,6 +85,7 @@ impl Default for ClientConfig {
             idle_timeout: Duration::from_secs(60),
             ping_timeout: Duration::from_secs(3),
             spool_memory: 8 << 20,
+            spool_memory_total: 64 << 20,
             spool_dir: None,
             replacement_rounds: 3,
             metainfo_retry: RetryPolicy::default(),
@@ -99,6 +104,8 @@ struct Inner {
     inline_limit: std::sync::atomic::AtomicU64,
     /// Aborts of uploads that were dropped before they finished (see [`Project::close`]).
     cleanups: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The memory all upload spools share.
+    spool_memory: Arc<spool::SpoolMemory>,
 }
 
 /// A project on a satellite, as reachable with one access grant. Cheap to clone.
@@ -124,6 +131,7 @@ impl Project {
             access.api_key.serialize(),
         )
         .with_retry(config.metainfo_retry);
+        let spool_memory = spool::SpoolMemory::new(config.spool_memory_total);
         Ok(Self {
             inner: Arc::new(Inner {
                 access,
@@ -132,6 +140,7 @@ impl Project {
                 config,
                 inline_limit: std::sync::atomic::AtomicU64::new(0),
                 cleanups: parking_lot::Mutex::new(Vec::new()),
+                spool_memory,
             }),
         })
     }

@@ -86,18 +86,15 @@ fn etag_key(object_key: &Key) -> Key {
 }
 
 impl Project {
-    fn multipart_target(&self, bucket: &str, key: &str) -> Result<(String, Key, Subject)> {
+    async fn multipart_target(&self, bucket: &str, key: &str) -> Result<(String, Key, Subject)> {
         if key.is_empty() {
             return Err(UplinkError::InvalidArgument(
                 "object key must not be empty".into(),
             ));
         }
-        let store = &self.inner.access.encryption;
-        Ok((
-            store.encrypt_key(bucket, key)?,
-            store.object_key(bucket, key)?,
-            Subject::object(bucket, key),
-        ))
+        let (encrypted_key, subject) = self.object_name(bucket, key).await?;
+        let object_key = self.inner.access.encryption.object_key(bucket, key)?;
+        Ok((encrypted_key, object_key, subject))
     }
 
     async fn resume(
@@ -130,7 +127,7 @@ impl Project {
         key: &str,
         options: &UploadOptions,
     ) -> Result<String> {
-        let (encrypted_key, object_key, subject) = self.multipart_target(bucket, key)?;
+        let (encrypted_key, object_key, subject) = self.multipart_target(bucket, key).await?;
         let metadata = ObjectMetadata {
             content_type: options.content_type.clone(),
             user: options.metadata.clone(),
@@ -168,7 +165,7 @@ impl Project {
                 "part numbers are 1 to {MAX_PART_NUMBER}, not {part}"
             )));
         }
-        let (encrypted_key, object_key, subject) = self.multipart_target(bucket, key)?;
+        let (encrypted_key, object_key, subject) = self.multipart_target(bucket, key).await?;
         let resumed = self
             .resume(bucket, &encrypted_key, upload_id, Some(part), &subject)
             .await?;
@@ -222,7 +219,7 @@ impl Project {
         cursor: u32,
         limit: Option<u32>,
     ) -> Result<(Vec<Part>, bool)> {
-        let (encrypted_key, object_key, subject) = self.multipart_target(bucket, key)?;
+        let (encrypted_key, object_key, subject) = self.multipart_target(bucket, key).await?;
         let resp = self
             .inner
             .metainfo
@@ -269,7 +266,7 @@ impl Project {
         min_part_size: u64,
         options: &UploadOptions,
     ) -> Result<std::result::Result<ObjectEntry, CompleteError>> {
-        let (encrypted_key, object_key, subject) = self.multipart_target(bucket, key)?;
+        let (encrypted_key, object_key, subject) = self.multipart_target(bucket, key).await?;
         if parts.is_empty() || parts.windows(2).any(|w| w[0].part >= w[1].part) {
             return Ok(Err(CompleteError::InvalidPartOrder));
         }
@@ -325,7 +322,7 @@ impl Project {
 
     /// Gives up an upload: its parts are deleted.
     pub async fn abort_multipart(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
-        let (encrypted_key, _, subject) = self.multipart_target(bucket, key)?;
+        let (encrypted_key, _, subject) = self.multipart_target(bucket, key).await?;
         let resumed = self
             .resume(bucket, &encrypted_key, upload_id, None, &subject)
             .await?;
@@ -351,21 +348,23 @@ impl Project {
         cursor: Option<String>,
         limit: Option<u32>,
     ) -> Result<UploadPage> {
-        let store = &self.inner.access.encryption;
+        let mode = self.bucket_names(bucket).await?;
+        let names = self.inner.access.encryption.names(bucket, mode);
         let resp = self
             .inner
             .metainfo
             .list_objects(
                 &ListObjectsRequest {
                     bucket: bucket.to_string(),
-                    prefix: store.encrypt_prefix(bucket, prefix)?,
+                    prefix: names.encrypt_prefix(prefix)?,
+                    delimiter: None,
                     cursor,
                     recursive: true,
                     limit,
                     include_metadata: false,
                     pending: true,
                 },
-                &Subject::bucket(bucket),
+                &Subject::bucket(bucket).with_names(mode),
             )
             .await?;
         let mut page = UploadPage {
@@ -377,10 +376,9 @@ impl Project {
             ..Default::default()
         };
         for item in resp.items {
-            let (Ok(key), Some(upload_id)) = (
-                store.decrypt_key(bucket, &item.encrypted_key),
-                item.object_id,
-            ) else {
+            let (Ok(key), Some(upload_id)) =
+                (names.decrypt_key(&item.encrypted_key), item.object_id)
+            else {
                 continue;
             };
             page.uploads.push(MultipartUpload {

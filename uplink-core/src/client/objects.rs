@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 
 use super::Project;
-use super::error::{Result, Subject};
+use super::error::{Result, Subject, UplinkError};
 use super::upload::ObjectMetadata;
 use crate::crypto::content::{metadata_key, open};
+use crate::protocol::cors::CorsRule;
 use crate::protocol::metainfo::{
     BucketInfo, ListBucketsRequest, ListObjectsRequest, ObjectInfo, ObjectRequest, Sealed,
+    SetBucketCorsRequest,
 };
 
 /// An object (or, in a non-recursive listing, a common prefix) with its name decrypted.
@@ -46,8 +48,12 @@ impl ObjectEntry {
 
 #[derive(Clone, Debug, Default)]
 pub struct ListOptions {
-    /// Plaintext prefix: empty, or ending in `/`.
+    /// Plaintext prefix: empty, or ending in `/` (any string in a bucket with names in
+    /// clear).
     pub prefix: String,
+    /// Where a non-recursive listing collapses names (`/` unless given; another only in
+    /// a bucket with names in clear).
+    pub delimiter: Option<String>,
     pub recursive: bool,
     /// Opaque cursor from a previous page.
     pub cursor: Option<String>,
@@ -72,6 +78,20 @@ impl Project {
 
     pub async fn bucket(&self, name: &str) -> Result<BucketInfo> {
         self.inner.metainfo.get_bucket(name).await
+    }
+
+    /// The bucket's cross-origin rules, `None` if it has none.
+    pub async fn bucket_cors(&self, name: &str) -> Result<Option<Vec<CorsRule>>> {
+        Ok(self.inner.metainfo.bucket_cors(name).await?.rules)
+    }
+
+    /// Replaces the bucket's cross-origin rules; `None` removes them.
+    pub async fn set_bucket_cors(&self, name: &str, rules: Option<Vec<CorsRule>>) -> Result<()> {
+        let req = SetBucketCorsRequest {
+            name: name.to_string(),
+            rules,
+        };
+        self.inner.metainfo.set_bucket_cors(&req).await.map(|_| ())
     }
 
     /// Deletes a bucket; with `force`, its objects too. Returns the objects deleted.
@@ -103,8 +123,14 @@ impl Project {
         bucket: &str,
         options: &ListOptions,
     ) -> Result<ObjectPage> {
-        let store = &self.inner.access.encryption;
-        let prefix = store.encrypt_prefix(bucket, &options.prefix)?;
+        let mode = self.bucket_names(bucket).await?;
+        let names = self.inner.access.encryption.names(bucket, mode);
+        if options.delimiter.as_deref().is_some_and(|d| d != "/") && !mode.is_plain() {
+            return Err(UplinkError::InvalidArgument(format!(
+                "bucket {bucket:?} keeps its names encrypted: listings collapse only at '/'"
+            )));
+        }
+        let prefix = names.encrypt_prefix(&options.prefix)?;
         let resp = self
             .inner
             .metainfo
@@ -112,13 +138,14 @@ impl Project {
                 &ListObjectsRequest {
                     bucket: bucket.to_string(),
                     prefix,
+                    delimiter: options.delimiter.clone(),
                     cursor: options.cursor.clone(),
                     recursive: options.recursive,
                     limit: options.limit,
                     include_metadata: options.include_metadata,
                     pending: false,
                 },
-                &Subject::bucket(bucket),
+                &Subject::bucket(bucket).with_names(mode),
             )
             .await?;
         let mut page = ObjectPage {
@@ -131,9 +158,9 @@ impl Project {
         };
         for item in resp.items {
             let key = if item.is_prefix {
-                store.decrypt_prefix(bucket, &item.encrypted_key)
+                names.decrypt_prefix(&item.encrypted_key)
             } else {
-                store.decrypt_key(bucket, &item.encrypted_key)
+                names.decrypt_key(&item.encrypted_key)
             };
             let Ok(key) = key else {
                 page.undecryptable += 1;
@@ -182,7 +209,7 @@ impl Project {
     }
 
     pub async fn stat_object(&self, bucket: &str, key: &str) -> Result<ObjectEntry> {
-        let encrypted_key = self.inner.access.encryption.encrypt_key(bucket, key)?;
+        let (encrypted_key, subject) = self.object_name(bucket, key).await?;
         let info = self
             .inner
             .metainfo
@@ -191,7 +218,7 @@ impl Project {
                     bucket: bucket.to_string(),
                     encrypted_key,
                 },
-                &Subject::object(bucket, key),
+                &subject,
             )
             .await?;
         Ok(self.object_entry(bucket, key, &info))
@@ -199,7 +226,7 @@ impl Project {
 
     /// Deletes an object; returns what was deleted, or `None` if there was nothing.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectEntry>> {
-        let encrypted_key = self.inner.access.encryption.encrypt_key(bucket, key)?;
+        let (encrypted_key, subject) = self.object_name(bucket, key).await?;
         let resp = self
             .inner
             .metainfo
@@ -208,7 +235,7 @@ impl Project {
                     bucket: bucket.to_string(),
                     encrypted_key,
                 },
-                &Subject::object(bucket, key),
+                &subject,
             )
             .await?;
         Ok(resp

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::Project;
-use super::error::{Result, Subject, UplinkError};
+use super::error::{Result, UplinkError};
 use super::objects::ObjectEntry;
 use super::upload::{ObjectMetadata, sealed_metadata};
 use crate::crypto::content::{content_key, metadata_key, open, seal, segment_wrap_key};
@@ -71,11 +71,18 @@ impl Project {
             ));
         }
         let store = &self.inner.access.encryption;
-        let encrypted_key = store.encrypt_key(bucket, key)?;
+        let (encrypted_key, subject) = self.object_name(bucket, key).await?;
+        let (new_encrypted_key, new_subject) = self.object_name(new_bucket, new_key).await?;
+        if subject.names != new_subject.names {
+            return Err(UplinkError::InvalidArgument(format!(
+                "bucket {bucket:?} keeps its names {} and {new_bucket:?} {}: a server-side copy \
+                 or move stays between buckets of one kind (download and upload instead)",
+                subject.names.describe(),
+                new_subject.names.describe()
+            )));
+        }
         let old_object_key = store.object_key(bucket, key)?;
-        let new_encrypted_key = store.encrypt_key(new_bucket, new_key)?;
         let new_object_key = store.object_key(new_bucket, new_key)?;
-        let subject = Subject::object(bucket, key);
         let source = self
             .inner
             .metainfo
@@ -127,7 +134,7 @@ impl Project {
                     delete_source,
                     if_absent: options.if_absent,
                 },
-                &Subject::object(new_bucket, new_key),
+                &new_subject,
             )
             .await?;
         Ok(ObjectEntry::committed(new_key, &info, metadata))

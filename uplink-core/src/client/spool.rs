@@ -11,9 +11,14 @@
 //! system removes when it is closed, even if the process is killed. Only ciphertext
 //! ever reaches the disk. So memory stays bounded for a stream of any length, stdin
 //! included, without having to read the input twice.
+//!
+//! The memory of all spools of one client comes from one [`SpoolMemory`] pool: a
+//! gateway with a hundred parts in flight holds what the pool allows, and the spools
+//! that find it empty spill from their first batch.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -26,6 +31,60 @@ use crate::protocol::RedundancyScheme;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct SpoolError(String);
+
+/// Memory that the spools of one client share.
+#[derive(Debug)]
+pub(crate) struct SpoolMemory {
+    available: AtomicUsize,
+}
+
+impl SpoolMemory {
+    pub fn new(total: usize) -> Arc<Self> {
+        Arc::new(Self {
+            available: AtomicUsize::new(total),
+        })
+    }
+
+    /// Up to `want` bytes of the pool (less, or none, when others hold it), given back
+    /// when the reservation is dropped.
+    pub fn reserve(self: &Arc<Self>, want: usize) -> Reservation {
+        let mut got = 0;
+        let _ = self
+            .available
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |free| {
+                got = want.min(free);
+                Some(free - got)
+            });
+        Reservation {
+            pool: self.clone(),
+            bytes: got,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn available(&self) -> usize {
+        self.available.load(Ordering::Acquire)
+    }
+}
+
+/// Bytes taken from a [`SpoolMemory`] pool.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    pool: Arc<SpoolMemory>,
+    bytes: usize,
+}
+
+impl Reservation {
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.pool.available.fetch_add(self.bytes, Ordering::AcqRel);
+    }
+}
 
 /// Where a batch's `k` data shares are, each `share_len` bytes, one after the other.
 enum Stored {
@@ -43,6 +102,8 @@ struct State {
     file_len: u64,
     /// Set when spilling failed: batches from then on cannot be produced again.
     broken: Option<String>,
+    /// The pool memory this spool may fill; given back on release.
+    reservation: Option<Reservation>,
 }
 
 /// How far the spool is: batches stored, and whether the segment is complete.
@@ -70,7 +131,19 @@ pub(crate) struct Spool {
 impl Spool {
     /// A spool that keeps up to `memory_budget` bytes in memory and spills the rest to
     /// a temporary file in `dir`.
+    #[cfg(test)]
     pub fn new(scheme: RedundancyScheme, memory_budget: usize, dir: &Path) -> Self {
+        Self::with_memory(
+            scheme,
+            SpoolMemory::new(memory_budget).reserve(memory_budget),
+            dir,
+        )
+    }
+
+    /// A spool that keeps what `reservation` allows in memory and spills the rest to a
+    /// temporary file in `dir`.
+    pub fn with_memory(scheme: RedundancyScheme, reservation: Reservation, dir: &Path) -> Self {
+        let memory_budget = reservation.bytes();
         Self {
             shared: Arc::new(Shared {
                 scheme,
@@ -84,6 +157,7 @@ impl Spool {
                     file: None,
                     file_len: 0,
                     broken: None,
+                    reservation: Some(reservation),
                 }),
                 progress: watch::Sender::new(Progress {
                     batches: 0,
@@ -183,6 +257,7 @@ impl Spool {
     pub fn release(&self) {
         let mut st = self.shared.state.lock();
         st.memory = Vec::new();
+        st.reservation = None;
         st.file = None;
         st.batches.clear();
         st.broken = Some("the segment's spool was released".into());
@@ -379,6 +454,32 @@ mod tests {
         }
         assert!(spool.wait_for(7).await);
         assert!(!spool.wait_for(8).await);
+    }
+
+    /// Spools share one pool: what one holds the next cannot have (it spills from the
+    /// start and still gives every piece back), and a released spool gives it back.
+    #[tokio::test]
+    async fn spools_share_one_memory_pool() {
+        let scheme = RedundancyScheme::default();
+        let dir = tempfile::tempdir().unwrap();
+        let pool = SpoolMemory::new(1 << 20);
+        let first = Spool::with_memory(scheme, pool.reserve(1 << 20), dir.path());
+        assert_eq!(pool.available(), 0);
+        let second = Spool::with_memory(scheme, pool.reserve(1 << 20), dir.path());
+        let mut encoder = SegmentEncoder::new(scheme, &Key::random());
+        let plain = vec![5u8; 16 * scheme.block_plain_size() as usize];
+        let shares = encoder.encode_batch(&plain, true).unwrap();
+        first.push(&shares).await;
+        second.push(&shares).await;
+        assert!(first.memory_used() > 0);
+        assert_eq!(second.memory_used(), 0, "the pool was empty: it spilled");
+        for p in 0..scheme.total {
+            assert!(second.piece(0, p).await.unwrap() == shares[p as usize]);
+        }
+        first.release();
+        assert_eq!(pool.available(), 1 << 20);
+        drop(second);
+        assert_eq!(pool.available(), 1 << 20);
     }
 
     #[tokio::test]

@@ -215,10 +215,8 @@ impl Project {
                 "object key must not be empty".into(),
             ));
         }
-        let store = &self.inner.access.encryption;
-        let encrypted_key = store.encrypt_key(bucket, key)?;
-        let object_key = store.object_key(bucket, key)?;
-        let subject = Subject::object(bucket, key);
+        let (encrypted_key, subject) = self.object_name(bucket, key).await?;
+        let object_key = self.inner.access.encryption.object_key(bucket, key)?;
         let target = Target {
             bucket,
             key,
@@ -551,7 +549,11 @@ impl<'a> Upload<'a> {
         let segment_key = Key::random();
         let mut encoder = SegmentEncoder::new(scheme, &segment_key);
         let spool_dir = config.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let spool = Spool::new(scheme, config.spool_memory, &spool_dir);
+        let spool = Spool::with_memory(
+            scheme,
+            inner.spool_memory.reserve(config.spool_memory),
+            &spool_dir,
+        );
         // Frees the spool when the segment is done, whatever way it ends.
         let _release = ReleaseOnDrop(spool.clone());
         let mut pieces = PieceSet::new(

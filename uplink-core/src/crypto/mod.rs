@@ -6,10 +6,12 @@
 //! - [`store`]: the keys a grant holds and which one applies to a name.
 //! - [`content`]: segment blocks and the small sealed values stored with objects.
 //! - [`passphrase`]: root keys from passphrases.
+//! - [`names`]: buckets whose object names are kept in clear.
 
 pub mod content;
 mod error;
 mod key;
+pub mod names;
 pub mod passphrase;
 pub mod path;
 pub mod store;

@@ -82,6 +82,7 @@ fn metainfo() -> Vec<Vec<u8>> {
             1,
             json(&BucketRequest {
                 name: "photos".into(),
+                plain_names_tag: Some("00".repeat(32)),
             }),
         ),
         (
@@ -160,6 +161,7 @@ fn metainfo() -> Vec<Vec<u8>> {
                 encrypted_key: "X/a".into(),
                 segment_cursor: SegmentPosition::single(1),
                 segment_limit: Some(5),
+                first_at: None,
             }),
         ),
         (
@@ -175,6 +177,7 @@ fn metainfo() -> Vec<Vec<u8>> {
             json(&ListObjectsRequest {
                 bucket: "photos".into(),
                 prefix: "X/".into(),
+                delimiter: Some("/".into()),
                 cursor: Some("X/a".into()),
                 recursive: true,
                 limit: Some(100),
@@ -195,6 +198,7 @@ fn metainfo() -> Vec<Vec<u8>> {
             json(&BucketInfo {
                 name: "photos".into(),
                 created_at: NOW,
+                plain_names_tag: None,
             }),
         ),
         (
@@ -203,6 +207,7 @@ fn metainfo() -> Vec<Vec<u8>> {
                 items: vec![BucketInfo {
                     name: "photos".into(),
                     created_at: NOW,
+                    plain_names_tag: Some("ab".repeat(32)),
                 }],
                 more: true,
             }),
@@ -235,6 +240,7 @@ fn metainfo() -> Vec<Vec<u8>> {
                 stream_id: "stream".into(),
                 segments: vec![segment_info()],
                 more: false,
+                first_segment: None,
             }),
         ),
         (

@@ -16,6 +16,11 @@ use crate::client::Project;
 #[async_trait::async_trait]
 pub trait Tenants: Send + Sync + 'static {
     async fn project(&self, credentials: Option<&Credentials>) -> S3Result<Project>;
+
+    /// The project whose bucket CORS rules apply to a request naming `access_key`
+    /// (unverified: preflights are never signed), if that can be told. Used only to
+    /// decide which pages may read answers, never to serve data.
+    async fn project_for_cors(&self, access_key: Option<&str>) -> Option<Project>;
 }
 
 /// One access key, one project: the self-hosted gateway.
@@ -66,6 +71,10 @@ impl Tenants for SingleTenant {
             Some(c) if c.access_key == self.access_key => Ok(self.project.clone()),
             _ => Err(s3_error!(AccessDenied, "Signature is required")),
         }
+    }
+
+    async fn project_for_cors(&self, _access_key: Option<&str>) -> Option<Project> {
+        Some(self.project.clone())
     }
 }
 

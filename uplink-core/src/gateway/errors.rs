@@ -55,6 +55,9 @@ pub(crate) fn s3(e: UplinkError) -> S3Error {
             _ => internal(message),
         },
         UplinkError::Access(e) => s3_error!(AccessDenied, "{e}"),
+        // The gateway learnt the bucket's mode afresh: the client's retry goes through.
+        e @ UplinkError::NameModeMismatch { .. } => s3_error!(OperationAborted, "{e}"),
+        e @ UplinkError::UnprovenPlainNames(_) => s3_error!(AccessDenied, "{e}"),
         UplinkError::UploadFailed(m) => s3_error!(ServiceUnavailable, "Upload failed: {m}"),
         UplinkError::DownloadFailed(m) => s3_error!(ServiceUnavailable, "Download failed: {m}"),
         other => internal(other.to_string()),

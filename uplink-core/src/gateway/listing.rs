@@ -6,7 +6,8 @@
 //! that ends mid-name, another delimiter) cannot be answered on ciphertext: the gateway
 //! lists everything below the prefix's last `/`, decrypts, filters and collapses in
 //! plaintext, in S3's lexicographic order, up to a configured number of keys, and says
-//! so clearly past it.
+//! so clearly past it. A bucket that keeps its names in clear is listed by the
+//! satellite whatever the prefix and delimiter.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,6 +15,7 @@ use s3s::{S3Result, s3_error};
 
 use super::errors;
 use crate::client::{ListOptions, ObjectEntry, Project};
+use crate::crypto::names::NameMode;
 
 pub(crate) struct ListRequest<'a> {
     pub bucket: &'a str,
@@ -68,18 +70,24 @@ pub(crate) async fn list(project: &Project, req: &ListRequest<'_>) -> S3Result<L
             next_marker: None,
         });
     }
-    let on_satellite = (req.prefix.is_empty() || req.prefix.ends_with('/'))
-        && matches!(req.delimiter, None | Some("/"));
+    let names = project.bucket_names(req.bucket).await.map_err(errors::s3)?;
+    let on_satellite = names.is_plain()
+        || ((req.prefix.is_empty() || req.prefix.ends_with('/'))
+            && matches!(req.delimiter, None | Some("/")));
     if on_satellite {
-        satellite_page(project, req).await
+        satellite_page(project, req, names).await
     } else {
         exhaustive(project, req).await
     }
 }
 
 /// The satellite's listing, one page.
-async fn satellite_page(project: &Project, req: &ListRequest<'_>) -> S3Result<Listed> {
-    let store = &project.access().encryption;
+async fn satellite_page(
+    project: &Project,
+    req: &ListRequest<'_>,
+    mode: NameMode,
+) -> S3Result<Listed> {
+    let names = project.access().encryption.names(req.bucket, mode);
     let cursor = match (req.token, req.after) {
         (Some(t), _) => {
             let t = decode_token(t)?;
@@ -94,23 +102,25 @@ async fn satellite_page(project: &Project, req: &ListRequest<'_>) -> S3Result<Li
                     .to_string(),
             )
         }
-        (None, Some(after)) if !after.is_empty() => Some(if after.ends_with('/') {
-            store
-                .encrypt_prefix(req.bucket, after)
+        (None, Some(after)) if !after.is_empty() => Some(if mode.is_plain() {
+            after.to_string()
+        } else if after.ends_with('/') {
+            names
+                .encrypt_prefix(after)
                 .map_err(|e| errors::s3(e.into()))?
         } else {
-            store
-                .encrypt_key(req.bucket, after)
-                .map_err(|e| errors::s3(e.into()))?
+            names.encrypt_key(after).map_err(|e| errors::s3(e.into()))?
         }),
         _ => None,
     };
+    let delimiter = req.delimiter.filter(|d| !d.is_empty());
     let page = project
         .list_objects_page(
             req.bucket,
             &ListOptions {
                 prefix: req.prefix.to_string(),
-                recursive: req.delimiter.is_none(),
+                delimiter: delimiter.map(str::to_string),
+                recursive: delimiter.is_none(),
                 cursor,
                 limit: Some(req.max_keys.min(1000) as u32),
                 include_metadata: true,
@@ -166,6 +176,7 @@ async fn exhaustive(project: &Project, req: &ListRequest<'_>) -> S3Result<Listed
     };
     let mut options = ListOptions {
         prefix: base.to_string(),
+        delimiter: None,
         recursive: true,
         cursor: None,
         limit: Some(1000),

@@ -14,7 +14,9 @@ mod auth;
 mod checksums;
 mod conditions;
 mod copy;
+mod cors;
 mod errors;
+pub mod listener;
 mod listing;
 mod multipart;
 mod service;
@@ -23,14 +25,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
 use s3s::auth::S3Auth;
 use s3s::service::S3ServiceBuilder;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use auth::{SingleTenant, Tenants};
+pub use listener::{HttpListener, ListenOptions};
 pub use service::{S3Settings, UplinkS3};
 
 /// Where and how a gateway listens.
@@ -43,6 +42,8 @@ pub struct GatewayConfig {
     pub settings: S3Settings,
     /// Time a client has to send a request's headers (slow clients hold no slot).
     pub header_timeout: Duration,
+    /// Serve HTTPS with this configuration (see [`listener`]); plain HTTP without.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl GatewayConfig {
@@ -52,6 +53,7 @@ impl GatewayConfig {
             domains: Vec::new(),
             settings: S3Settings::default(),
             header_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -70,15 +72,13 @@ pub enum GatewayError {
 
 /// A running gateway; dropping it does not stop it, [`Gateway::stop`] does.
 pub struct Gateway {
-    local_addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    listener: HttpListener,
 }
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gateway")
-            .field("local_addr", &self.local_addr)
+            .field("listener", &self.listener)
             .finish_non_exhaustive()
     }
 }
@@ -91,7 +91,9 @@ impl Gateway {
         auth: Arc<A>,
         tenants: Arc<dyn Tenants>,
     ) -> Result<Self, GatewayError> {
-        let mut builder = S3ServiceBuilder::new(UplinkS3::new(tenants, config.settings.clone()));
+        let s3 = UplinkS3::new(tenants.clone(), config.settings.clone());
+        let rules = s3.cors.clone();
+        let mut builder = S3ServiceBuilder::new(s3);
         builder.set_auth(auth::SharedAuth(auth));
         if !config.domains.is_empty() {
             let host = s3s::host::MultiDomain::new(&config.domains)
@@ -105,71 +107,37 @@ impl Gateway {
         builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
             s3_config,
         ))));
-        let service = builder.build();
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| GatewayError::Listen {
-                    addr: config.listen,
-                    source,
-                })?;
-        let local_addr = listener
-            .local_addr()
+        let service = cors::CorsLayer::new(builder.build(), tenants, rules, config.domains.clone());
+        let options = ListenOptions {
+            header_timeout: config.header_timeout,
+            tls: config.tls.clone(),
+            ..ListenOptions::default()
+        };
+        let listener = HttpListener::start(config.listen, service, options)
+            .await
             .map_err(|source| GatewayError::Listen {
                 addr: config.listen,
                 source,
             })?;
-        let (stop, mut stopped) = watch::channel(false);
-        let header_timeout = config.header_timeout;
-        let task = tokio::spawn(async move {
-            let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-            loop {
-                let (socket, _) = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "gateway accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                    _ = stopped.changed() => break,
-                };
-                let _ = socket.set_nodelay(true);
-                let mut http = hyper::server::conn::http1::Builder::new();
-                http.timer(TokioTimer::new())
-                    .header_read_timeout(header_timeout)
-                    .keep_alive(true);
-                let conn = http.serve_connection(TokioIo::new(socket), service.clone());
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "gateway connection ended with an error");
-                    }
-                });
-            }
-            // Requests in flight finish (up to a deadline); new ones are refused.
-            let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
-        });
-        Ok(Self {
-            local_addr,
-            stop,
-            task,
-        })
+        Ok(Self { listener })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.listener.local_addr()
+    }
+
+    /// The endpoint URL on this host (`http://` or `https://` and the bound address).
+    pub fn url(&self) -> String {
+        self.listener.url()
     }
 
     /// Stops accepting, lets requests in flight finish (at most 10 s), and returns.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+        self.listener.stop().await
     }
 
     /// Runs until stopped from elsewhere (the task ends).
     pub async fn wait(self) {
-        let _ = self.task.await;
+        self.listener.wait().await
     }
 }

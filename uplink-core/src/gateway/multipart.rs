@@ -205,6 +205,46 @@ pub(crate) async fn abort(
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
+/// `uploads` in S3's order (key, then initiation, then id), from just after the
+/// markers: after every upload of keys up to `key_marker`, or, with `upload_id_marker`,
+/// after that upload of `key_marker` (uploads of that key with an id greater than the
+/// marker's, if it is gone).
+fn after_markers(
+    mut uploads: Vec<crate::client::MultipartUpload>,
+    key_marker: Option<&str>,
+    upload_id_marker: Option<&str>,
+) -> Vec<crate::client::MultipartUpload> {
+    uploads.sort_by(|a, b| {
+        (a.key.as_str(), a.created_at, a.upload_id.as_str()).cmp(&(
+            b.key.as_str(),
+            b.created_at,
+            b.upload_id.as_str(),
+        ))
+    });
+    let Some(key_marker) = key_marker.filter(|k| !k.is_empty()) else {
+        return uploads;
+    };
+    let start = match upload_id_marker.filter(|id| !id.is_empty()) {
+        None => uploads.partition_point(|u| u.key.as_str() <= key_marker),
+        Some(id) => match uploads
+            .iter()
+            .position(|u| u.key == key_marker && u.upload_id == id)
+        {
+            Some(i) => i + 1,
+            None => {
+                return uploads
+                    .into_iter()
+                    .filter(|u| {
+                        u.key.as_str() > key_marker
+                            || (u.key == key_marker && u.upload_id.as_str() > id)
+                    })
+                    .collect();
+            }
+        },
+    };
+    uploads.split_off(start)
+}
+
 pub(crate) async fn list_uploads(
     s3: &UplinkS3,
     req: S3Request<ListMultipartUploadsInput>,
@@ -218,36 +258,41 @@ pub(crate) async fn list_uploads(
         None => String::new(),
     };
     let max = input.max_uploads.unwrap_or(1000).clamp(1, 1000) as usize;
+    // Names come back in ciphertext order: every pending upload under the base is read
+    // (up to the list bound), then sorted as S3 sorts them (by key, then initiation).
     let mut uploads = Vec::new();
     let mut cursor = None;
-    let mut truncated = false;
+    let mut read = 0usize;
     loop {
         let page = project
             .list_multipart_uploads(&input.bucket, &base, cursor, Some(1000))
             .await
             .map_err(errors::s3)?;
-        for u in page.uploads {
-            if !u.key.starts_with(&prefix) {
-                continue;
-            }
-            if let Some(marker) = &input.key_marker
-                && u.key.as_str() <= marker.as_str()
-            {
-                continue;
-            }
-            uploads.push(u);
+        read += page.uploads.len();
+        if read > s3.settings.list_bound {
+            return Err(s3_error!(
+                InvalidArgument,
+                "There are more than {} pending uploads under {base:?}; list them with a \
+                 longer prefix, or raise the gateway's list bound.",
+                s3.settings.list_bound
+            ));
         }
-        if uploads.len() > max {
-            truncated = true;
-            break;
-        }
+        uploads.extend(
+            page.uploads
+                .into_iter()
+                .filter(|u| u.key.starts_with(&prefix)),
+        );
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => break,
         }
     }
-    uploads.sort_by(|a, b| (a.key.as_str(), a.created_at).cmp(&(b.key.as_str(), b.created_at)));
-    truncated |= uploads.len() > max;
+    let mut uploads = after_markers(
+        uploads,
+        input.key_marker.as_deref(),
+        input.upload_id_marker.as_deref(),
+    );
+    let truncated = uploads.len() > max;
     uploads.truncate(max);
     let last = uploads.last().map(|u| (u.key.clone(), u.upload_id.clone()));
     Ok(S3Response::new(ListMultipartUploadsOutput {
@@ -273,4 +318,63 @@ pub(crate) async fn list_uploads(
         ),
         ..Default::default()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::MultipartUpload as Upload;
+
+    fn upload(key: &str, id: &str, created_at: i64) -> Upload {
+        Upload {
+            key: key.into(),
+            upload_id: id.into(),
+            created_at,
+        }
+    }
+
+    fn ids(uploads: &[Upload]) -> Vec<&str> {
+        uploads.iter().map(|u| u.upload_id.as_str()).collect()
+    }
+
+    #[test]
+    fn markers_page_through_several_uploads_of_one_key() {
+        // In ciphertext order; the same key three times, started at different times.
+        let all = vec![
+            upload("b", "b1", 5),
+            upload("a", "a-late", 9),
+            upload("a", "a-early", 1),
+            upload("a", "a-mid", 4),
+            upload("c", "c1", 2),
+        ];
+        let sorted = after_markers(all.clone(), None, None);
+        assert_eq!(ids(&sorted), ["a-early", "a-mid", "a-late", "b1", "c1"]);
+        // Page by page, two at a time, with the markers S3 hands out: each once.
+        let mut seen = Vec::new();
+        let (mut key, mut id) = (None::<String>, None::<String>);
+        loop {
+            let mut page = after_markers(all.clone(), key.as_deref(), id.as_deref());
+            let more = page.len() > 2;
+            page.truncate(2);
+            seen.extend(page.iter().map(|u| u.upload_id.clone()));
+            if !more {
+                break;
+            }
+            let last = page.last().unwrap();
+            (key, id) = (Some(last.key.clone()), Some(last.upload_id.clone()));
+        }
+        assert_eq!(seen, ["a-early", "a-mid", "a-late", "b1", "c1"]);
+        // A key marker alone skips every upload of that key.
+        assert_eq!(
+            ids(&after_markers(all.clone(), Some("a"), None)),
+            ["b1", "c1"]
+        );
+        // An upload id marker that is gone: that key's uploads with greater ids.
+        assert_eq!(
+            ids(&after_markers(all.clone(), Some("a"), Some("a-f"))),
+            ["a-mid", "a-late", "b1", "c1"]
+        );
+        // Without a key marker the id marker means nothing.
+        assert_eq!(after_markers(all.clone(), None, Some("zzz")).len(), 5);
+    }
 }

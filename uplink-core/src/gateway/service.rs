@@ -13,6 +13,7 @@ use tokio_util::io::StreamReader;
 use super::auth::Tenants;
 use super::checksums::{Expected, Verdict, Verified, expected_of};
 use super::conditions::{Conditions, timestamp, write_if_absent};
+use super::cors::{self, RulesCache};
 use super::errors;
 use super::listing::{self, ListRequest};
 use crate::client::{ByteRange, ObjectEntry, Project, UplinkError, UploadOptions};
@@ -42,11 +43,17 @@ impl Default for S3Settings {
 pub struct UplinkS3 {
     pub(crate) tenants: Arc<dyn Tenants>,
     pub(crate) settings: S3Settings,
+    /// Bucket CORS rules, shared with the layer that applies them.
+    pub(crate) cors: Arc<RulesCache>,
 }
 
 impl UplinkS3 {
     pub fn new(tenants: Arc<dyn Tenants>, settings: S3Settings) -> Self {
-        Self { tenants, settings }
+        Self {
+            tenants,
+            settings,
+            cors: Arc::default(),
+        }
     }
 
     pub(crate) async fn project<T>(&self, req: &S3Request<T>) -> S3Result<Project> {
@@ -183,6 +190,48 @@ impl S3 for UplinkS3 {
         Ok(S3Response::new(GetBucketLocationOutput {
             location_constraint: None,
         }))
+    }
+
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        let project = self.project(&req).await?;
+        let rules = cors::rules_from_s3(req.input.cors_configuration)?;
+        let bucket = &req.input.bucket;
+        let result = project.set_bucket_cors(bucket, Some(rules)).await;
+        self.cors.forget(bucket);
+        result.map_err(errors::s3)?;
+        Ok(S3Response::new(PutBucketCorsOutput {}))
+    }
+
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<GetBucketCorsInput>,
+    ) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        let project = self.project(&req).await?;
+        match project
+            .bucket_cors(&req.input.bucket)
+            .await
+            .map_err(errors::s3)?
+        {
+            Some(rules) => Ok(S3Response::new(GetBucketCorsOutput {
+                cors_rules: Some(cors::rules_to_s3(rules)),
+            })),
+            None => Err(cors::no_configuration()),
+        }
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        let project = self.project(&req).await?;
+        let bucket = &req.input.bucket;
+        let result = project.set_bucket_cors(bucket, None).await;
+        self.cors.forget(bucket);
+        result.map_err(errors::s3)?;
+        Ok(S3Response::new(DeleteBucketCorsOutput {}))
     }
 
     async fn put_object(

@@ -21,6 +21,10 @@ pub struct RegisterResponse {
     pub endpoint: Option<String>,
     /// When the credentials stop working (the grant's own not-after), if ever.
     pub not_after: Option<i64>,
+    /// For a public registration: the base URL of share links (`{links_url}/s/{access
+    /// key id}/{bucket}/{key}`), if this satellite serves them.
+    #[serde(default)]
+    pub links_url: Option<String>,
 }
 
 impl std::fmt::Debug for RegisterResponse {
@@ -29,6 +33,7 @@ impl std::fmt::Debug for RegisterResponse {
             .field("access_key_id", &self.access_key_id)
             .field("endpoint", &self.endpoint)
             .field("not_after", &self.not_after)
+            .field("links_url", &self.links_url)
             .finish_non_exhaustive()
     }
 }

@@ -47,6 +47,9 @@ pub enum ErrorCode {
     PieceNotFound,
     HashMismatch,
     DiskFull,
+    /// The request's object names are not written the way the bucket keeps them
+    /// (encrypted or in clear).
+    NameModeMismatch,
     /// The service is briefly overloaded or its database busy; retrying is safe.
     Unavailable,
     Internal,
@@ -64,7 +67,7 @@ impl ErrorCode {
             PermissionDenied | UntrustedSatellite | WrongNode | OrderLimitExpired
             | SerialReused => 403,
             NotFound | BucketNotFound | ObjectNotFound | PieceNotFound => 404,
-            BucketExists | BucketNotEmpty | Conflict => 409,
+            BucketExists | BucketNotEmpty | Conflict | NameModeMismatch => 409,
             PreconditionFailed => 412,
             LimitExceeded | TooManyRequests => 429,
             DiskFull => 507,

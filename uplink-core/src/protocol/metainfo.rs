@@ -18,6 +18,8 @@ pub const BUCKET_CREATE_PATH: &str = "/v1/buckets/create";
 pub const BUCKET_GET_PATH: &str = "/v1/buckets/get";
 pub const BUCKET_LIST_PATH: &str = "/v1/buckets/list";
 pub const BUCKET_DELETE_PATH: &str = "/v1/buckets/delete";
+pub const BUCKET_CORS_GET_PATH: &str = "/v1/buckets/cors/get";
+pub const BUCKET_CORS_SET_PATH: &str = "/v1/buckets/cors/set";
 pub const OBJECT_BEGIN_PATH: &str = "/v1/objects/begin";
 pub const OBJECT_COMMIT_PATH: &str = "/v1/objects/commit";
 pub const OBJECT_UPLOAD_INLINE_PATH: &str = "/v1/objects/upload-inline";
@@ -108,6 +110,10 @@ pub struct RevokeRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketRequest {
     pub name: String,
+    /// On creation: keep object names in clear, proven by this tag (hex; see
+    /// `crypto::names`). Ignored by other bucket requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plain_names_tag: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +121,57 @@ pub struct BucketInfo {
     pub name: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Set when the bucket keeps object names in clear: the tag its creator stored
+    /// (hex). Clients check it before they send a name in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plain_names_tag: Option<String>,
+}
+
+/// How a bucket's object names travel to the satellite.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NameMode {
+    /// Each `/`-separated component encrypted (the default).
+    #[default]
+    Encrypted,
+    /// As they are.
+    Plain,
+}
+
+impl NameMode {
+    pub fn is_plain(self) -> bool {
+        self == NameMode::Plain
+    }
+
+    /// "encrypted" or "in clear", for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            NameMode::Encrypted => "encrypted",
+            NameMode::Plain => "in clear",
+        }
+    }
+}
+
+/// The request header by which a client says that the object names in its request
+/// are in clear (value [`NAMES_PLAIN`]); without it they are encrypted. The satellite
+/// refuses a request whose names are not written the way its bucket keeps them, so a
+/// client that is wrong about a bucket never stores a name the wrong way.
+pub const NAMES_HEADER: &str = "x-object-names";
+/// The value of [`NAMES_HEADER`] for names in clear.
+pub const NAMES_PLAIN: &str = "plain";
+
+/// A bucket's cross-origin rules; `None` is no configuration (S3's
+/// `NoSuchCORSConfiguration`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketCors {
+    pub rules: Option<Vec<super::cors::CorsRule>>,
+}
+
+/// Replaces a bucket's cross-origin rules (`rules: None` removes them). Needs write
+/// permission on the bucket; reading them needs read permission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetBucketCorsRequest {
+    pub name: String,
+    pub rules: Option<Vec<super::cors::CorsRule>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -428,6 +485,10 @@ pub struct DownloadObjectRequest {
     #[serde(default)]
     pub segment_cursor: SegmentPosition,
     pub segment_limit: Option<u32>,
+    /// Also return the download of the listed segment holding this plaintext offset
+    /// (where the read starts), saving a round trip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_at: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -446,6 +507,9 @@ pub struct DownloadObjectResponse {
     pub segments: Vec<SegmentInfo>,
     /// More segments follow after the last one listed.
     pub more: bool,
+    /// The download of the segment at the request's `first_at`, if asked and listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_segment: Option<DownloadSegmentResponse>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -476,9 +540,14 @@ pub struct DownloadSegmentResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListObjectsRequest {
     pub bucket: String,
-    /// Encrypted prefix: empty, or ending in `/`.
+    /// Encrypted prefix: empty, or ending in `/`. In a bucket with names in clear, any
+    /// string.
     #[serde(default)]
     pub prefix: String,
+    /// Where a non-recursive listing collapses names: `/` unless given; another
+    /// delimiter only in a bucket with names in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
     /// Continue after this encrypted key (exclusive).
     pub cursor: Option<String>,
     /// List every key under the prefix instead of collapsing at the next `/`.

@@ -3,6 +3,7 @@
 //! Signed structures implement [`identity::Signable`]; HTTP bodies are JSON (metainfo,
 //! check-in) or framed binary (piece transfer, see [`wire`]).
 
+pub mod cors;
 pub mod edge;
 pub mod error;
 pub mod exit;

@@ -109,6 +109,8 @@ pub fn error_kind(e: &UplinkError) -> String {
         UplinkError::LimitExceeded(_) => "limit_exceeded",
         UplinkError::SatelliteUnreachable { .. } => "satellite_unreachable",
         UplinkError::Unavailable { .. } => "unavailable",
+        UplinkError::NameModeMismatch { .. } => "name_mode_mismatch",
+        UplinkError::UnprovenPlainNames(_) => "unproven_plain_names",
         UplinkError::UploadFailed(_) => "upload_failed",
         UplinkError::DownloadFailed(_) => "download_failed",
         UplinkError::InvalidArgument(_) => "invalid_argument",

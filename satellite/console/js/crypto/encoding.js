@@ -231,6 +231,12 @@ export class PostcardWriter {
     return this.bytes(utf8(s, what));
   }
 
+  /** `bool`: one byte, 0 or 1. */
+  bool(value) {
+    this.parts.push(Uint8Array.of(value ? 1 : 0));
+    return this;
+  }
+
   /** `Option<T>`: `write` is called to encode the value when it is not null. */
   option(value, write) {
     this.parts.push(Uint8Array.of(value == null ? 0 : 1));
@@ -279,6 +285,13 @@ export class PostcardReader {
 
   string(what) {
     return fromUtf8(this.bytesField(what), what);
+  }
+
+  /** `bool`: 0 or 1, nothing else. */
+  bool(what) {
+    const b = this.byte(what);
+    if (b > 1) throw malformed(`bad bool ${b} in ${what}`);
+    return b === 1;
   }
 
   /** `Option<T>`: `read` is called to decode the value after a 1 tag. */

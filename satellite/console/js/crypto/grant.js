@@ -7,7 +7,7 @@
  * `uplink-core/src/access/grant.rs`): a grant is base58check (double SHA-256
  * checksum) of a version byte 1 and the postcard encoding of
  * `{satellite: "nodeid@host:port", api_key: macaroon bytes, encryption: {default_key:
- * Option<32 bytes>, entries: [{bucket, prefix, encrypted_prefix, key}]}}`.
+ * Option<32 bytes>, entries: [{bucket, prefix, encrypted_prefix, key, plain_names}]}}`.
  * `satellite/tests/console_crypto.rs` checks this module against the Rust code in both
  * directions.
  *
@@ -101,6 +101,7 @@ function serializeGrant(g) {
   for (const e of g.encryption.entries) {
     w.string(e.bucket, 'bucket').string(e.prefix, 'prefix').string(e.encryptedPrefix, 'encrypted prefix');
     writeKey(w, e.key);
+    w.bool(e.plainNames);
   }
   return base58CheckEncode(GRANT_VERSION, w.finish());
 }
@@ -118,6 +119,7 @@ function readEntry(r, i) {
     prefix: r.string(`${what}: prefix`),
     encryptedPrefix: r.string(`${what}: encrypted prefix`),
     key: readKey(r, `${what}: key`),
+    plainNames: r.bool(`${what}: names in clear`),
   };
 }
 
@@ -171,7 +173,8 @@ export async function createGrant({ satelliteAddress, apiKey, passphrase, salt }
  * @param {string} grant
  * @returns {{satelliteAddress: string, apiKey: string, apiKeyHead: Uint8Array,
  *   caveats: (object|null)[], encryption: {defaultKey: Uint8Array|null,
- *   entries: {bucket: string, prefix: string, encryptedPrefix: string, key: Uint8Array}[]}}}
+ *   entries: {bucket: string, prefix: string, encryptedPrefix: string, key: Uint8Array,
+ *     plainNames: boolean}[]}}}
  *   `caveats` are the JSON objects of the API key's caveats (null for one this code
  *   does not understand), for display.
  */

@@ -33,7 +33,9 @@ async function start(store, bucket, name, field) {
       best = e;
     }
   }
-  if (best) return { plain: best.prefix, encrypted: best.encryptedPrefix, key: best.key };
+  if (best) {
+    return { plain: best.prefix, encrypted: best.encryptedPrefix, key: best.key, clear: best.plainNames };
+  }
   if (store.defaultKey) {
     return { plain: '', encrypted: '', key: await path.bucketKey(store.defaultKey, bucket) };
   }
@@ -47,12 +49,14 @@ const startEncrypted = (store, bucket, name) => start(store, bucket, name, 'encr
 /** Encrypts an object key with the most specific key that covers it. */
 export async function encryptKey(store, bucket, key) {
   const s = await startPlain(store, bucket, key);
+  if (s.clear) return key;
   return s.encrypted + await path.encryptPath(s.key, key.slice(s.plain.length));
 }
 
 /** Decrypts an object key as the satellite returns it. */
 export async function decryptKey(store, bucket, encryptedKey) {
   const s = await startEncrypted(store, bucket, encryptedKey);
+  if (s.clear) return encryptedKey;
   return s.plain + await path.decryptPath(s.key, encryptedKey.slice(s.encrypted.length));
 }
 
@@ -60,6 +64,7 @@ export async function decryptKey(store, bucket, encryptedKey) {
 export async function encryptPrefix(store, bucket, prefix) {
   path.checkPrefix(prefix);
   const s = await startPlain(store, bucket, prefix);
+  if (s.clear) return prefix;
   const { encrypted } = await path.encryptPrefix(s.key, prefix.slice(s.plain.length));
   return s.encrypted + encrypted;
 }
@@ -68,6 +73,7 @@ export async function encryptPrefix(store, bucket, prefix) {
 export async function decryptPrefix(store, bucket, encrypted) {
   path.checkPrefix(encrypted);
   const s = await startEncrypted(store, bucket, encrypted);
+  if (s.clear) return encrypted;
   return s.plain + await path.decryptPrefix(s.key, encrypted.slice(s.encrypted.length));
 }
 
@@ -76,12 +82,16 @@ async function entryFor(store, bucket, prefix) {
   path.checkPrefix(prefix);
   const s = await startPlain(store, bucket, prefix);
   const { encrypted, key } = await path.encryptPrefix(s.key, prefix.slice(s.plain.length));
-  return { bucket, prefix, encryptedPrefix: s.encrypted + encrypted, key };
+  // A share of a share of a bucket with names in clear keeps them in clear. (From the
+  // root key, the console shares names encrypted: it does not check buckets' tags.)
+  if (s.clear) return { bucket, prefix, encryptedPrefix: prefix, key, plainNames: true };
+  return { bucket, prefix, encryptedPrefix: s.encrypted + encrypted, key, plainNames: false };
 }
 
 function sameEntry(a, b) {
   return a.bucket === b.bucket && a.prefix === b.prefix
-    && a.encryptedPrefix === b.encryptedPrefix && bytesEqual(a.key, b.key);
+    && a.encryptedPrefix === b.encryptedPrefix && bytesEqual(a.key, b.key)
+    && a.plainNames === b.plainNames;
 }
 
 /**

@@ -98,15 +98,18 @@ export async function render(ctx) {
     }
   }
   if (!alive()) return;
-  const crumbs = [h('a', { href: objectsHref(project, bucket, ''), 'data-testid': 'path-root' }, bucket)];
-  encParts.forEach((part, i) => {
-    const label = plainParts ? plainParts[i] : `${part.slice(0, 10)}…`;
-    const title = plainParts ? undefined : 'Encrypted folder name';
-    crumbs.push(h('span', { class: 'sep', 'aria-hidden': 'true' }, '/'));
-    if (i === encParts.length - 1) crumbs.push(h('span', { class: 'current', title, 'aria-current': 'page' }, label));
-    else crumbs.push(h('a', { href: objectsHref(project, bucket, encParts.slice(0, i + 1).join('/') + '/'), title }, label));
-  });
-  mount(pathEl, ...crumbs);
+  function showCrumbs(labels) {
+    const crumbs = [h('a', { href: objectsHref(project, bucket, ''), 'data-testid': 'path-root' }, bucket)];
+    encParts.forEach((part, i) => {
+      const label = labels ? labels[i] : `${part.slice(0, 10)}…`;
+      const title = labels ? undefined : 'Encrypted folder name';
+      crumbs.push(h('span', { class: 'sep', 'aria-hidden': 'true' }, '/'));
+      if (i === encParts.length - 1) crumbs.push(h('span', { class: 'current', title, 'aria-current': 'page' }, label));
+      else crumbs.push(h('a', { href: objectsHref(project, bucket, encParts.slice(0, i + 1).join('/') + '/'), title }, label));
+    });
+    mount(pathEl, ...crumbs);
+  }
+  showCrumbs(plainParts);
 
   const currentPlain = plainParts ? plainParts.join('/') + '/' : (encParts.length ? null : '');
   if (lib && currentPlain !== null) {
@@ -136,13 +139,24 @@ export async function render(ctx) {
     }
     if (!alive()) return;
     let items = res.items || [];
-    if (lib) items = await decryptNames(lib, key, bucket, items);
+    // A bucket that keeps its names in clear needs no passphrase to show them.
+    const inClear = !!res.plain_names;
+    if (inClear) {
+      items = items.map((it) => ({ ...it, name: lastComponent(it.encrypted_key), plainPath: it.encrypted_key }));
+      showCrumbs(encParts);
+      mount(notice, alertBox('info', 'This bucket keeps its object names in clear; their content is encrypted.',
+        { id: 'names-clear-notice', 'data-testid': 'names-clear-notice' }));
+    } else if (lib) {
+      items = await decryptNames(lib, key, bucket, items);
+    }
     if (!alive()) return;
     if (res.next_cursor) cursors[pageIndex + 1] = res.next_cursor;
     else cursors.length = pageIndex + 1;
 
-    const failed = lib ? items.filter((it) => it.name === null).length : 0;
-    if (lib && items.length && failed === items.length) {
+    const failed = lib && !inClear ? items.filter((it) => it.name === null).length : 0;
+    if (inClear) {
+      // The notice above says why no passphrase is needed.
+    } else if (lib && items.length && failed === items.length) {
       mount(notice, alertBox('error', h('div', { style: 'display:flex;gap:12px;align-items:center;justify-content:space-between;flex-wrap:wrap' },
         h('span', null, 'None of these names could be decrypted with the passphrase you entered. It is probably not the one they were uploaded with.'),
         h('button', {
@@ -153,7 +167,7 @@ export async function render(ctx) {
       clear(notice);
     }
 
-    if (lib) {
+    if (lib || inClear) {
       // Encrypted order is meaningless once decrypted: folders first, then by name.
       items.sort((a, b) => (b.is_prefix - a.is_prefix)
         || (a.name === null) - (b.name === null)
@@ -169,7 +183,7 @@ export async function render(ctx) {
       }));
       return;
     }
-    const rows = items.map((it) => objectRow(project, bucket, it, !!lib));
+    const rows = items.map((it) => objectRow(project, bucket, it, !!lib || inClear));
     const folders = items.filter((i) => i.is_prefix).length;
     const files = items.length - folders;
     const bytes = items.reduce((n, i) => n + (i.is_prefix ? 0 : Number(i.size) || 0), 0);

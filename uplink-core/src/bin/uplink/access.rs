@@ -14,7 +14,9 @@ use uplink_core::protocol::metainfo::ACCESS_REVOKE_PATH;
 use uplink_core::transport::Transport;
 
 use crate::config::ConfigDir;
-use crate::restrict_flags::{Effective, RestrictFlags, operations, restrict};
+use crate::restrict_flags::{
+    Effective, RestrictFlags, operations, parse_shared_paths, plain_buckets, restrict_to,
+};
 use crate::share::summary;
 use crate::times::{show_duration, show_time};
 
@@ -192,7 +194,9 @@ pub async fn run(
                 );
             }
             let grant = config.resolve(access_flag)?;
-            let restricted = restrict(&grant, &flags, &paths)?;
+            let paths = parse_shared_paths(&paths)?;
+            let plain = plain_buckets(&grant, &paths, client).await?;
+            let restricted = restrict_to(&grant, &flags, &paths, &plain)?;
             eprint!("Restricted access\n{}", summary(&restricted, "  ")?);
             match name {
                 Some(name) => {
@@ -229,6 +233,7 @@ pub async fn run(
                         "secret_key": issued.secret_key,
                         "endpoint": issued.endpoint,
                         "not_after": issued.not_after,
+                        "links_url": issued.links_url,
                     })
                 );
             } else {
@@ -240,6 +245,9 @@ pub async fn run(
                 }
                 if let Some(t) = issued.not_after {
                     println!("Valid until {}", crate::times::show_time(t));
+                }
+                if let Some(links) = &issued.links_url {
+                    println!("Links:      {links}/s/{}/BUCKET/KEY", issued.access_key_id);
                 }
             }
         }

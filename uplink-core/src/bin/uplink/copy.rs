@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use futures::future::Either;
 use tokio::io::AsyncWriteExt;
-use uplink_core::client::{ByteRange, ObjectEntry, Project, UploadOptions};
+use uplink_core::client::{ByteRange, ObjectEntry, Progress, Project, UploadOptions};
 
 use crate::paths::{Location, base_name};
 use crate::progress::{Transfer, human_bytes};
@@ -97,7 +97,15 @@ pub async fn copy(project: &Project, src: &str, dst: &str, opts: CopyOptions) ->
                 }
                 Location::Local(path) => {
                     let path = local_target(path, &key)?;
-                    download_to_file(project, &bucket, &key, opts.range, &path, &transfer).await?
+                    download_to_file(
+                        project,
+                        &bucket,
+                        &key,
+                        opts.range,
+                        &path,
+                        transfer.callback(),
+                    )
+                    .await?
                 }
                 Location::Remote { .. } => unreachable!(),
             };
@@ -275,13 +283,13 @@ fn local_target(path: &Path, key: &str) -> Result<PathBuf> {
 /// Downloads into a temporary file beside the target and renames it when complete, so a
 /// failed download never leaves a truncated file under the real name. Targets that are
 /// not regular files (devices such as /dev/null, pipes) are written in place.
-async fn download_to_file(
+pub(crate) async fn download_to_file(
     project: &Project,
     bucket: &str,
     key: &str,
     range: Option<ByteRange>,
     path: &Path,
-    transfer: &Transfer,
+    progress: Progress,
 ) -> Result<u64> {
     if let Ok(meta) = tokio::fs::metadata(path).await
         && !meta.is_file()
@@ -293,7 +301,7 @@ async fn download_to_file(
             .with_context(|| format!("cannot open {}", path.display()))?;
         let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
         let n = project
-            .download(bucket, key, range, &mut writer, Some(transfer.callback()))
+            .download(bucket, key, range, &mut writer, Some(progress.clone()))
             .await?;
         writer.flush().await?;
         return Ok(n);
@@ -314,7 +322,7 @@ async fn download_to_file(
         .with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let result = project
-        .download(bucket, key, range, &mut writer, Some(transfer.callback()))
+        .download(bucket, key, range, &mut writer, Some(progress))
         .await;
     match result {
         Ok(n) => {

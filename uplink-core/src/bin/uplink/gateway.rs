@@ -35,6 +35,12 @@ pub struct GatewayArgs {
     /// ending in '/', a delimiter other than '/') may read.
     #[arg(long, default_value_t = 100_000)]
     list_bound: usize,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// A key pair derived from the grant: stable for one grant, unrelated across grants.
@@ -79,19 +85,22 @@ pub async fn run(project: Project, args: GatewayArgs) -> Result<()> {
     let mut config = GatewayConfig::new(args.listen);
     config.domains = args.domains;
     config.settings.list_bound = args.list_bound;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        use uplink_core::transport::server::{OperatorCertificate, public_config};
+        let certificate = OperatorCertificate::from_pem_files(cert, key)?;
+        config.tls = Some(std::sync::Arc::new(public_config(&certificate)?));
+    }
     let tenant = SingleTenant::new(access_key.clone(), secret.clone(), project.clone());
     let gateway = Gateway::start(&config, tenant.clone(), tenant).await?;
-    println!("S3 gateway listening on http://{}", gateway.local_addr());
+    let url = gateway.url();
+    println!("S3 gateway listening on {url}");
     println!("Access key: {access_key}");
     if show_secret {
         println!("Secret key: {secret}");
     } else {
         println!("Secret key: (as configured)");
     }
-    println!(
-        "Region: any (path-style requests; endpoint http://{})",
-        gateway.local_addr()
-    );
+    println!("Region: any (path-style requests; endpoint {url})");
     tokio::signal::ctrl_c().await.ok();
     eprintln!("stopping: letting requests in flight finish");
     gateway.stop().await;

@@ -8,6 +8,7 @@ mod interrupt;
 mod objects;
 mod paths;
 mod progress;
+mod recursive;
 mod restrict_flags;
 mod share;
 mod times;
@@ -55,14 +56,29 @@ enum Command {
         #[command(flatten)]
         restrict: restrict_flags::RestrictFlags,
         /// Write the grant to FILE (readable only by you) instead of printing it.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "url")]
         export_to: Option<PathBuf>,
+        /// Make a public, read-only link (https://.../s/...) to one object or prefix
+        /// instead of a grant: anyone with the link can read it, through the
+        /// satellite's link service, until --not-after or revocation.
+        #[arg(long)]
+        url: bool,
+        /// With --url: the link serves only the object's current content (its SHA-256).
+        #[arg(long, requires = "url")]
+        pin: bool,
         /// What to share: sj://bucket or sj://bucket/prefix/ (default: everything the
         /// current grant reaches).
         paths: Vec<String>,
     },
     /// Make a bucket.
-    Mb { bucket: String },
+    Mb {
+        bucket: String,
+        /// Keep object names in clear (content and metadata stay encrypted): for names
+        /// that are public anyway, such as an NFT collection or a public dataset. The
+        /// satellite then lists them exactly as S3 does; it cannot be undone.
+        #[arg(long)]
+        plain_names: bool,
+    },
     /// Remove a bucket.
     Rb {
         bucket: String,
@@ -99,6 +115,13 @@ enum Command {
         /// Plaintext bytes per segment, e.g. 64MiB (at most the satellite's maximum).
         #[arg(long)]
         segment_size: Option<String>,
+        /// Copy a whole directory or prefix (directory to sj://, sj:// to directory,
+        /// or sj:// to sj://).
+        #[arg(long, short, conflicts_with = "range")]
+        recursive: bool,
+        /// With --recursive: objects in flight at once (each has its own buffers).
+        #[arg(long, short, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
     },
     /// Move (rename) an object within or between buckets, on the satellite.
     Mv { source: String, destination: String },
@@ -171,14 +194,26 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Share {
             restrict,
             export_to,
+            url,
+            pin,
             paths,
         } => {
             let grant = config.resolve(access)?;
-            share::share(&grant, &restrict, &paths, export_to.as_deref())
+            if url {
+                let [path] = paths.as_slice() else {
+                    anyhow::bail!("a link names one object or prefix: give exactly one sj:// path");
+                };
+                share::share_url(&grant, &restrict, path, pin, &base).await
+            } else {
+                share::share(&grant, &restrict, &paths, export_to.as_deref(), &base).await
+            }
         }
-        Command::Mb { bucket } => {
+        Command::Mb {
+            bucket,
+            plain_names,
+        } => {
             let project = open_project(&config, access, base.clone())?;
-            objects::make_bucket(&project, &bucket).await
+            objects::make_bucket(&project, &bucket, plain_names).await
         }
         Command::Rb { bucket, force } => {
             let project = open_project(&config, access, base.clone())?;
@@ -212,6 +247,8 @@ async fn run(cli: Cli) -> Result<()> {
             quiet,
             stats,
             segment_size,
+            recursive,
+            parallelism,
         } => {
             let range = range.map(|r| r.parse::<ByteRange>()).transpose()?;
             let expires_at = expires
@@ -222,6 +259,22 @@ async fn run(cli: Cli) -> Result<()> {
                 client.segment_size = parse_size(&s).map_err(anyhow::Error::msg)?;
             }
             let project = open_project(&config, access, client)?;
+            if recursive {
+                if content_type.is_some() {
+                    anyhow::bail!("--content-type names one object's type; not with --recursive");
+                }
+                return recursive::copy_recursive(
+                    &project,
+                    &source,
+                    &destination,
+                    recursive::RecursiveOptions {
+                        parallelism: parallelism.into(),
+                        expires_at,
+                        quiet,
+                    },
+                )
+                .await;
+            }
             copy::copy(
                 &project,
                 &source,

@@ -6,10 +6,18 @@ use uplink_core::client::{Project, UplinkError};
 use crate::paths::{Location, bucket_only};
 use crate::progress::human_bytes;
 
-pub async fn make_bucket(project: &Project, url: &str) -> Result<()> {
+pub async fn make_bucket(project: &Project, url: &str, plain_names: bool) -> Result<()> {
     let bucket = bucket_only(url)?;
-    project.create_bucket(&bucket).await?;
-    println!("bucket sj://{bucket} created");
+    if plain_names {
+        project.create_bucket_with_plain_names(&bucket).await?;
+        println!(
+            "bucket sj://{bucket} created; its object names are kept in clear (content stays \
+             encrypted)"
+        );
+    } else {
+        project.create_bucket(&bucket).await?;
+        println!("bucket sj://{bucket} created");
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use uplink_core::access::{AccessError, AccessGrant, Caveat};
+use uplink_core::client::{ClientConfig, Project, UplinkError};
 use uplink_core::crypto::CryptoError;
 use uplink_core::protocol::now_unix;
 
@@ -110,7 +111,7 @@ pub fn parse_shared_path(s: &str) -> Result<(String, String)> {
     if !prefix.is_empty() && !prefix.ends_with('/') {
         bail!(
             "{s:?} does not end with '/': to share everything under that prefix, write \
-             {s}/ (sharing single objects is not supported yet)"
+             {s}/ (a single object can be shared as a link: `uplink share --url`)"
         );
     }
     Ok((bucket.to_string(), prefix.to_string()))
@@ -203,6 +204,7 @@ pub fn plain_paths(grant: &AccessGrant, effective: &Effective) -> Option<Vec<Str
     )
 }
 
+#[cfg(test)]
 /// `grant` narrowed by `flags` to `paths` (none: the paths it already has), offline.
 /// Requests for more than the grant allows are refused with the reason.
 pub fn restrict(
@@ -210,10 +212,57 @@ pub fn restrict(
     flags: &RestrictFlags,
     paths: &[String],
 ) -> Result<AccessGrant> {
-    let paths = paths
+    restrict_to(grant, flags, &parse_shared_paths(paths)?, &[])
+}
+
+/// `sj://` paths as (bucket, prefix or object key) pairs.
+pub fn parse_shared_paths(paths: &[String]) -> Result<Vec<(String, String)>> {
+    paths.iter().map(|p| parse_shared_path(p)).collect()
+}
+
+/// The buckets among `paths` that keep their object names in clear, asked of the
+/// satellite (which must prove it with the bucket's tag) for buckets this grant has no
+/// entries of its own for. If the satellite cannot be asked, names are shared
+/// encrypted: a wrong guess that way is refused on use, never a disclosure.
+pub async fn plain_buckets(
+    grant: &AccessGrant,
+    paths: &[(String, String)],
+    client: &ClientConfig,
+) -> Result<Vec<String>> {
+    let mut buckets: Vec<&String> = paths
         .iter()
-        .map(|p| parse_shared_path(p))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|(b, _)| b)
+        .filter(|b| grant.encryption.entry_mode(b).is_none())
+        .collect();
+    buckets.sort();
+    buckets.dedup();
+    if buckets.is_empty() || grant.encryption.default_key.is_none() {
+        return Ok(Vec::new());
+    }
+    let project = Project::open(grant.clone(), client.clone())?;
+    let mut plain = Vec::new();
+    for bucket in buckets {
+        match project.bucket_names(bucket).await {
+            Ok(mode) if mode.is_plain() => plain.push(bucket.clone()),
+            Ok(_) => {}
+            Err(e @ UplinkError::UnprovenPlainNames(_)) => return Err(e.into()),
+            Err(e) => eprintln!(
+                "warning: could not learn how sj://{bucket} keeps its names ({e}); sharing \
+                 them as encrypted names"
+            ),
+        }
+    }
+    Ok(plain)
+}
+
+/// Like [`restrict`], for parsed (bucket, prefix or object key) pairs, where
+/// `plain_buckets` keep their names in clear (see [`plain_buckets`]).
+pub fn restrict_to(
+    grant: &AccessGrant,
+    flags: &RestrictFlags,
+    paths: &[(String, String)],
+    plain_buckets: &[String],
+) -> Result<AccessGrant> {
     let caveat = flags.to_caveat()?;
     let current = Effective::of(
         &grant
@@ -259,18 +308,20 @@ pub fn restrict(
             show_duration(own)
         );
     }
-    let restricted = grant.restrict(caveat, &paths).map_err(|e| match e {
-        AccessError::Crypto(CryptoError::NoKeyForPath { bucket, path }) => {
-            let reachable = plain_paths(grant, &current)
-                .map(|p| p.join(", "))
-                .unwrap_or_default();
-            anyhow::anyhow!(
-                "this access grant cannot reach sj://{bucket}/{path}: it only covers \
+    let restricted = grant
+        .restrict_in(caveat, paths, plain_buckets)
+        .map_err(|e| match e {
+            AccessError::Crypto(CryptoError::NoKeyForPath { bucket, path }) => {
+                let reachable = plain_paths(grant, &current)
+                    .map(|p| p.join(", "))
+                    .unwrap_or_default();
+                anyhow::anyhow!(
+                    "this access grant cannot reach sj://{bucket}/{path}: it only covers \
                  {reachable}, and a grant can only be narrowed, never widened"
-            )
-        }
-        other => anyhow::Error::new(other).context("cannot restrict the access grant"),
-    })?;
+                )
+            }
+            other => anyhow::Error::new(other).context("cannot restrict the access grant"),
+        })?;
     let effective = Effective::of(&restricted.api_key.caveats()?);
     if !(effective.reads || effective.writes || effective.lists || effective.deletes) {
         bail!(
@@ -338,7 +389,7 @@ mod tests {
         }
         let e = parse_shared_path("sj://b/a/b").unwrap_err().to_string();
         assert!(e.contains("write sj://b/a/b/"), "{e}");
-        assert!(e.contains("single objects is not supported yet"), "{e}");
+        assert!(e.contains("a single object can be shared as a link"), "{e}");
         assert!(parse_shared_path("sj:///x/").is_err());
         assert!(parse_shared_path("/tmp/x/").is_err());
     }

@@ -12,7 +12,9 @@ use uplink_core::access::AccessGrant;
 use uplink_core::protocol::identity::write_private_file;
 use uplink_core::protocol::now_unix;
 
-use crate::restrict_flags::{Effective, RestrictFlags, plain_paths, restrict};
+use crate::restrict_flags::{
+    Effective, RestrictFlags, parse_shared_paths, plain_buckets, plain_paths, restrict_to,
+};
 use crate::times::{show_duration, show_time_relative};
 
 /// What `grant` allows, one `label: value` line each, indented by `indent`. Never
@@ -84,13 +86,16 @@ pub fn write_grant_file(path: &Path, grant: &AccessGrant) -> Result<()> {
     })
 }
 
-pub fn share(
+pub async fn share(
     grant: &AccessGrant,
     flags: &RestrictFlags,
     paths: &[String],
     export_to: Option<&Path>,
+    client: &uplink_core::client::ClientConfig,
 ) -> Result<()> {
-    let shared = restrict(grant, flags, paths)?;
+    let paths = parse_shared_paths(paths)?;
+    let plain = plain_buckets(grant, &paths, client).await?;
+    let shared = restrict_to(grant, flags, &paths, &plain)?;
     eprint!("Sharing access\n{}", summary(&shared, "  ")?);
     match export_to {
         Some(path) => {
@@ -108,6 +113,113 @@ pub fn share(
             );
             println!("{}", shared.serialize());
         }
+    }
+    Ok(())
+}
+
+/// Characters kept as they are in a link's key (unreserved, and `/`).
+fn link_path(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `sj://bucket/key` (one object) or `sj://bucket/prefix/` (everything under it).
+fn parse_link_target(s: &str) -> Result<(String, String)> {
+    let Some(rest) = s.strip_prefix("sj://") else {
+        anyhow::bail!("{s:?} is not an sj:// path; share links like sj://bucket/key");
+    };
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        anyhow::bail!("{s:?} names no bucket; share links like sj://bucket/key");
+    }
+    Ok((bucket.to_string(), key.to_string()))
+}
+
+/// `uplink share --url`: a public, read-only registration of a grant narrowed to one
+/// object or prefix, and the link that serves it. The link's holder reads what that
+/// grant reads and nothing else; `--pin` ties an object link to the content's SHA-256.
+pub async fn share_url(
+    grant: &AccessGrant,
+    flags: &RestrictFlags,
+    path: &str,
+    pin: bool,
+    client: &uplink_core::client::ClientConfig,
+) -> Result<()> {
+    use uplink_core::client::Project;
+    use uplink_core::protocol::edge::RegisterRequest;
+
+    let (bucket, key) = parse_link_target(path)?;
+    let is_prefix = key.is_empty() || key.ends_with('/');
+    if flags.writeonly || flags.disallow_reads {
+        anyhow::bail!("a share link is for reading: --writeonly and --disallow-reads do not apply");
+    }
+    if is_prefix && flags.disallow_lists {
+        anyhow::bail!("a link to a prefix lists what is under it: --disallow-lists does not apply");
+    }
+    if pin && is_prefix {
+        anyhow::bail!("--pin ties a link to one object's content: name an object, not a prefix");
+    }
+    let mut flags = flags.clone();
+    flags.readonly = true;
+    let target = [(bucket.clone(), key.clone())];
+    let plain = plain_buckets(grant, &target, client).await?;
+    let shared = restrict_to(grant, &flags, &target, &plain)?;
+    let pinned = if pin {
+        let owner = Project::open(grant.clone(), client.clone())?;
+        let entry = owner
+            .stat_object(&bucket, &key)
+            .await
+            .with_context(|| format!("cannot pin sj://{bucket}/{key}"))?;
+        Some(entry.sha256.with_context(|| {
+            format!(
+                "sj://{bucket}/{key} has no recorded SHA-256 (it was uploaded in parts), so \
+                 a link cannot be pinned to it; upload it again in one piece to pin it"
+            )
+        })?)
+    } else {
+        None
+    };
+    let project = Project::open(shared.clone(), client.clone())?;
+    let issued = project
+        .metainfo()
+        .register_edge(&RegisterRequest {
+            access_grant: shared.serialize(),
+            public: true,
+        })
+        .await
+        .context("registering the link's access with the satellite")?;
+    let base = issued.links_url.context(
+        "this satellite serves no share links (its operator has not set edge.links_listen)",
+    )?;
+    let base = base.trim_end_matches('/');
+    let path = format!(
+        "{}/{}/{}",
+        issued.access_key_id,
+        link_path(&bucket),
+        link_path(&key)
+    );
+    let query = pinned
+        .as_ref()
+        .map(|h| format!("?sha256={h}"))
+        .unwrap_or_default();
+    eprint!("Sharing a public link\n{}", summary(&shared, "  ")?);
+    if let Some(h) = &pinned {
+        eprintln!("  {:<19} {h}", "pinned SHA-256:");
+    }
+    eprintln!(
+        "anyone with the link can read this until it expires or you revoke the grant \
+         (`uplink access revoke`)"
+    );
+    println!("{base}/s/{path}{query}");
+    if !is_prefix {
+        eprintln!("raw bytes: {base}/raw/{path}{query}");
     }
     Ok(())
 }

@@ -79,6 +79,25 @@ fn certified(
     Ok(CertifiedKey::new(certs, key))
 }
 
+/// The TLS server configuration of a public web face (gateway, share links): only the
+/// operator's certificate, TLS 1.2 and 1.3, HTTP/1.1, for browsers, players and SDKs.
+pub fn public_config(certificate: &OperatorCertificate) -> Result<ServerConfig, TransportError> {
+    #[derive(Debug)]
+    struct Always(Arc<CertifiedKey>);
+    impl ResolvesServerCert for Always {
+        fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TransportError::Setup(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Always(certificate.0.clone())));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// The TLS server configuration for a party with `identity`.
 pub fn server_config(
     identity: &Identity,
