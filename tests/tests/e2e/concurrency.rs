@@ -488,3 +488,69 @@ async fn a_read_whose_segments_stop_short_fails_instead_of_ending_early() {
     }
     net.stop().await;
 }
+
+/// A client uploads at most `segment_uploads` segments at once (what bounds a gateway's
+/// memory under hundreds of parts): with one turn, a second upload reads no more than
+/// its head while the first holds the turn, then both finish and read back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn segment_uploads_wait_for_a_turn() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncWriteExt;
+
+    let net = TestNetwork::start(10).await;
+    let project = net
+        .project_with(ClientConfig {
+            segment_size: 1 << 20,
+            segment_uploads: 1,
+            ..ClientConfig::default()
+        })
+        .await;
+    project.create_bucket("turns").await.unwrap();
+    let first = tests::random_bytes(3 << 20);
+    let second = tests::random_bytes(3 << 20);
+    let pipe = 64 << 10;
+    let (mut first_in, first_out) = tokio::io::duplex(pipe);
+    let (mut second_in, second_out) = tokio::io::duplex(pipe);
+
+    let p = project.clone();
+    let first_upload = tokio::spawn(async move {
+        p.upload("turns", "first", first_out, Default::default())
+            .await
+    });
+    // Once this much is taken, the first upload is inside its first segment (it reads
+    // past its head only with a turn).
+    first_in.write_all(&first[..512 << 10]).await.unwrap();
+
+    let p = project.clone();
+    let second_upload = tokio::spawn(async move {
+        p.upload("turns", "second", second_out, Default::default())
+            .await
+    });
+    let taken = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (taken, data) = (taken.clone(), second.clone());
+        tokio::spawn(async move {
+            for chunk in data.chunks(16 << 10) {
+                second_in.write_all(chunk).await.unwrap();
+                taken.fetch_add(chunk.len(), Ordering::SeqCst);
+            }
+            second_in.shutdown().await.unwrap();
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let early = taken.load(Ordering::SeqCst);
+    assert!(
+        early < 512 << 10,
+        "the second upload took {early} bytes while the first held the only turn"
+    );
+
+    first_in.write_all(&first[512 << 10..]).await.unwrap();
+    first_in.shutdown().await.unwrap();
+    first_upload.await.unwrap().unwrap();
+    writer.await.unwrap();
+    second_upload.await.unwrap().unwrap();
+    assert_eq!(taken.load(Ordering::SeqCst), second.len());
+    assert!(tests::download(&project, "turns", "first").await == first);
+    assert!(tests::download(&project, "turns", "second").await == second);
+    net.stop().await;
+}

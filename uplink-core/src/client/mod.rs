@@ -65,6 +65,11 @@ pub struct ClientConfig {
     pub spool_memory_total: usize,
     /// Where the spool spills (the system's temporary directory if unset).
     pub spool_dir: Option<PathBuf>,
+    /// Most segment uploads of this client in flight at once. Each holds up to
+    /// `piece_queue` coded batches per piece besides its spool, so this bounds the
+    /// memory of a gateway that receives hundreds of parts at once; further segments
+    /// wait for a turn before they ask the satellite for nodes (in arrival order).
+    pub segment_uploads: usize,
     /// Rounds of replacement nodes per segment before an upload gives up.
     pub replacement_rounds: u32,
     /// Retries of metainfo calls when the satellite is briefly unavailable.
@@ -87,6 +92,7 @@ impl Default for ClientConfig {
             spool_memory: 8 << 20,
             spool_memory_total: 64 << 20,
             spool_dir: None,
+            segment_uploads: 32,
             replacement_rounds: 3,
             metainfo_retry: RetryPolicy::default(),
             transport: Mode::Tls,
@@ -106,6 +112,8 @@ struct Inner {
     cleanups: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The memory all upload spools share.
     spool_memory: Arc<spool::SpoolMemory>,
+    /// Turns for segment uploads (`ClientConfig::segment_uploads`).
+    segment_turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// A project on a satellite, as reachable with one access grant. Cheap to clone.
@@ -132,6 +140,7 @@ impl Project {
         )
         .with_retry(config.metainfo_retry);
         let spool_memory = spool::SpoolMemory::new(config.spool_memory_total);
+        let segment_turns = Arc::new(tokio::sync::Semaphore::new(config.segment_uploads.max(1)));
         Ok(Self {
             inner: Arc::new(Inner {
                 access,
@@ -141,6 +150,7 @@ impl Project {
                 inline_limit: std::sync::atomic::AtomicU64::new(0),
                 cleanups: parking_lot::Mutex::new(Vec::new()),
                 spool_memory,
+                segment_turns,
             }),
         })
     }

@@ -539,6 +539,14 @@ impl<'a> Upload<'a> {
         position: SegmentPosition,
         segment_size: u64,
     ) -> Result<(u64, bool)> {
+        // One turn per segment, held until it is committed; a segment upload holds
+        // no other turn, so waiting here cannot deadlock. The semaphore is never
+        // closed.
+        let turns = self.project.inner.segment_turns.clone();
+        let _turn = turns
+            .acquire_owned()
+            .await
+            .map_err(|_| UplinkError::UploadFailed("the client is shutting down".into()))?;
         let started = std::time::Instant::now();
         let piece_key = Identity::generate(0);
         let (segment_id, scheme, limits) = self
