@@ -20,6 +20,9 @@ use crate::error::SatelliteError;
 pub struct SatelliteConfig {
     /// Directory for the identity, the SQLite database and config.toml.
     pub data_dir: PathBuf,
+    /// The services this process runs (see [`crate::roles`]): `"api,edge"`, or
+    /// `"all"` (the default).
+    pub roles: crate::roles::Roles,
     /// Address the HTTP API listens on.
     pub listen_addr: String,
     /// Address advertised in access grants (default: the bound listen address).
@@ -289,6 +292,7 @@ impl Default for SatelliteConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("satellite-data"),
+            roles: crate::roles::Roles::all(),
             listen_addr: "127.0.0.1:7777".into(),
             external_address: None,
             plain_http: false,
@@ -579,9 +583,11 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SATELLITE_DEFAULT_LIMITS__BUCKETS", "7");
             jail.set_env("SATELLITE_CONSOLE__SIGNUP_ENABLED", "false");
+            jail.set_env("SATELLITE_ROLES", "edge,gc");
             let config = SatelliteConfig::load(dir.path()).unwrap();
             assert_eq!(config.default_limits.buckets, 7);
             assert!(!config.console.signup_enabled);
+            assert_eq!(config.roles.to_string(), "edge,gc");
             Ok(())
         });
     }

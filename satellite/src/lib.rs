@@ -42,6 +42,7 @@ pub mod overlay;
 pub mod projects;
 pub mod repair;
 pub mod reports;
+pub mod roles;
 pub mod segment_loop;
 pub mod signals;
 pub mod tokens;
@@ -64,6 +65,7 @@ use crate::metainfo::{Metainfo, MetainfoConfig};
 use crate::metrics::Metrics;
 use crate::orders::OrderSigner;
 use crate::overlay::{Overlay, OverlayConfig};
+use crate::roles::Role;
 use crate::tokens::TokenSigner;
 use crate::workers::{ExpiryWorker, Leases, PieceDeleter, SelectionRefresh, WorkerGroup};
 
@@ -74,6 +76,7 @@ pub struct RunningSatellite {
     pub metrics: Metrics,
     pub overlay: Arc<Overlay>,
     mode: uplink_core::transport::Mode,
+    roles: roles::Roles,
     workers: WorkerGroup,
     edge: edge::Edge,
     server: actix_web::dev::ServerHandle,
@@ -101,6 +104,11 @@ impl RunningSatellite {
     /// Whether it serves TLS (the default) or plain HTTP.
     pub fn transport_mode(&self) -> uplink_core::transport::Mode {
         self.mode
+    }
+
+    /// The services this process runs.
+    pub fn roles(&self) -> &roles::Roles {
+        &self.roles
     }
 
     pub fn workers(&self) -> &WorkerGroup {
@@ -142,8 +150,21 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         SatelliteError::Config(format!("creating {}: {e}", config.data_dir.display()))
     })?;
-    let identity = Identity::load_or_create(&config.identity_path(), config.identity_difficulty)
-        .map_err(|e| SatelliteError::Config(e.to_string()))?;
+    let roles = config.roles.clone();
+    // Only the API creates the identity: a process of other roles that made its own
+    // would sign orders and present certificates nobody trusts.
+    let identity = if roles.has(Role::Api) {
+        Identity::load_or_create(&config.identity_path(), config.identity_difficulty)
+    } else {
+        Identity::load(&config.identity_path())
+    }
+    .map_err(|e| {
+        SatelliteError::Config(format!(
+            "{e}; a process without the api role uses the satellite's identity: copy \
+             {} from the data directory of its api process",
+            config.identity_path().display()
+        ))
+    })?;
     let db = db::connect(&config.resolved_database_url()?).await?;
     let metrics = Metrics::new();
     let cache = cache::open(config.redis_url.as_deref(), &identity.node_id())
@@ -184,93 +205,113 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
 
     let leases = Leases::new(db.clone(), Leases::process_holder());
     let mut workers = WorkerGroup::new(metrics.clone());
-    workers.spawn_periodic(Arc::new(SelectionRefresh {
-        overlay: overlay.clone(),
-        interval: config.selection_refresh_interval,
-        metrics: metrics.clone(),
-    }));
-    workers.spawn_exclusive(
-        Arc::new(ExpiryWorker {
-            db: db.clone(),
-            interval: config.expiry_interval,
-            batch: 500,
-        }),
-        &leases,
-    );
-    workers.spawn_exclusive(
-        Arc::new(PieceDeleter {
-            db: db.clone(),
+    if roles.keeps_nodes() {
+        workers.spawn_periodic(Arc::new(SelectionRefresh {
             overlay: overlay.clone(),
-            orders: orders.clone(),
-            transport: Transport::shared(config.transport_mode()),
-            interval: config.piece_deletion_interval,
-            grace: config.piece_deletion_grace,
-            max_attempts: config.piece_deletion_max_attempts,
-            batch: 1000,
+            interval: config.selection_refresh_interval,
             metrics: metrics.clone(),
-        }),
-        &leases,
-    );
+        }));
+    }
+    if roles.has(Role::Gc) {
+        workers.spawn_exclusive(
+            Arc::new(ExpiryWorker {
+                db: db.clone(),
+                interval: config.expiry_interval,
+                batch: 500,
+            }),
+            &leases,
+        );
+        workers.spawn_exclusive(
+            Arc::new(PieceDeleter {
+                db: db.clone(),
+                overlay: overlay.clone(),
+                orders: orders.clone(),
+                transport: Transport::shared(config.transport_mode()),
+                interval: config.piece_deletion_interval,
+                grace: config.piece_deletion_grace,
+                max_attempts: config.piece_deletion_max_attempts,
+                batch: 1000,
+                metrics: metrics.clone(),
+            }),
+            &leases,
+        );
+    }
 
     let transport = Transport::shared(config.transport_mode());
-    let audit_queue = audit::AuditQueue::default();
-    let audit_worker = workers.spawn(audit::AuditWorker {
-        verifier: audit::Verifier {
+    // The one pass over all segments, with the observers of this process's roles.
+    let mut observers: Vec<Box<dyn segment_loop::Observer>> = Vec::new();
+    if roles.has(Role::Repair) {
+        observers.push(Box::new(repair::checker::Checker::new(
+            db.clone(),
+            metrics.clone(),
+        )));
+        observers.push(Box::new(exit::ExitObserver::new(db.clone())));
+    }
+    if roles.has(Role::Gc) {
+        observers.push(Box::new(gc::GcObserver::new(
+            db.clone(),
+            identity.clone(),
+            transport.clone(),
+            config.gc,
+            config.order_expiration,
+        )));
+    }
+    if roles.has(Role::Audit) {
+        let audit_queue = audit::AuditQueue::default();
+        let audit_worker = workers.spawn(audit::AuditWorker {
+            verifier: audit::Verifier {
+                db: db.clone(),
+                overlay: overlay.clone(),
+                orders: orders.clone(),
+                transport: transport.clone(),
+                config: config.audit,
+                metrics: metrics.clone(),
+            },
+            queue: audit_queue.clone(),
+        });
+        let audit_sample = if config.audit.enabled {
+            config.audit.segments_per_pass
+        } else {
+            0
+        };
+        observers.push(Box::new(
+            audit::Sampler::new(audit_sample, audit_queue).waking(audit_worker),
+        ));
+    }
+    if !observers.is_empty() {
+        workers.spawn(workers::Exclusive::new(
+            segment_loop::SegmentLoop::new(
+                db.clone(),
+                overlay.clone(),
+                config.segment_loop,
+                observers,
+                metrics.clone(),
+            ),
+            leases.for_job(
+                "segment-loop",
+                config.segment_loop.interval * 2 + Duration::from_secs(60),
+            ),
+        ));
+    }
+    if roles.has(Role::Repair) {
+        let repairer = repair::Repairer {
             db: db.clone(),
             overlay: overlay.clone(),
             orders: orders.clone(),
             transport: transport.clone(),
-            config: config.audit,
+            config: config.repair,
             metrics: metrics.clone(),
-        },
-        queue: audit_queue.clone(),
-    });
-    let audit_sample = if config.audit.enabled {
-        config.audit.segments_per_pass
-    } else {
-        0
-    };
-    workers.spawn(workers::Exclusive::new(
-        segment_loop::SegmentLoop::new(
-            db.clone(),
-            overlay.clone(),
-            config.segment_loop,
-            vec![
-                Box::new(repair::checker::Checker::new(db.clone(), metrics.clone())),
-                Box::new(gc::GcObserver::new(
-                    db.clone(),
-                    identity.clone(),
-                    transport.clone(),
-                    config.gc,
-                    config.order_expiration,
-                )),
-                Box::new(audit::Sampler::new(audit_sample, audit_queue).waking(audit_worker)),
-                Box::new(exit::ExitObserver::new(db.clone())),
-            ],
-            metrics.clone(),
-        ),
-        leases.for_job(
-            "segment-loop",
-            config.segment_loop.interval * 2 + Duration::from_secs(60),
-        ),
-    ));
-    let repairer = repair::Repairer {
-        db: db.clone(),
-        overlay: overlay.clone(),
-        orders: orders.clone(),
-        transport: transport.clone(),
-        config: config.repair,
-        metrics: metrics.clone(),
-        holder: leases.holder().to_string(),
-    };
-    for index in 0..config.repair.concurrency {
-        workers.spawn(repair::RepairWorker {
-            repairer: repairer.clone(),
-            index,
-        });
+            holder: leases.holder().to_string(),
+        };
+        for index in 0..config.repair.concurrency {
+            workers.spawn(repair::RepairWorker {
+                repairer: repairer.clone(),
+                index,
+            });
+        }
     }
 
-    let console = if config.console.enabled {
+    let console = if config.console.enabled && roles.has(Role::Api) {
         let sessions =
             console::SessionSigner::new(&config.session_secret()?, config.console.session_ttl);
         Some(api::ConsoleState {
@@ -303,19 +344,23 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         id: identity.node_id(),
         address,
     };
-    let edge = edge::Edge::start(
-        &config.edge,
-        edge::EdgeContext {
-            db: db.clone(),
-            client: uplink_core::client::ClientConfig {
-                transport: config.transport_mode(),
-                ..Default::default()
+    let edge = if roles.has(Role::Edge) {
+        edge::Edge::start(
+            &config.edge,
+            edge::EdgeContext {
+                db: db.clone(),
+                client: uplink_core::client::ClientConfig {
+                    transport: config.transport_mode(),
+                    ..Default::default()
+                },
+                metrics: metrics.clone(),
+                tls: config.edge_tls()?,
             },
-            metrics: metrics.clone(),
-            tls: config.edge_tls()?,
-        },
-    )
-    .await?;
+        )
+        .await?
+    } else {
+        edge::Edge::none()
+    };
     let state = web::Data::new(AppState {
         edge_s3_url: edge.s3_url.clone(),
         edge_links_url: edge.links_url(),
@@ -337,6 +382,7 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
         workers: workers.status_handle(),
         console,
         http: config.http,
+        roles: roles.clone(),
     });
     let http = config.http;
     let server = HttpServer::new(move || {
@@ -366,13 +412,14 @@ pub async fn start(config: SatelliteConfig) -> Result<RunningSatellite, Satellit
     .run();
     let handle = server.handle();
     let server_task = tokio::spawn(server);
-    tracing::info!(satellite = %url, "satellite started");
+    tracing::info!(satellite = %url, roles = %roles, "satellite started");
     Ok(RunningSatellite {
         url,
         db,
         metrics,
         overlay,
         mode: config.transport_mode(),
+        roles,
         workers,
         edge,
         server: handle,

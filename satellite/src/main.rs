@@ -54,6 +54,10 @@ enum Command {
         /// Address to advertise to nodes and in grants.
         #[arg(long)]
         external_address: Option<String>,
+        /// The services to run, e.g. `api,edge` (api, edge, repair, audit, gc; default
+        /// all, or the config's `roles`). Processes that share a database each run some.
+        #[arg(long)]
+        roles: Option<satellite::roles::Roles>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -203,8 +207,12 @@ async fn main() -> Result<()> {
             common,
             listen,
             external_address,
+            roles,
         } => {
             let mut config = load(&common)?;
+            if let Some(roles) = roles {
+                config.roles = roles;
+            }
             if let Some(l) = listen {
                 config.listen_addr = l;
             }
@@ -212,11 +220,19 @@ async fn main() -> Result<()> {
                 config.external_address = external_address;
             }
             let running = satellite::start(config).await?;
-            println!("satellite running at {}", running.url);
-            println!(
-                "nodes join with: node-sim nodes --satellite {}",
-                running.url
-            );
+            println!("satellite running at {} ({})", running.url, running.roles());
+            if running.roles().has(satellite::roles::Role::Api) {
+                println!(
+                    "nodes join with: node-sim nodes --satellite {}",
+                    running.url
+                );
+            }
+            if let Some(url) = running.edge_s3_url() {
+                println!("hosted S3 gateway: {url}");
+            }
+            if let Some(url) = running.edge_links_url() {
+                println!("share links: {url}");
+            }
             satellite::signals::shutdown().await;
             eprintln!("shutting down");
             running.stop().await;

@@ -32,6 +32,7 @@ use crate::error::{Result, SatelliteError};
 use crate::metainfo::Metainfo;
 use crate::metrics::Metrics;
 use crate::overlay::Overlay;
+use crate::roles::Role;
 use crate::workers::StatusHandle;
 
 /// Shared by all HTTP workers.
@@ -52,6 +53,8 @@ pub struct AppState {
     pub edge_s3_url: Option<String>,
     /// The base URL of share links, if this process serves them.
     pub edge_links_url: Option<String>,
+    /// The services this process runs; routes of the others are not served here.
+    pub roles: crate::roles::Roles,
 }
 
 /// What the console API needs beyond the rest of the API.
@@ -98,6 +101,8 @@ impl AppState {
 /// Registers every route on an actix `App`.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     let console_enabled = state.console.is_some();
+    let api = state.roles.has(Role::Api);
+    let edge = state.roles.has(Role::Edge);
     let max_body = usize::try_from(state.http.max_body_size).unwrap_or(usize::MAX);
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(state)
@@ -113,10 +118,13 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .app_data(
                 web::PathConfig::default().error_handler(|err, _| error::bad_request("path", err)),
             )
-            .configure(metainfo::routes)
-            .configure(edge::routes)
-            .configure(nodes::routes)
             .configure(status::routes);
+        if api {
+            cfg.configure(metainfo::routes).configure(nodes::routes);
+        }
+        if edge {
+            cfg.configure(edge::routes);
+        }
         if console_enabled {
             cfg.configure(console::routes)
                 .default_service(web::route().to(assets::serve));

@@ -18,7 +18,12 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         "satellite_id": state.satellite.id.to_string(),
         "satellite_url": state.satellite.to_string(),
         "version": env!("CARGO_PKG_VERSION"),
-        "nodes": { "known": known, "online": online },
+        "roles": state.roles.to_string(),
+        // A process that keeps no view of the nodes (the edge alone) has no count.
+        "nodes": state
+            .roles
+            .keeps_nodes()
+            .then(|| json!({ "known": known, "online": online })),
         "workers": workers,
     }))
 }

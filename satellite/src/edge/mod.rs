@@ -110,17 +110,22 @@ fn warn_if_exposed(what: &str, addr: std::net::SocketAddr, tls: bool) {
 }
 
 impl Edge {
+    /// No edge services (a process without the edge role).
+    pub fn none() -> Self {
+        Self {
+            s3: None,
+            s3_url: None,
+            links: None,
+        }
+    }
+
     pub async fn start(config: &EdgeConfig, ctx: EdgeContext) -> Result<Self> {
         let tenants = tenants::EdgeTenants::new(ctx.db, ctx.client, config.cache_ttl);
         let options = ListenOptions {
             tls: ctx.tls.clone(),
             ..ListenOptions::default()
         };
-        let mut edge = Self {
-            s3: None,
-            s3_url: None,
-            links: None,
-        };
+        let mut edge = Self::none();
         if let Some(listen) = &config.s3_listen {
             let addr = parse_addr("s3_listen", listen)?;
             warn_if_exposed("hosted S3 gateway", addr, ctx.tls.is_some());

@@ -143,6 +143,29 @@ fn health(address: &str) -> Option<serde_json::Value> {
     })
 }
 
+/// The status a POST of an empty JSON object to `path` gets (TLS, any identity).
+fn post_status(address: &str, path: &str) -> Option<u16> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    runtime.block_on(async {
+        let transport = Transport::new(Mode::Tls).ok()?;
+        let url = transport
+            .url_expecting(Expected::AnyIdentity, address, path)
+            .ok()?;
+        let response = transport
+            .http()
+            .post(url)
+            .json(&serde_json::json!({}))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        Some(response.status().as_u16())
+    })
+}
+
 fn uplink(config: &Path) -> Command {
     let mut c = Command::new(bin("uplink"));
     c.env("UPLINK_CONFIG_DIR", config)
@@ -532,4 +555,170 @@ async fn network_up_applies_a_fault_plan_and_serves_the_control_api() {
         assert!(Instant::now() < deadline, "node 1 still answers");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The edge role in a process of its own, beside a satellite process without it, both
+/// on one database: the auth service and share links answer there (the CLI told where
+/// with `--auth-service`), the metainfo API does not, and the satellite process no
+/// longer registers grants.
+#[test]
+fn the_edge_role_runs_in_a_process_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let sat_dir = dir.path().join("satellite");
+    let sat_addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
+    let edge_addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
+    let links_addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
+    run(Command::new(bin("satellite"))
+        .args(["setup", "--data-dir"])
+        .arg(&sat_dir)
+        .args(["--listen", &sat_addr]));
+
+    // Without the satellite's identity, a process of other roles refuses to start.
+    let lonely = output(
+        Command::new(bin("satellite"))
+            .args(["run", "--roles", "edge", "--data-dir"])
+            .arg(dir.path().join("elsewhere"))
+            .args(["--listen", &edge_addr]),
+    );
+    assert!(!lonely.status.success());
+    assert!(
+        String::from_utf8_lossy(&lonely.stderr).contains("uses the satellite's identity"),
+        "{}",
+        String::from_utf8_lossy(&lonely.stderr)
+    );
+    let typo = output(Command::new(bin("satellite")).args(["run", "--roles", "api,egde"]));
+    assert!(!typo.status.success());
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("unknown role \"egde\""));
+
+    let _satellite = Guard(
+        Command::new(bin("satellite"))
+            .args(["run", "--roles", "api,repair,audit,gc", "--data-dir"])
+            .arg(&sat_dir)
+            .env("SATELLITE_NODE_ONLINE_WINDOW", "1m")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the satellite", || health(&sat_addr).is_some());
+    let _edge = Guard(
+        Command::new(bin("satellite"))
+            .args(["run", "--roles", "edge", "--data-dir"])
+            .arg(&sat_dir)
+            .args(["--listen", &edge_addr])
+            .env("SATELLITE_EDGE__LINKS_LISTEN", &links_addr)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the edge process", || health(&edge_addr).is_some());
+    let sat_health = health(&sat_addr).unwrap();
+    let edge_health = health(&edge_addr).unwrap();
+    assert_eq!(sat_health["roles"], "api,repair,audit,gc");
+    assert_eq!(edge_health["roles"], "edge");
+    assert_eq!(edge_health["satellite_id"], sat_health["satellite_id"]);
+    assert!(edge_health["nodes"].is_null(), "{edge_health}");
+    let edge_workers = edge_health["workers"].as_object().map_or(0, |w| w.len());
+    assert_eq!(
+        edge_workers, 0,
+        "the edge process runs no background work: {edge_health}"
+    );
+    // Each process serves only its own roles' routes.
+    use tests::uplink_core::protocol::edge::EDGE_REGISTER_PATH;
+    use tests::uplink_core::protocol::metainfo::BUCKET_LIST_PATH;
+    assert_eq!(post_status(&edge_addr, BUCKET_LIST_PATH), Some(404));
+    assert_eq!(post_status(&sat_addr, EDGE_REGISTER_PATH), Some(404));
+    let served = post_status(&sat_addr, BUCKET_LIST_PATH);
+    assert!(served.is_some_and(|s| s != 404), "{served:?}");
+
+    let url = sat_health["satellite_url"].as_str().unwrap().to_string();
+    let created = run(Command::new(bin("satellite"))
+        .args(["admin", "--data-dir"])
+        .arg(&sat_dir)
+        .args(["create-project", "--name", "edge-test"]));
+    let stdout = String::from_utf8(created.stdout).unwrap();
+    let api_key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("api key:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let port = free_port_on_nodes(10);
+    let _nodes = Guard(
+        Command::new(bin("node-sim"))
+            .args([
+                "nodes",
+                "--satellite",
+                &url,
+                "--count",
+                "10",
+                "--first",
+                "1",
+            ])
+            .arg("--dir")
+            .arg(dir.path().join("nodes"))
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("10 nodes online", || {
+        health(&sat_addr).is_some_and(|h| h["nodes"]["online"].as_u64() == Some(10))
+    });
+
+    let config = dir.path().join("uplink");
+    run(uplink(&config).args([
+        "access",
+        "create",
+        "--satellite",
+        &url,
+        "--api-key",
+        &api_key,
+        "--passphrase",
+        "edge passphrase",
+    ]));
+    run(uplink(&config).args(["mb", "sj://media"]));
+    let data: Vec<u8> = (0..400_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let src = dir.path().join("clip.bin");
+    std::fs::write(&src, &data).unwrap();
+    run(uplink(&config)
+        .arg("cp")
+        .arg(&src)
+        .arg("sj://media/clip.bin"));
+
+    // The satellite process serves no auth service, and says so.
+    let refused = output(uplink(&config).args(["access", "register", "--json"]));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("auth service at"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let registered =
+        run(uplink(&config).args(["access", "register", "--json", "--auth-service", &edge_addr]));
+    let creds: serde_json::Value = serde_json::from_slice(&registered.stdout).unwrap();
+    assert_eq!(
+        creds["access_key_id"].as_str().unwrap().len(),
+        28,
+        "{creds}"
+    );
+
+    let shared = run(uplink(&config)
+        .args(["share", "--url", "sj://media/clip.bin"])
+        .env("UPLINK_AUTH_SERVICE", &edge_addr));
+    let link = String::from_utf8(shared.stdout).unwrap().trim().to_string();
+    assert!(
+        link.starts_with(&format!("http://{links_addr}/s/")),
+        "{link}"
+    );
+    let body = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let res = reqwest::get(link.replacen("/s/", "/raw/", 1))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        res.bytes().await.unwrap().to_vec()
+    });
+    assert!(body == data, "the edge process serves the object's bytes");
 }

@@ -95,7 +95,45 @@ pub enum AccessCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// The auth service's address (host:port) where the satellite's edge role runs
+        /// apart from it (`satellite run --roles edge`); it must present the satellite's
+        /// identity. Default: the satellite's own address.
+        #[arg(long, value_name = "ADDRESS", env = "UPLINK_AUTH_SERVICE")]
+        auth_service: Option<String>,
     },
+}
+
+/// Registers `grant` with the satellite's auth service: at `auth_service` where the
+/// edge role runs apart, else at the satellite itself. Either way the service must
+/// prove the satellite's identity, so the grant goes to no one else.
+pub async fn register(
+    grant: &AccessGrant,
+    public: bool,
+    auth_service: Option<&str>,
+    client: &ClientConfig,
+) -> Result<uplink_core::protocol::edge::RegisterResponse> {
+    let mut service = grant.satellite.clone();
+    if let Some(address) = auth_service {
+        service.address = address.to_string();
+    }
+    let metainfo = MetainfoClient::new(
+        Transport::shared(client.transport),
+        service,
+        grant.api_key.serialize(),
+    );
+    let issued = metainfo
+        .register_edge(&uplink_core::protocol::edge::RegisterRequest {
+            access_grant: grant.serialize(),
+            public,
+        })
+        .await
+        .with_context(|| {
+            format!(
+                "registering the access with the auth service at {}",
+                auth_service.unwrap_or(&grant.satellite.address)
+            )
+        })?;
+    Ok(issued)
 }
 
 pub async fn run(
@@ -215,16 +253,10 @@ pub async fn run(
             access,
             public,
             json,
+            auth_service,
         } => {
             let grant = config.resolve(access.as_deref().or(access_flag))?;
-            let project = uplink_core::client::Project::open(grant.clone(), client.clone())?;
-            let issued = project
-                .metainfo()
-                .register_edge(&uplink_core::protocol::edge::RegisterRequest {
-                    access_grant: grant.serialize(),
-                    public,
-                })
-                .await?;
+            let issued = register(&grant, public, auth_service.as_deref(), client).await?;
             if json {
                 println!(
                     "{}",

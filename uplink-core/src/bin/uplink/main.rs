@@ -66,6 +66,16 @@ enum Command {
         /// With --url: the link serves only the object's current content (its SHA-256).
         #[arg(long, requires = "url")]
         pin: bool,
+        /// The auth service's address (host:port) where the satellite's edge role runs
+        /// apart from it (`satellite run --roles edge`); it must present the satellite's
+        /// identity. Default: the satellite's own address.
+        #[arg(
+            long,
+            requires = "url",
+            value_name = "ADDRESS",
+            env = "UPLINK_AUTH_SERVICE"
+        )]
+        auth_service: Option<String>,
         /// What to share: sj://bucket or sj://bucket/prefix/ (default: everything the
         /// current grant reaches).
         paths: Vec<String>,
@@ -196,6 +206,7 @@ async fn run(cli: Cli) -> Result<()> {
             export_to,
             url,
             pin,
+            auth_service,
             paths,
         } => {
             let grant = config.resolve(access)?;
@@ -203,7 +214,7 @@ async fn run(cli: Cli) -> Result<()> {
                 let [path] = paths.as_slice() else {
                     anyhow::bail!("a link names one object or prefix: give exactly one sj:// path");
                 };
-                share::share_url(&grant, &restrict, path, pin, &base).await
+                share::share_url(&grant, &restrict, path, pin, auth_service.as_deref(), &base).await
             } else {
                 share::share(&grant, &restrict, &paths, export_to.as_deref(), &base).await
             }

@@ -150,10 +150,10 @@ pub async fn share_url(
     flags: &RestrictFlags,
     path: &str,
     pin: bool,
+    auth_service: Option<&str>,
     client: &uplink_core::client::ClientConfig,
 ) -> Result<()> {
     use uplink_core::client::Project;
-    use uplink_core::protocol::edge::RegisterRequest;
 
     let (bucket, key) = parse_link_target(path)?;
     let is_prefix = key.is_empty() || key.ends_with('/');
@@ -186,15 +186,7 @@ pub async fn share_url(
     } else {
         None
     };
-    let project = Project::open(shared.clone(), client.clone())?;
-    let issued = project
-        .metainfo()
-        .register_edge(&RegisterRequest {
-            access_grant: shared.serialize(),
-            public: true,
-        })
-        .await
-        .context("registering the link's access with the satellite")?;
+    let issued = crate::access::register(&shared, true, auth_service, client).await?;
     let base = issued.links_url.context(
         "this satellite serves no share links (its operator has not set edge.links_listen)",
     )?;
