@@ -92,7 +92,7 @@ impl Default for ClientConfig {
             spool_memory: 8 << 20,
             spool_memory_total: 64 << 20,
             spool_dir: None,
-            segment_uploads: 32,
+            segment_uploads: 16,
             replacement_rounds: 3,
             metainfo_retry: RetryPolicy::default(),
             transport: Mode::Tls,
