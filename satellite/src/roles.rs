@@ -73,8 +73,8 @@ impl Roles {
         self.0.contains(&role)
     }
 
-    /// Whether this process runs background work over the network's nodes (anything
-    /// besides the API and the edge), which needs a current view of the nodes.
+    /// Whether this process needs a current view of the nodes: every role but the
+    /// edge selects or reaches nodes.
     pub fn keeps_nodes(&self) -> bool {
         self.has(Role::Api) || self.has(Role::Repair) || self.has(Role::Audit) || self.has(Role::Gc)
     }

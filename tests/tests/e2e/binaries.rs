@@ -166,6 +166,42 @@ fn post_status(address: &str, path: &str) -> Option<u16> {
     })
 }
 
+/// A project made with the operator's admin command; returns its API key.
+fn create_project(sat_dir: &Path, name: &str) -> String {
+    let created = run(Command::new(bin("satellite"))
+        .args(["admin", "--data-dir"])
+        .arg(sat_dir)
+        .args(["create-project", "--name", name]));
+    let stdout = String::from_utf8(created.stdout).unwrap();
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("api key:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// A `node-sim nodes` process of ten nodes joined to the satellite at `url`, once the
+/// satellite (its API at `sat_addr`) counts all ten online.
+fn ten_nodes(url: &str, sat_addr: &str, dir: &Path) -> Guard {
+    let port = free_port_on_nodes(10);
+    let nodes = Guard(
+        Command::new(bin("node-sim"))
+            .args(["nodes", "--satellite", url, "--count", "10", "--first", "1"])
+            .arg("--dir")
+            .arg(dir)
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("10 nodes online", || {
+        health(sat_addr).is_some_and(|h| h["nodes"]["online"].as_u64() == Some(10))
+    });
+    nodes
+}
+
 fn uplink(config: &Path) -> Command {
     let mut c = Command::new(bin("uplink"));
     c.env("UPLINK_CONFIG_DIR", config)
@@ -201,41 +237,8 @@ fn satellite_nodes_and_uplink_as_separate_processes() {
         .unwrap()
         .to_string();
 
-    let created = run(Command::new(bin("satellite"))
-        .args(["admin", "--data-dir"])
-        .arg(&sat_dir)
-        .args(["create-project", "--name", "cli-test"]));
-    let stdout = String::from_utf8(created.stdout).unwrap();
-    let api_key = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("api key:"))
-        .unwrap()
-        .trim()
-        .to_string();
-
-    let port = free_port_on_nodes(10);
-    let _nodes = Guard(
-        Command::new(bin("node-sim"))
-            .args([
-                "nodes",
-                "--satellite",
-                &url,
-                "--count",
-                "10",
-                "--first",
-                "1",
-            ])
-            .arg("--dir")
-            .arg(dir.path().join("nodes"))
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("10 nodes online", || {
-        health(&sat_addr).is_some_and(|h| h["nodes"]["online"].as_u64() == Some(10))
-    });
+    let api_key = create_project(&sat_dir, "cli-test");
+    let _nodes = ten_nodes(&url, &sat_addr, &dir.path().join("nodes"));
 
     let config = dir.path().join("uplink");
     run(uplink(&config).args([
@@ -633,40 +636,8 @@ fn the_edge_role_runs_in_a_process_of_its_own() {
     assert!(served.is_some_and(|s| s != 404), "{served:?}");
 
     let url = sat_health["satellite_url"].as_str().unwrap().to_string();
-    let created = run(Command::new(bin("satellite"))
-        .args(["admin", "--data-dir"])
-        .arg(&sat_dir)
-        .args(["create-project", "--name", "edge-test"]));
-    let stdout = String::from_utf8(created.stdout).unwrap();
-    let api_key = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("api key:"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let port = free_port_on_nodes(10);
-    let _nodes = Guard(
-        Command::new(bin("node-sim"))
-            .args([
-                "nodes",
-                "--satellite",
-                &url,
-                "--count",
-                "10",
-                "--first",
-                "1",
-            ])
-            .arg("--dir")
-            .arg(dir.path().join("nodes"))
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("10 nodes online", || {
-        health(&sat_addr).is_some_and(|h| h["nodes"]["online"].as_u64() == Some(10))
-    });
+    let api_key = create_project(&sat_dir, "edge-test");
+    let _nodes = ten_nodes(&url, &sat_addr, &dir.path().join("nodes"));
 
     let config = dir.path().join("uplink");
     run(uplink(&config).args([

@@ -120,7 +120,8 @@ pub async fn register(
         Transport::shared(client.transport),
         service,
         grant.api_key.serialize(),
-    );
+    )
+    .with_retry(client.metainfo_retry);
     let issued = metainfo
         .register_edge(&uplink_core::protocol::edge::RegisterRequest {
             access_grant: grant.serialize(),
