@@ -144,20 +144,32 @@ impl Metainfo {
             None,
         )?;
         // The object may have been deleted or replaced since the download began.
-        let obj = object::Entity::find_by_id(token.object_id.clone())
+        self.live_object(&token.object_id).await?;
+        let key = SegmentKey {
+            object_id: token.object_id.clone(),
+            position: valid(req.position)?,
+        };
+        let Some(seg) = segments::get(&self.db, &key).await? else {
+            // Two reads: a deletion or overwrite that committed between them took the
+            // segment with its object. Only a segment missing from an object that is
+            // still there is a missing segment.
+            self.live_object(&token.object_id).await?;
+            return Err(SatelliteError::NotFound(format!(
+                "segment {} does not exist",
+                req.position
+            )));
+        };
+        self.segment_download(caller, &seg, &req.exclude).await
+    }
+
+    /// The committed, unexpired object with this id, or `ObjectNotFound`.
+    async fn live_object(&self, id: &str) -> Result<object::Model> {
+        object::Entity::find_by_id(id.to_string())
             .one(&self.db)
             .await?
             .filter(|o| o.status == object::STATUS_COMMITTED)
             .filter(|o| o.expires_at.is_none_or(|t| t > now_unix()))
-            .ok_or(SatelliteError::ObjectNotFound)?;
-        let key = SegmentKey {
-            object_id: obj.id.clone(),
-            position: valid(req.position)?,
-        };
-        let seg = segments::get(&self.db, &key).await?.ok_or_else(|| {
-            SatelliteError::NotFound(format!("segment {} does not exist", req.position))
-        })?;
-        self.segment_download(caller, &seg, &req.exclude).await
+            .ok_or(SatelliteError::ObjectNotFound)
     }
 
     /// The download of one segment: its key and, for a remote one, GET limits for

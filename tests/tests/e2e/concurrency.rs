@@ -424,6 +424,62 @@ async fn reads_racing_overwrites_return_one_version_or_say_it_changed() {
     net.stop().await;
 }
 
+/// Segment requests racing the deletion of their object: the satellite reads the
+/// object and then its segment, and a deletion may commit between the two. Every
+/// refusal must still say that the object is gone (what a reader turns into "deleted or
+/// replaced while it was being read"), never that a segment of a live object is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn segment_requests_racing_a_deletion_say_the_object_is_gone() {
+    let net = TestNetwork::start(4).await;
+    let project = net.project().await;
+    project.create_bucket("gone").await.unwrap();
+    let metainfo = Arc::new(project.metainfo().clone());
+    let (mut served, mut refused) = (0u64, 0u64);
+    for round in 0..40 {
+        // Small enough to be inline: a round is one commit and one deletion.
+        project
+            .upload(
+                "gone",
+                "note",
+                &tests::random_bytes(1_000)[..],
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        let (stream_id, _) = only_object(&metainfo, "gone").await;
+        let readers: Vec<_> = (0..6)
+            .map(|_| {
+                let (metainfo, stream_id) = (metainfo.clone(), stream_id.clone());
+                tokio::spawn(async move {
+                    let mut served = 0u64;
+                    loop {
+                        match metainfo
+                            .download_segment(&segment(&stream_id, vec![]), &Subject::default())
+                            .await
+                        {
+                            Ok(_) => served += 1,
+                            Err(e) => return (served, e),
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        project.delete_object("gone", "note").await.unwrap();
+        for reader in readers {
+            let (n, e) = reader.await.unwrap();
+            served += n;
+            refused += 1;
+            assert!(
+                matches!(e, UplinkError::ObjectNotFound(_)),
+                "round {round}: a segment request after the deletion got: {e}"
+            );
+        }
+    }
+    println!("{served} segment requests served, {refused} refused as deleted");
+    net.stop().await;
+}
+
 /// What a read sees when an overwrite commits between the satellite's lookup of the
 /// object and of its segments: the object, without (all of) its segments. Such a read
 /// must fail and say so, never end quietly short. Here the segments are removed
