@@ -6,8 +6,8 @@
 //! object's metadata, are sealed with keys derived from the object's path key, so only
 //! a holder of that path key can read either.
 
-use aes_gcm::aead::{Aead, AeadInPlace};
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
+use aes_gcm::aead::Aead;
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use rand::RngCore;
 
 use super::{CryptoError, Key, derive};
@@ -40,9 +40,15 @@ pub fn metadata_key(object_key: &Key) -> Key {
 }
 
 /// AES-256-GCM over the blocks of one segment; the key schedule is computed once.
+///
+/// Blocks go through ring's AES-GCM (hardware AES and carry-less multiplication, as the
+/// TLS layer uses): every byte of every object passes here, and the portable
+/// implementation cost about 1 s of CPU per GiB (criterion `block_cipher`, 4080-byte
+/// blocks: sealing 1.01 GiB/s before, 5.43 GiB/s with ring; opening 1.0 and 4.78).
+/// The format is plain AES-256-GCM either way.
 #[derive(Clone)]
 pub struct BlockCipher {
-    cipher: Aes256Gcm,
+    cipher: std::sync::Arc<ring::aead::LessSafeKey>,
 }
 
 impl std::fmt::Debug for BlockCipher {
@@ -51,16 +57,18 @@ impl std::fmt::Debug for BlockCipher {
     }
 }
 
-fn block_nonce(index: u64) -> Nonce<aes_gcm::aead::consts::U12> {
+fn block_nonce(index: u64) -> ring::aead::Nonce {
     let mut nonce = [0u8; NONCE_SIZE];
     nonce[4..].copy_from_slice(&index.to_be_bytes());
-    nonce.into()
+    ring::aead::Nonce::assume_unique_for_key(nonce)
 }
 
 impl BlockCipher {
     pub fn new(segment_key: &Key) -> Self {
+        let key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, segment_key.as_bytes())
+            .expect("a 32-byte key is an AES-256 key");
         Self {
-            cipher: Aes256Gcm::new(segment_key.as_bytes().into()),
+            cipher: std::sync::Arc::new(ring::aead::LessSafeKey::new(key)),
         }
     }
 
@@ -77,9 +85,9 @@ impl BlockCipher {
         let (data, tag_out) = buf.split_at_mut(buf.len() - TAG_SIZE);
         let tag = self
             .cipher
-            .encrypt_in_place_detached(&block_nonce(index), b"", data)
+            .seal_in_place_separate_tag(block_nonce(index), ring::aead::Aad::empty(), data)
             .expect("AES-GCM seals any block shorter than 64 GiB");
-        tag_out.copy_from_slice(&tag);
+        tag_out.copy_from_slice(tag.as_ref());
     }
 
     /// Verifies block `index` and decrypts it in place; the plaintext is
@@ -91,9 +99,9 @@ impl BlockCipher {
                 buf.len()
             )));
         }
-        let (data, tag) = buf.split_at_mut(buf.len() - TAG_SIZE);
         self.cipher
-            .decrypt_in_place_detached(&block_nonce(index), b"", data, Tag::from_slice(tag))
+            .open_in_place(block_nonce(index), ring::aead::Aad::empty(), buf)
+            .map(|_| ())
             .map_err(|_| CryptoError::WrongKeyOrCorrupted)
     }
 }
@@ -153,6 +161,32 @@ mod tests {
                 open(&segment_wrap_key(&content, other), &sealed).is_err(),
                 "{other}"
             );
+        }
+    }
+
+    /// Blocks sealed before the cipher moved to ring (and by any other AES-256-GCM)
+    /// still open, and the other way round: the format did not change.
+    #[test]
+    fn blocks_are_plain_aes_256_gcm() {
+        use aes_gcm::aead::AeadInPlace;
+        let key = Key::random();
+        let portable = Aes256Gcm::new(key.as_bytes().into());
+        let cipher = BlockCipher::new(&key);
+        for (index, len) in [(0u64, 0usize), (1, 1), (7, 4080), (u64::MAX, 1000)] {
+            let plain: Vec<u8> = (0..len).map(|i| (i * 31 + 5) as u8).collect();
+            let mut buf = plain.clone();
+            buf.resize(len + TAG_SIZE, 0);
+            cipher.seal_block(index, &mut buf);
+            let mut nonce = [0u8; NONCE_SIZE];
+            nonce[4..].copy_from_slice(&index.to_be_bytes());
+            let mut theirs = plain.clone();
+            let tag = portable
+                .encrypt_in_place_detached(Nonce::from_slice(&nonce), b"", &mut theirs)
+                .unwrap();
+            theirs.extend_from_slice(&tag);
+            assert_eq!(buf, theirs, "block {index} of {len} bytes");
+            cipher.open_block(index, &mut theirs).unwrap();
+            assert_eq!(&theirs[..len], &plain[..]);
         }
     }
 

@@ -436,7 +436,10 @@ mod tests {
             ahead <= bound,
             "the connection read {ahead} bytes ahead of a paused handler (bound {bound})"
         );
-        assert!(!writer.is_finished(), "the client must still be blocked sending");
+        assert!(
+            !writer.is_finished(),
+            "the client must still be blocked sending"
+        );
         writer.abort();
     }
 }
