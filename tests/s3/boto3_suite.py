@@ -4,8 +4,9 @@ Usage: boto3_suite.py ENDPOINT ACCESS_KEY SECRET_KEY
 
 Every check asserts what S3 does; the first failure ends the run with a message and a
 non-zero status. Buckets are named with a random suffix so that runs do not collide.
-With S3_PLAIN_BUCKET set (an existing bucket that keeps its object names in clear),
-only the listing checks run, in that bucket.
+With S3_PLAIN_BUCKET set, the suite creates that bucket with its object names in clear
+(CreateBucket with the location constraint "plain-names") and runs only the listing
+checks, in that bucket.
 """
 
 import hashlib
@@ -511,6 +512,9 @@ def teardown():
 
 plain = os.environ.get("S3_PLAIN_BUCKET")
 if plain:
+    s3.create_bucket(Bucket=plain, CreateBucketConfiguration={"LocationConstraint": "plain-names"})
+    loc = s3.get_bucket_location(Bucket=plain).get("LocationConstraint")
+    check(loc == "plain-names", f"a bucket with names in clear reports its location as {loc!r}")
     listings(plain)
     print("ok listings in a bucket with names in clear", flush=True)
 else:

@@ -87,8 +87,9 @@ async fn boto3_suite_passes_against_the_self_hosted_gateway() {
     net.stop().await;
 }
 
-/// A bucket that keeps its object names in clear is listed by the satellite exactly as
-/// S3 lists, whatever the prefix and delimiter: the suite's listing checks pass with the
+/// A bucket that keeps its object names in clear, created through S3 (CreateBucket with
+/// the location constraint `plain-names`), is listed by the satellite exactly as S3
+/// lists, whatever the prefix and delimiter: the suite's listing checks pass with the
 /// gateway's bound for exhaustive listings set so low that none of them could run, and
 /// the satellite holds the names as they are (the content stays encrypted).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -97,10 +98,6 @@ async fn a_bucket_with_names_in_clear_lists_as_s3_does_on_the_satellite() {
     use tests::satellite::db::entities::{object, segment};
     let net = TestNetwork::start(10).await;
     let project = net.project().await;
-    project
-        .create_bucket_with_plain_names("public-set")
-        .await
-        .unwrap();
     let tenant = SingleTenant::new(ACCESS_KEY.into(), SECRET_KEY.into(), project.clone());
     let mut config = GatewayConfig::new("127.0.0.1:0".parse().unwrap());
     config.settings.list_bound = 2;
@@ -119,6 +116,11 @@ async fn a_bucket_with_names_in_clear_lists_as_s3_does_on_the_satellite() {
     assert!(
         out.contains("ok listings in a bucket with names in clear"),
         "{out}"
+    );
+    let info = project.bucket("public-set").await.unwrap();
+    assert!(
+        info.plain_names_tag.is_some(),
+        "CreateBucket with the plain-names location made a bucket with names in clear"
     );
 
     let body = b"a small public asset, still encrypted at rest".repeat(3);

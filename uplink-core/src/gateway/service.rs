@@ -21,6 +21,13 @@ use crate::client::{ByteRange, ObjectEntry, Project, UplinkError, UploadOptions}
 /// S3's bound on user metadata (keys and values together).
 const MAX_METADATA_BYTES: usize = 2048;
 
+/// The location constraint that asks CreateBucket for a bucket with object names in
+/// clear (content stays encrypted), listed by the satellite exactly as S3 lists. A
+/// location constraint is the one bucket option every S3 tool can send (aws cli
+/// `--create-bucket-configuration`, boto3, rclone's `location_constraint`), so no
+/// custom header is needed. GetBucketLocation answers it back for such buckets.
+pub const PLAIN_NAMES_LOCATION: &str = "plain-names";
+
 /// Settings of the S3 layer.
 #[derive(Clone, Debug)]
 pub struct S3Settings {
@@ -148,7 +155,18 @@ impl S3 for UplinkS3 {
     ) -> S3Result<S3Response<CreateBucketOutput>> {
         let project = self.project(&req).await?;
         let name = &req.input.bucket;
-        project.create_bucket(name).await.map_err(errors::s3)?;
+        let plain_names = req
+            .input
+            .create_bucket_configuration
+            .as_ref()
+            .and_then(|c| c.location_constraint.as_ref())
+            .is_some_and(|l| l.as_str().eq_ignore_ascii_case(PLAIN_NAMES_LOCATION));
+        if plain_names {
+            project.create_bucket_with_plain_names(name).await
+        } else {
+            project.create_bucket(name).await
+        }
+        .map_err(errors::s3)?;
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{name}")),
         }))
@@ -183,12 +201,15 @@ impl S3 for UplinkS3 {
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         let project = self.project(&req).await?;
-        project
+        let info = project
             .bucket(&req.input.bucket)
             .await
             .map_err(errors::s3)?;
         Ok(S3Response::new(GetBucketLocationOutput {
-            location_constraint: None,
+            location_constraint: info
+                .plain_names_tag
+                .is_some()
+                .then(|| BucketLocationConstraint::from(PLAIN_NAMES_LOCATION.to_string())),
         }))
     }
 
