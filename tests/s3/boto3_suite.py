@@ -366,6 +366,20 @@ def presigned_and_auth():
         raise AssertionError("tampered presigned URL accepted")
     except urllib.error.HTTPError as e:
         check(e.code == 403 and b"SignatureDoesNotMatch" in e.read(), f"tampered: {e.code}")
+    # A signed URL replayed for something else: the GET link sent as DELETE and as PUT
+    # (the method is signed), the PUT link with a longer expiry or to another key.
+    # Each is refused and changes nothing.
+    for method in ("DELETE", "PUT"):
+        r = urllib3.request(method, url4, body=b"replaced" if method == "PUT" else None)
+        check(r.status == 403, f"presigned GET replayed as {method}: {r.status} {r.data!r}")
+    longer = put_url.replace("X-Amz-Expires=300", "X-Amz-Expires=604800")
+    check(longer != put_url, put_url)
+    moved = put_url.replace("shared/upload.txt", "shared/file.txt")
+    for forged in (longer, moved):
+        r = urllib3.request("PUT", forged, body=b"forged")
+        check(r.status == 403 and b"SignatureDoesNotMatch" in r.data, f"forged presigned PUT: {r.status} {r.data!r}")
+    check(s3.get_object(Bucket=bucket, Key="shared/file.txt")["Body"].read() == b"presigned content", "replays changed nothing")
+    check(s3.get_object(Bucket=bucket, Key="shared/upload.txt")["Body"].read() == b"uploaded by url", "forgeries changed nothing")
     expired = [
         c.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared/file.txt"}, ExpiresIn=1)
         for c in (s3, v4)
