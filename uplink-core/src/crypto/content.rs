@@ -48,7 +48,7 @@ pub fn metadata_key(object_key: &Key) -> Key {
 /// The format is plain AES-256-GCM either way.
 #[derive(Clone)]
 pub struct BlockCipher {
-    cipher: std::sync::Arc<ring::aead::LessSafeKey>,
+    cipher: ring::aead::LessSafeKey,
 }
 
 impl std::fmt::Debug for BlockCipher {
@@ -68,7 +68,7 @@ impl BlockCipher {
         let key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, segment_key.as_bytes())
             .expect("a 32-byte key is an AES-256 key");
         Self {
-            cipher: std::sync::Arc::new(ring::aead::LessSafeKey::new(key)),
+            cipher: ring::aead::LessSafeKey::new(key),
         }
     }
 
